@@ -1,0 +1,38 @@
+# Quickstart:  make run   (set up, then run the baseline scenario)
+#              make test  (set up, then run the test suite)
+# Both create the virtual environment .venv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint setup classroom golden docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "retailsim needs Python >= 3.12 (Mesa 3.5); found " + sys.version.split()[0] + ". Install 3.12 or run: make PYTHON=python3.12 ...")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/retailsim run scenarios/baseline.toml --out runs/baseline
+
+classroom: $(STAMP)
+	$(BIN)/retailsim run scenarios/classroom.toml --out runs/classroom
+
+test: $(STAMP)
+	$(BIN)/ruff check sim tests scripts benchmarks
+	$(BIN)/python -m pytest -q
+
+golden: $(STAMP)
+	$(BIN)/python scripts/refresh_golden.py
+
+docs: $(STAMP)
+	$(BIN)/python scripts/make_docs.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -1,0 +1,69 @@
+"""Write docs/parameters.md and docs/metrics.md from the schema and the metric docstrings.
+
+Run with `make docs`; a test fails when the committed docs are out of date.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim.metrics import MARKET_METRICS, column_docs  # noqa: E402
+from sim.scenario import parameter_table  # noqa: E402
+
+
+def parameters_md() -> str:
+    lines = [
+        "# Scenario parameters",
+        "",
+        "Generated from the schema in `sim/scenario.py` by `make docs`; do not edit by hand.",
+        "Set them in a scenario TOML file (`[consumers]` then `n = 5000`), on the command line",
+        "(`--set consumers.n=5000`), or as flat keyword arguments of the model",
+        "(`RetailMarket(consumers_n=5000)`; `__` separates the levels of a table,",
+        "e.g. `region_floor_area_m2__centre`).",
+        "",
+        "| parameter | default | limits | meaning |",
+        "|---|---|---|---|",
+    ]
+    for row in parameter_table():
+        default = row["default"]
+        if row["key"] == "retailers":
+            default = f"{len(default)} retailers (see `scenarios/baseline.toml`)"
+        else:
+            default = json.dumps(default, ensure_ascii=False)
+        lines.append(f"| `{row['key']}` | `{default}` | {row['limits']} | {row['description']} |")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_md() -> str:
+    lines = [
+        "# Output columns of metrics.parquet / metrics.csv",
+        "",
+        "Generated from the metric docstrings in `sim/metrics.py` by `make docs`; do not edit by hand.",
+        "One row per week × retailer, plus a market row per week with `retailer = all`.",
+        "Market-only columns are empty (NaN) on retailer rows. Rates are fractions, money is € per week.",
+        "",
+        "| column | rows | meaning |",
+        "|---|---|---|",
+    ]
+    for name, doc in column_docs().items():
+        rows = "market" if name in MARKET_METRICS else "all"
+        lines.append(f"| `{name}` | {rows} | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+DOCS = {"parameters.md": parameters_md, "metrics.md": metrics_md}
+
+
+def main() -> None:
+    for name, make in DOCS.items():
+        (ROOT / "docs" / name).write_text(make())
+        print(f"wrote docs/{name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The command line: ``retailsim run | validate``.
+
+Bad input exits with status 2 and a one-line message, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sim import __version__
+from sim.scenario import Scenario, ScenarioError, load, parse_assignment
+
+EXIT_BAD_INPUT = 2
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO = Path("scenarios") / "baseline.toml"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"retailsim: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def default_scenario_path() -> Path:
+    """scenarios/baseline.toml in the working folder, else the one beside the package."""
+    here = Path.cwd() / DEFAULT_SCENARIO
+    return here if here.is_file() else REPO_ROOT / DEFAULT_SCENARIO
+
+
+def load_scenario(path: str | None, sets: list[str], steps: int | None = None) -> Scenario:
+    overrides: dict[str, Any] = dict(parse_assignment(s) for s in sets)
+    if steps is not None:
+        overrides["steps"] = steps
+    return load(path or default_scenario_path(), overrides)
+
+
+# ---- run ---------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(args.scenario, args.set, args.steps)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    seed = scenario.seed if args.seed is None else args.seed
+    out = Path(args.out) if args.out else Path("runs") / f"{scenario.name}-seed{seed}"
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: exists and is not a folder")
+
+    from sim.model import RetailMarket
+    from sim.outputs import write_run
+
+    started = time.perf_counter()
+    model = RetailMarket(scenario, seed=seed)
+    _run_with_progress(model, quiet=args.quiet)
+    runtime = time.perf_counter() - started
+    summary = write_run(model, out, runtime, figure=not args.no_figure)
+    if not args.quiet:
+        _print_summary(summary, out)
+    return 0
+
+
+def _run_with_progress(model, quiet: bool) -> None:
+    if quiet:
+        model.run()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("weeks"), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(f"{model.config.name} (seed {model.seed})", total=model.horizon)
+        model.run(progress=lambda week: bar.update(task, completed=week))
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    years = summary["steps"] / 52
+    table = Table(title=f"{summary['scenario']} — seed {summary['seed']}, {summary['n_consumers']:,} consumers, "
+                        f"{years:.1f} years, final year", title_justify="left")
+    for col in ("retailer", "strategy", "revenue share", "attrition", "gross margin", "operating margin",
+                "stores open"):
+        table.add_column(col, justify="left" if col in ("retailer", "strategy") else "right")
+    for name, r in summary["retailers"].items():
+        table.add_row(name, r["strategy"], _pct(r["revenue_share"]), _pct(r["attrition_rate"]),
+                      _pct(r["gross_margin"]), _pct(r["operating_margin"]), str(r["stores_open"]))
+    console.print(table)
+    zones = ", ".join(f"{z} {_pct(v)}" for z, v in summary["vacancy_rate_by_zone"].items())
+    console.print(f"online share {_pct(summary['online_share'])} · vacancy {_pct(summary['vacancy_rate'])} "
+                  f"({zones}) · main-retailer switching {_pct(summary['main_switching_rate'])} · "
+                  f"ran in {summary['runtime_s']:.1f} s")
+    console.print(f"outputs in {out}/ (metrics.parquet, metrics.csv, summary.json, dashboard.png, scenario.toml)")
+
+
+# ---- validate -----------------------------------------------------------------------------
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(args.scenario, args.set)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    n_stores = sum(r.n_stores for r in scenario.retailers)
+    print(f"ok: {args.scenario}: scenario '{scenario.name}', {len(scenario.retailers)} retailers, "
+          f"{n_stores} stores on {scenario.region.n_sites} sites, {scenario.consumers.n:,} consumers, "
+          f"{scenario.steps} weeks")
+    return 0
+
+
+# ---- entry point ---------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="retailsim", description="Agent-based model of a retail market.")
+    parser.add_argument("--version", action="version", version=f"retailsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run one scenario and write its outputs",
+                         description="Run a scenario (default scenarios/baseline.toml) and write "
+                                     "metrics.parquet, metrics.csv, summary.json, dashboard.png and "
+                                     "scenario.toml into --out.")
+    run.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/baseline.toml)")
+    run.add_argument("--seed", type=_non_negative_int, help="seed of the run (default: the scenario's seed)")
+    run.add_argument("--steps", type=_positive_int, help="horizon in weeks (overrides the scenario)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a parameter, e.g. --set consumers.n=5000 --set retailers.CardCo.markup=0.3")
+    run.add_argument("--out", help="output folder (default: runs/NAME-seedS)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    run.add_argument("--no-figure", action="store_true", help="skip dashboard.png (faster)")
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="check a scenario file without running it")
+    val.add_argument("scenario", help="scenario TOML file")
+    val.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    val.set_defaults(func=cmd_validate)
+    return parser
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("retailsim: interrupted; no output written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

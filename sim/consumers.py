@@ -1,0 +1,160 @@
+"""Consumers as arrays (structure of arrays), a thin Mesa view onto one, and adoption.
+
+There can be a million consumers, so none is a Python object while the model runs:
+each attribute is one numpy array indexed by consumer, and each per-retailer
+relationship attribute is a (retailer, consumer) array so that one retailer's column
+is contiguous. :class:`Consumer` is a Mesa agent that reads one row, made only for the
+consumers a person looks at.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.scenario import ChoiceConfig, ConsumerConfig
+
+if TYPE_CHECKING:
+    from sim.model import RetailMarket
+    from sim.town import Region
+
+NEVER = np.int32(-1_000_000)  # week of last purchase for a retailer never used
+STORE, ONLINE = 0, 1
+
+
+def lognormal_sigma_for_top20(share: float) -> float:
+    """Sigma of a lognormal whose top 20 % hold ``share`` of the total.
+
+    For a lognormal, the top-p share is 1 − Φ(Φ⁻¹(1 − p) − σ); solving for 80 % gives
+    σ ≈ 1.68, the Pareto rule of the one-to-one marketing literature.
+    """
+    return float(NormalDist().inv_cdf(0.8) - NormalDist().inv_cdf(1.0 - share))
+
+
+class ConsumerPopulation:
+    """All consumers' state as arrays."""
+
+    def __init__(self, cfg: ConsumerConfig, choice: ChoiceConfig, region: Region, n_retailers: int,
+                 rng: np.random.Generator):
+        n = cfg.n
+        self.n = n
+        self.n_retailers = n_retailers
+        self.home_x, self.home_y = (a.astype(np.float32) for a in region.sample_homes(n, rng))
+        sigma = lognormal_sigma_for_top20(cfg.share_spend_top20)
+        budget = rng.lognormal(-0.5 * sigma**2, sigma, n) * cfg.budget_mean_eur
+        self.budget_eur = budget.astype(np.float32)  # weekly category budget at cost prices
+        self.p_shop = np.clip(rng.beta(8.0 * cfg.p_shop + 0.1, 8.0 * (1 - cfg.p_shop) + 0.1, n), 0.05, 1.0)
+        self.p_shop = self.p_shop.astype(np.float32)
+        # spend per trip keeps each consumer's expected weekly spend equal to her budget
+        self.basket_eur = (self.budget_eur / self.p_shop).astype(np.float32)
+        self.price_sens = (cfg.price_sens_mean * rng.lognormal(-0.08, 0.4, n)).astype(np.float32)
+        self.travel_sens = (cfg.travel_sens_mean * rng.lognormal(-0.08, 0.4, n)).astype(np.float32)
+        self.taste = rng.uniform(0.0, 1.0, n).astype(np.float32)
+        self.online_friction = rng.normal(choice.online_friction_mean, choice.online_friction_sd, n).astype(
+            np.float32)
+        self.adopted = rng.random(n) < cfg.share_online_initial
+
+        self.last_retailer = np.full(n, -1, dtype=np.int16)
+        self.last_channel = np.full(n, -1, dtype=np.int8)
+        self.last_utility = np.zeros(n, dtype=np.float32)
+        self.total_spent_eur = np.zeros(n, dtype=np.float64)
+
+        shape = (n_retailers, n)
+        self.last_week = np.full(shape, NEVER, dtype=np.int32)
+        self.since_week = np.full(shape, NEVER, dtype=np.int32)  # start of the current relationship
+        self.spend_year = np.zeros(shape, dtype=np.float32)  # spend over the current 52-week window
+        self.points = np.zeros(shape, dtype=np.float32)
+        self.knowledge = np.zeros(shape, dtype=np.float32)
+        self.main_retailer = np.full(n, -1, dtype=np.int16)  # largest wallet share over the last year
+
+    # ---- state queries -----------------------------------------------------------
+    def active(self, week: int, window: int) -> np.ndarray:
+        """(retailer, consumer) mask: bought from the retailer in the last ``window`` weeks."""
+        return (week - self.last_week) < window
+
+    def adopt_online(self, p_innovation: float, q_imitation: float, rng: np.random.Generator) -> int:
+        """One week of Bass diffusion: non-adopters adopt with hazard (p + q·F) / 52."""
+        share = self.adopted.mean()
+        hazard = (p_innovation + q_imitation * share) / 52.0
+        draws = rng.random(self.n)
+        new = (~self.adopted) & (draws < hazard)
+        self.adopted |= new
+        return int(new.sum())
+
+    def roll_year(self) -> float:
+        """Close a 52-week window: new main retailers, and the share who changed main retailer.
+
+        Only consumers who shopped in both windows count; returns NaN if none did.
+        """
+        spent = self.spend_year.sum(axis=0) > 0
+        new_main = np.where(spent, self.spend_year.argmax(axis=0), -1).astype(np.int16)
+        both = (self.main_retailer >= 0) & (new_main >= 0)
+        rate = float((self.main_retailer[both] != new_main[both]).mean()) if both.any() else float("nan")
+        self.main_retailer = new_main
+        self.spend_year[:] = 0.0
+        return rate
+
+
+class Consumer(mesa.Agent):
+    """A thin Mesa view onto one consumer's row of the population arrays.
+
+    Made for the consumers a person looks at (the teaching app, tests); the model
+    never needs it to run. Attributes read the arrays live.
+    """
+
+    def __init__(self, model: RetailMarket, index: int):
+        super().__init__(model)
+        if not 0 <= index < model.population.n:
+            raise IndexError(f"consumer index {index} out of range 0..{model.population.n - 1}")
+        self.index = int(index)
+
+    @property
+    def _pop(self) -> ConsumerPopulation:
+        return self.model.population
+
+    @property
+    def home(self) -> tuple[float, float]:
+        return float(self._pop.home_x[self.index]), float(self._pop.home_y[self.index])
+
+    @property
+    def budget_eur(self) -> float:
+        return float(self._pop.budget_eur[self.index])
+
+    @property
+    def adopted_online(self) -> bool:
+        return bool(self._pop.adopted[self.index])
+
+    @property
+    def last_retailer(self) -> str | None:
+        r = int(self._pop.last_retailer[self.index])
+        return self.model.retailer_names[r] if r >= 0 else None
+
+    @property
+    def last_channel(self) -> str | None:
+        c = int(self._pop.last_channel[self.index])
+        return None if c < 0 else ("store" if c == STORE else "online")
+
+    @property
+    def total_spent_eur(self) -> float:
+        return float(self._pop.total_spent_eur[self.index])
+
+    def relationship(self, retailer: str) -> dict[str, float | int | bool]:
+        """Her relationship with one retailer: tenure, recency, points, knowledge held."""
+        r = self.model.retailer_index(retailer)
+        week = self.model.week
+        last = int(self._pop.last_week[r, self.index])
+        since = int(self._pop.since_week[r, self.index])
+        active = (week - last) < self.model.config.choice.active_window_weeks
+        return {
+            "active": bool(active),
+            "tenure_weeks": week - since if active else 0,
+            "weeks_since_purchase": week - last if last > NEVER else -1,
+            "points": float(self._pop.points[r, self.index]),
+            "knowledge": float(self._pop.knowledge[r, self.index]),
+        }
+
+    def __repr__(self) -> str:
+        return f"Consumer(index={self.index}, last_retailer={self.last_retailer!r})"

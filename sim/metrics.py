@@ -1,0 +1,402 @@
+"""What the model measures: each metric is a small named reporter with a docstring.
+
+Every week the recorder writes one row per retailer and one market row
+(retailer = ``all``). A *retailer metric* returns one value per retailer followed by
+the market value; a *market metric* returns one value for the market row (retailer
+rows hold NaN). The docstrings are the column documentation (``docs/metrics.md`` is
+generated from them by ``scripts/make_docs.py``).
+
+Rates are fractions in [0, 1], money is in €, per week unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from mesa.datacollection import DataCollector
+
+from sim.scenario import ZONES
+
+if TYPE_CHECKING:
+    from sim.model import RetailMarket
+
+ALL = "all"
+RETAILER_METRICS: dict[str, Callable[[RetailMarket], np.ndarray]] = {}
+MARKET_METRICS: dict[str, Callable[[RetailMarket], float]] = {}
+
+
+def retailer_metric(func):
+    RETAILER_METRICS[func.__name__] = func
+    return func
+
+
+def market_metric(func):
+    MARKET_METRICS[func.__name__] = func
+    return func
+
+
+def _per_retailer(model: RetailMarket, values, market: float | None = None) -> np.ndarray:
+    arr = np.asarray(list(values), dtype=float)
+    total = arr.sum() if market is None else market
+    return np.append(arr, total)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+# ---- money ------------------------------------------------------------------------------
+
+@retailer_metric
+def revenue_eur(m):
+    """Sales this week: what consumers paid, in store and online (€)."""
+    return _per_retailer(m, (r.accounts.revenue for r in m.retailers))
+
+
+@retailer_metric
+def revenue_online_eur(m):
+    """Sales through the online channel this week (€)."""
+    return _per_retailer(m, (r.accounts.revenue_online for r in m.retailers))
+
+
+@retailer_metric
+def cogs_eur(m):
+    """Cost of the goods sold this week (€)."""
+    return _per_retailer(m, (r.accounts.cogs for r in m.retailers))
+
+
+@retailer_metric
+def rewards_eur(m):
+    """Loyalty vouchers paid out this week (€)."""
+    return _per_retailer(m, (r.accounts.rewards for r in m.retailers))
+
+
+@retailer_metric
+def gross_profit_eur(m):
+    """Revenue less cost of goods and rewards (€)."""
+    return _per_retailer(m, (r.accounts.gross_profit for r in m.retailers))
+
+
+@retailer_metric
+def operating_costs_eur(m):
+    """Rent, staff, store fixed costs, online fixed costs, delivery, marketing, programme, IT and data (€)."""
+    return _per_retailer(m, (r.accounts.operating_costs for r in m.retailers))
+
+
+@retailer_metric
+def operating_profit_eur(m):
+    """Gross profit less operating costs (€)."""
+    return _per_retailer(m, (r.accounts.operating_profit for r in m.retailers))
+
+
+@retailer_metric
+def gross_margin(m):
+    """Gross profit / revenue this week (NaN without revenue)."""
+    return _ratio(gross_profit_eur(m), revenue_eur(m))
+
+
+@retailer_metric
+def operating_margin(m):
+    """Operating profit / revenue this week (NaN without revenue); can be negative."""
+    return _ratio(operating_profit_eur(m), revenue_eur(m))
+
+
+@retailer_metric
+def markup(m):
+    """Posted markup on cost (0.3 = price 1.3 × cost); market: revenue-weighted mean."""
+    values = np.array([r.markup for r in m.retailers])
+    rev = revenue_eur(m)[:-1]
+    market = float((values * rev).sum() / rev.sum()) if rev.sum() > 0 else float("nan")
+    return np.append(values, market)
+
+
+# ---- stores -----------------------------------------------------------------------------
+
+@retailer_metric
+def n_stores_open(m):
+    """Stores open at the end of the week."""
+    return _per_retailer(m, (len(r.open_stores) for r in m.retailers))
+
+
+@retailer_metric
+def floor_area_m2(m):
+    """Floor area of the open stores (m²)."""
+    return _per_retailer(m, (sum(s.floor_area_m2 for s in r.open_stores) for r in m.retailers))
+
+
+@retailer_metric
+def revenue_per_m2_year(m):
+    """In-store sales this week × 52 / open floor area (€ per m² per year)."""
+    store_rev = _per_retailer(m, (r.accounts.revenue_store for r in m.retailers))
+    return _ratio(store_rev * 52.0, floor_area_m2(m))
+
+
+# ---- customers --------------------------------------------------------------------------
+
+@retailer_metric
+def n_transactions(m):
+    """Purchases this week (one per shopper who bought)."""
+    return _per_retailer(m, m.n_transactions)
+
+
+@retailer_metric
+def n_active_customers(m):
+    """Consumers who bought from the retailer in the active window (13 weeks by default);
+    market: consumers active with at least one retailer."""
+    active = m.active_mask()
+    return _per_retailer(m, active.sum(axis=1), market=float(active.any(axis=0).sum()))
+
+
+@retailer_metric
+def n_acquired(m):
+    """Customers won this week: a purchase by a consumer who was not an active customer."""
+    return _per_retailer(m, m.n_acquired)
+
+
+@retailer_metric
+def n_lost(m):
+    """Customers lost this week: their last purchase is exactly one active window ago."""
+    lost = (m.week - m.population.last_week) == m.config.choice.active_window_weeks
+    return _per_retailer(m, lost.sum(axis=1))
+
+
+@retailer_metric
+def attrition_rate(m):
+    """Annual attrition: share of the active customers of 52 weeks ago who are not active now.
+    Measured every 13 weeks once a year of history exists; NaN in other weeks."""
+    if m.week % 13 != 0:
+        return np.full(len(m.retailers) + 1, np.nan)
+    return m.attrition_rate.copy()
+
+
+@retailer_metric
+def revenue_share(m):
+    """Share of the market's revenue this week."""
+    rev = revenue_eur(m)
+    return _ratio(rev, np.full_like(rev, rev[-1]))
+
+
+@retailer_metric
+def customer_share(m):
+    """Active customers / sum of all retailers' active customers (market row: 1)."""
+    n = n_active_customers(m)[:-1]
+    total = n.sum()
+    return np.append(_ratio(n, np.full_like(n, total)), 1.0 if total > 0 else np.nan)
+
+
+@retailer_metric
+def online_share(m):
+    """Online sales / all sales this week."""
+    return _ratio(revenue_online_eur(m), revenue_eur(m))
+
+
+# ---- market -----------------------------------------------------------------------------
+
+@market_metric
+def vacancy_rate(m):
+    """Vacant sites / all sites."""
+    return float((m.site_store < 0).mean())
+
+
+@market_metric
+def vacancy_rate_floor(m):
+    """Vacant floor area / all floor area."""
+    area = m.region.site_area_m2
+    return float(area[m.site_store < 0].sum() / area.sum())
+
+
+def _zone_vacancy(zone: str):
+    code = ZONES.index(zone)
+
+    def reporter(m):
+        in_zone = m.region.site_zone == code
+        return float((m.site_store[in_zone] < 0).mean()) if in_zone.any() else float("nan")
+
+    reporter.__name__ = f"vacancy_rate_{zone}"
+    reporter.__doc__ = f"Vacant sites / all sites in the {zone.replace('_', ' ')} zone (NaN if it has none)."
+    return reporter
+
+
+for _zone in ZONES:
+    market_metric(_zone_vacancy(_zone))
+
+
+@market_metric
+def share_adopted_online(m):
+    """Share of consumers who have adopted online shopping (Bass diffusion)."""
+    return float(m.population.adopted.mean())
+
+
+@market_metric
+def main_switching_rate(m):
+    """Share of consumers whose main (largest-wallet) retailer changed from the previous
+    52 weeks to the last 52; measured at year ends, NaN in other weeks."""
+    return m.main_switching_rate if m.week % 52 == 0 else float("nan")
+
+
+@market_metric
+def hhi(m):
+    """Herfindahl-Hirschman index of revenue shares this week, from 0 (atomistic) to 1 (monopoly)."""
+    share = revenue_share(m)[:-1]
+    return float(np.nansum(share**2))
+
+
+@market_metric
+def n_shoppers(m):
+    """Consumers who went shopping this week."""
+    return m.shop_stats.get("n_shoppers", np.nan)
+
+
+@market_metric
+def n_stranded(m):
+    """Shoppers with no option at all (no open store and not online)."""
+    return m.shop_stats.get("n_stranded", np.nan)
+
+
+@market_metric
+def mean_distance_km(m):
+    """Mean distance from home to the store used, over store shoppers this week (km)."""
+    return m.shop_stats.get("mean_distance_km", np.nan)
+
+
+@market_metric
+def mean_utility(m):
+    """Mean deterministic utility of the option each buyer chose this week."""
+    return m.shop_stats.get("mean_utility", np.nan)
+
+
+# ---- the recorder -------------------------------------------------------------------------
+
+ID_COLUMNS = {
+    "week": "Week of the run (1 = first week after warm-up).",
+    "retailer": "Retailer name, or `all` for the market row.",
+    "strategy": "The retailer's strategy (mass, loyalty, learning); empty for `all`.",
+}
+
+
+def column_docs() -> dict[str, str]:
+    """Every column of metrics.parquet and its meaning."""
+    docs = dict(ID_COLUMNS)
+    for name, func in {**RETAILER_METRICS, **MARKET_METRICS}.items():
+        docs[name] = " ".join((func.__doc__ or "").split())
+    return docs
+
+
+class MetricsRecorder:
+    """Records every metric each week; builds the tidy table at the end."""
+
+    def __init__(self, model: RetailMarket):
+        self.model = model
+        self.weeks: list[int] = []
+        self.columns: dict[str, list[np.ndarray]] = {name: [] for name in RETAILER_METRICS}
+        self.market: dict[str, list[float]] = {name: [] for name in MARKET_METRICS}
+        self.latest: dict[str, Any] = {}
+        # batch_run and Mesa tooling read market-level series from a DataCollector
+        self.datacollector = DataCollector(
+            model_reporters={name: self._latest_reader(name) for name in MARKET_METRICS}
+            | {f"{name}_all": self._latest_reader(name, market_row=True)
+               for name in ("revenue_eur", "gross_margin", "operating_margin", "attrition_rate",
+                            "online_share", "n_stores_open")}
+        )
+
+    def _latest_reader(self, name: str, market_row: bool = False):
+        def read(_model):
+            value = self.latest.get(name, np.nan)
+            return float(value[-1]) if market_row else value
+
+        read.__name__ = name
+        return read
+
+    def record(self) -> None:
+        m = self.model
+        self.weeks.append(m.week)
+        for name, func in RETAILER_METRICS.items():
+            values = func(m)
+            self.columns[name].append(values)
+            self.latest[name] = values
+        for name, func in MARKET_METRICS.items():
+            value = float(func(m))
+            self.market[name].append(value)
+            self.latest[name] = value
+        self.datacollector.collect(m)
+
+    def trailing_revenue_share(self, weeks: int) -> np.ndarray:
+        """Each retailer's share of revenue over the last ``weeks`` recorded weeks."""
+        if not self.weeks:
+            return np.zeros(len(self.model.retailers))
+        rev = np.array(self.columns["revenue_eur"][-weeks:])[:, :-1].sum(axis=0)
+        total = rev.sum()
+        return rev / total if total > 0 else np.zeros_like(rev)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy table: one row per week × retailer, plus market rows (retailer = all)."""
+        m = self.model
+        names = [*m.retailer_names, ALL]
+        strategies = [r.strategy.name for r in m.retailers] + [""]
+        n_w, n_r = len(self.weeks), len(names)
+        data: dict[str, Any] = {
+            "week": np.repeat(np.array(self.weeks, dtype=np.int32), n_r),
+            "retailer": pd.Categorical(np.tile(names, n_w), categories=names),
+            "strategy": np.tile(strategies, n_w),
+        }
+        for name, rows in self.columns.items():
+            data[name] = np.concatenate(rows) if rows else np.array([], dtype=float)
+        for name, values in self.market.items():
+            col = np.full((n_w, n_r), np.nan)
+            col[:, -1] = values
+            data[name] = col.ravel()
+        frame = pd.DataFrame(data)
+        for name in ("n_stores_open", "n_transactions", "n_active_customers", "n_acquired", "n_lost"):
+            frame[name] = frame[name].astype(np.int64)
+        return frame
+
+
+# ---- final-year summary ------------------------------------------------------------------
+
+def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, Any]:
+    """Figures over the last 52 weeks (or the whole run if shorter), as in the output contract."""
+    last_week = int(frame["week"].max())
+    year = frame[frame["week"] > last_week - 52]
+    market = year[year["retailer"] == ALL]
+    end = frame[frame["week"] == last_week]
+    end_market = end[end["retailer"] == ALL].iloc[0]
+
+    def last_measured(series: pd.Series) -> float | None:
+        s = series.dropna()
+        return _num(s.iloc[-1]) if len(s) else None
+
+    total_rev = market["revenue_eur"].sum()
+    retailers = {}
+    for r in model.retailers:
+        rows = year[year["retailer"] == r.name]
+        rev = rows["revenue_eur"].sum()
+        retailers[r.name] = {
+            "strategy": r.strategy.name,
+            "revenue_share": _num(rev / total_rev) if total_rev > 0 else None,
+            "attrition_rate": last_measured(frame.loc[frame["retailer"] == r.name, "attrition_rate"]),
+            "gross_margin": _num(rows["gross_profit_eur"].sum() / rev) if rev > 0 else None,
+            "operating_margin": _num(rows["operating_profit_eur"].sum() / rev) if rev > 0 else None,
+            "stores_open": int(end[end["retailer"] == r.name]["n_stores_open"].iloc[0]),
+            "markup": _num(r.markup),
+        }
+    all_rows = frame[frame["retailer"] == ALL]
+    return {
+        "online_share": _num(market["revenue_online_eur"].sum() / total_rev) if total_rev > 0 else None,
+        "vacancy_rate": _num(end_market["vacancy_rate"]),
+        "vacancy_rate_floor": _num(end_market["vacancy_rate_floor"]),
+        "vacancy_rate_by_zone": {z: _num(end_market[f"vacancy_rate_{z}"]) for z in ZONES},
+        "main_switching_rate": last_measured(all_rows["main_switching_rate"]),
+        "attrition_rate": last_measured(all_rows["attrition_rate"]),
+        "share_adopted_online": _num(end_market["share_adopted_online"]),
+        "stores_closed": len(model.closures),
+        "retailers": retailers,
+    }
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return round(value, 6) if np.isfinite(value) else None

@@ -1,0 +1,353 @@
+"""RetailMarket: builds the world from a Scenario and states the order of the week."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import mesa
+import numpy as np
+from scipy.spatial import cKDTree
+
+from sim import choice
+from sim.consumers import NEVER, ONLINE, STORE, ConsumerPopulation
+from sim.metrics import MetricsRecorder
+from sim.policies import CLOSURE_POLICIES
+from sim.retailers import Retailer
+from sim.scenario import Scenario, from_flat
+from sim.stores import Store
+from sim.streams import Streams
+from sim.town import generate_region
+
+QUARTER_WEEKS = 13
+YEAR_WEEKS = 52
+OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
+
+
+class RetailMarket(mesa.Model):
+    """A retail market: consumers choose each week between stores and online channels.
+
+    Build it from a :class:`~sim.scenario.Scenario` or from flat keyword arguments
+    (``RetailMarket(consumers_n=2000, steps=104, seed=3)``), so ``mesa.batch_run``
+    works. ``seed`` (or Mesa's ``rng`` as an int) seeds every random stream; without
+    one, the scenario's seed is used.
+    """
+
+    def __init__(self, scenario: Scenario | None = None, *, seed: int | None = None,
+                 rng: int | None = None, **params: Any):
+        if seed is None and rng is not None:
+            seed = int(rng)
+        config = from_flat(scenario, **params) if params else (scenario or Scenario())
+        if seed is None:
+            seed = config.seed
+        config = config.model_copy(update={"seed": int(seed)})
+        super().__init__(rng=int(seed))
+        self.config = config
+        self.seed = int(seed)
+        self.streams = Streams(self.seed)
+        self.week = 0
+        self.horizon = config.steps
+
+        self.region = generate_region(config.region, self.streams.region)
+        self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
+        self.retailer_names = [r.name for r in self.retailers]
+        self.population = ConsumerPopulation(config.consumers, config.choice, self.region,
+                                             len(self.retailers), self.streams.population)
+        self.stores: list[Store] = []  # every store ever opened, by slot
+        self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
+        self.closure_policy = CLOSURE_POLICIES[config.stores.closure](config.stores)
+        self._place_initial_stores()
+        self._update_store_geography()
+
+        self.active_snapshots: deque[tuple[int, np.ndarray]] = deque(maxlen=YEAR_WEEKS // QUARTER_WEEKS + 1)
+        self.attrition_rate = np.full(len(self.retailers) + 1, np.nan)  # last annual figure; last = market
+        self.main_switching_rate = float("nan")
+        self.shop_stats: dict[str, float] = {}
+        self.n_acquired = np.zeros(len(self.retailers), dtype=np.int64)
+        self.n_transactions = np.zeros(len(self.retailers), dtype=np.int64)
+        self.closures: list[dict[str, Any]] = []
+
+        self._warm_up(config.warmup_weeks)
+        self.metrics = MetricsRecorder(self)
+        self.datacollector = self.metrics.datacollector
+        self.running = True
+
+    # ---- the week ---------------------------------------------------------------------
+    def step(self) -> None:
+        """One week: adoption, shopping, costs, reviews and year-end, then measurement."""
+        self.week = self.steps
+        self.adopt_online()
+        self.shop()
+        self.pay_running_costs()
+        if self.week % self.config.review_weeks == 0:
+            self.review()
+        if self.week % QUARTER_WEEKS == 0:
+            self.measure_attrition()
+        if self.week % YEAR_WEEKS == 0:
+            self.close_year()
+        self.metrics.record()
+        if self.week >= self.horizon:
+            self.running = False
+
+    # ---- verbs ------------------------------------------------------------------------
+    def adopt_online(self) -> None:
+        a = self.config.adoption
+        self.population.adopt_online(a.p_innovation, a.q_imitation, self.streams.adoption)
+
+    def shop(self) -> None:
+        """Consumers who shop this week each choose one option; sales are booked."""
+        pop = self.population
+        for r in self.retailers:
+            r.accounts.clear()
+        for s in self.stores:
+            s.book_sales(0.0, 0.0)
+        draws = self.streams.shopping.random(pop.n, dtype=np.float32)
+        idx = np.flatnonzero(draws < pop.p_shop)
+        inputs = self._choice_inputs(idx)
+        retailer, channel, utility = choice.choose(inputs, self.streams.choice)
+
+        ok = retailer >= 0
+        buyers, ret, chan = idx[ok], retailer[ok].astype(np.intp), channel[ok]
+        cost = pop.basket_eur[buyers].astype(np.float64) * self.config.consumers.households_per_agent
+        factor = self._price_factors()[ret]
+        paid = cost * factor
+        self._book(buyers, ret, chan, cost, paid)
+        self._update_relationships(buyers, ret, chan, paid)
+
+        n_r = len(self.retailers)
+        dist = inputs.store_distance_km[ret, np.flatnonzero(ok)]
+        store_mask = chan == STORE
+        pop.last_utility[buyers] = utility[ok]
+        self.shop_stats = {
+            "n_shoppers": float(len(idx)),
+            "n_stranded": float((~ok).sum()),
+            "mean_distance_km": float(dist[store_mask].mean()) if store_mask.any() else float("nan"),
+            "mean_utility": float(utility[ok].mean()) if ok.any() else float("nan"),
+        }
+        self.n_transactions = np.bincount(ret, minlength=n_r)
+
+    def pay_running_costs(self) -> None:
+        """Stores pay rent, staff and fixed costs; strategies book their weekly costs."""
+        active = self.active_mask().sum(axis=1)
+        for r in self.retailers:
+            r.pay_running_costs()
+            r.strategy.weekly(self.population, self.week, int(active[r.index]))
+
+    def review(self) -> None:
+        """Retailers review prices and programmes, then close stores by the closure policy."""
+        shares = self.metrics.trailing_revenue_share(self.config.review_weeks)
+        for r in self.retailers:
+            r.review(float(shares[r.index]))
+        closed_any = False
+        for r in self.retailers:
+            for store in self.closure_policy.to_close(r.open_stores):
+                self._close_store(store, reason=self.closure_policy.name)
+                closed_any = True
+        if closed_any:
+            self._update_store_geography()
+
+    def measure_attrition(self) -> None:
+        """Annual attrition: share of a year-ago active customers who are not active now."""
+        active = self.active_mask()
+        self.active_snapshots.append((self.week, active))
+        then_week, then = self.active_snapshots[0]
+        if self.week - then_week != YEAR_WEEKS:
+            self.attrition_rate[:] = np.nan
+            return
+        base = then.sum(axis=1)
+        lost = (then & ~active).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_retailer = np.where(base > 0, lost / np.maximum(base, 1), np.nan)
+        market = lost.sum() / base.sum() if base.sum() > 0 else np.nan
+        self.attrition_rate = np.append(per_retailer, market)
+
+    def close_year(self) -> None:
+        """Year end: main retailers are re-measured and main-retailer switching computed."""
+        self.main_switching_rate = self.population.roll_year()
+
+    # ---- building the world -------------------------------------------------------------
+    def _place_initial_stores(self) -> None:
+        rng = self.streams.placement
+        zone_of = self.region.site_zone
+        from sim.town import ZONE_CODE
+
+        for r, rc in zip(self.retailers, self.config.retailers, strict=True):
+            allowed = np.isin(zone_of, [ZONE_CODE[z] for z in rc.zones])
+            for _ in range(rc.n_stores):
+                free = np.flatnonzero((self.site_store < 0) & allowed)
+                if len(free) == 0:
+                    free = np.flatnonzero(self.site_store < 0)  # fall back to any zone
+                site = int(rng.choice(free, p=self._site_appeal(r, free)))
+                self._open_store(r, site)
+
+    def _site_appeal(self, retailer: Retailer, free: np.ndarray) -> np.ndarray:
+        """Probabilities of opening on each free site: bigger towns first, away from own stores.
+
+        A chain does not put a second store next to its first (it would only take its own
+        customers), so a site's appeal falls to zero near the retailer's open stores.
+        """
+        region = self.region
+        weight = region.town_weight[region.site_town[free]].astype(float)
+        own = [s.site for s in retailer.open_stores]
+        if own:
+            dx = region.site_x[free, None] - region.site_x[own][None, :]
+            dy = region.site_y[free, None] - region.site_y[own][None, :]
+            nearest = np.hypot(dx, dy).min(axis=1)
+            weight *= 1.0 - np.exp(-((nearest / OWN_STORE_SPACING_KM) ** 2))
+        if weight.sum() <= 0:
+            weight = np.ones(len(free))
+        return weight / weight.sum()
+
+    def _open_store(self, retailer: Retailer, site: int) -> Store:
+        store = Store(self, retailer, site, slot=len(self.stores))
+        self.stores.append(store)
+        retailer.stores.append(store)
+        self.site_store[site] = store.slot
+        return store
+
+    def _close_store(self, store: Store, reason: str) -> None:
+        store.close()
+        self.site_store[store.site] = -1
+        self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
+                              "reason": reason})
+
+    def _update_store_geography(self) -> None:
+        """Nearest open store of each retailer for every consumer, and site footfall.
+
+        Computed once and again only when stores open or close.
+        """
+        pop, n_r = self.population, len(self.retailers)
+        self.nearest_km = np.full((n_r, pop.n), np.inf, dtype=np.float32)
+        self.nearest_slot = np.full((n_r, pop.n), -1, dtype=np.int32)
+        homes = np.column_stack([pop.home_x, pop.home_y])
+        for r in self.retailers:
+            open_stores = r.open_stores
+            if not open_stores:
+                continue
+            sites = np.array([s.site for s in open_stores])
+            tree = cKDTree(np.column_stack([self.region.site_x[sites], self.region.site_y[sites]]))
+            dist, which = tree.query(homes, workers=1)
+            self.nearest_km[r.index] = dist
+            self.nearest_slot[r.index] = np.array([s.slot for s in open_stores], dtype=np.int32)[which]
+        footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
+        site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
+        self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
+
+    def _warm_up(self, weeks: int) -> None:
+        """Weeks of shopping before week 1 so relationships exist; nothing is recorded."""
+        for w in range(-weeks + 1, 1):
+            self.week = w
+            self.shop()
+            for r in self.retailers:
+                r.strategy.weekly(self.population, w, 0)
+        self.week = 0
+        self.population.spend_year[:] = 0.0
+        self.population.total_spent_eur[:] = 0.0  # money is counted from week 1, as the accounts are
+        for r in self.retailers:
+            r.accounts.clear()
+            r.review(0.0)
+        for s in self.stores:
+            s.weekly_profit.clear()
+        self.measure_attrition()  # the year-ago base for the first annual figure at week 52
+
+    # ---- the choice inputs --------------------------------------------------------------
+    def _price_factors(self) -> np.ndarray:
+        return np.array([r.price_factor for r in self.retailers])
+
+    def _choice_inputs(self, idx: np.ndarray) -> choice.ChoiceInputs:
+        pop, cfg = self.population, self.config
+        n_r = len(self.retailers)
+        posted = self._price_factors()
+        reference = posted.mean()
+        taste = pop.taste[idx]
+        shared = np.empty((n_r, len(idx)), dtype=np.float32)
+        rel_price = np.empty((n_r, len(idx)), dtype=np.float32)
+        for r in self.retailers:
+            shared[r.index] = -cfg.consumers.taste_weight * np.abs(taste - np.float32(r.taste))
+            extra = r.strategy.shared_utility(pop, idx, self.week)
+            if extra is not None:
+                shared[r.index] += extra
+            discount = r.strategy.discount(pop, idx)
+            rel_price[r.index] = posted[r.index] * (1.0 - np.asarray(discount)) / reference - 1.0
+        slot = self.nearest_slot[:, idx]
+        footfall = np.where(slot >= 0, self.slot_footfall[np.maximum(slot, 0)], 0.0).astype(np.float32)
+        return choice.ChoiceInputs(
+            shared_utility=shared,
+            rel_price=rel_price,
+            store_distance_km=self.nearest_km[:, idx],
+            store_footfall=footfall,
+            sells_online=np.array([r.sells_online for r in self.retailers]),
+            adopted=pop.adopted[idx],
+            price_sens=pop.price_sens[idx],
+            travel_sens=pop.travel_sens[idx],
+            online_friction=pop.online_friction[idx],
+            last_retailer=pop.last_retailer[idx],
+            inertia=cfg.choice.inertia,
+            online_inertia_factor=cfg.choice.online_inertia_factor,
+            online_price_sens_factor=cfg.choice.online_price_sens_factor,
+        )
+
+    # ---- booking ------------------------------------------------------------------------
+    def _book(self, buyers, ret, chan, cost, paid) -> None:
+        n_r = len(self.retailers)
+        online = chan == ONLINE
+        rev_online = np.bincount(ret[online], weights=paid[online], minlength=n_r)
+        rev_store = np.bincount(ret[~online], weights=paid[~online], minlength=n_r)
+        cogs = np.bincount(ret, weights=cost, minlength=n_r)
+        orders = np.bincount(ret[online], minlength=n_r)
+        for r in self.retailers:
+            i = r.index
+            r.book_sales(float(rev_store[i]), float(rev_online[i]), float(cogs[i]), int(orders[i]))
+        in_store = ~online
+        slot = self.nearest_slot[ret[in_store], buyers[in_store]]
+        n_slots = len(self.stores)
+        store_rev = np.bincount(slot, weights=paid[in_store], minlength=n_slots)
+        store_cogs = np.bincount(slot, weights=cost[in_store], minlength=n_slots)
+        for s in self.stores:
+            if s.is_open:
+                s.book_sales(float(store_rev[s.slot]), float(store_cogs[s.slot]))
+
+    def _update_relationships(self, buyers, ret, chan, paid) -> None:
+        pop, week = self.population, self.week
+        window = self.config.choice.active_window_weeks
+        lapsed = (week - pop.last_week[ret, buyers]) >= window
+        pop.since_week[ret[lapsed], buyers[lapsed]] = week
+        self.n_acquired = np.bincount(ret[lapsed], minlength=len(self.retailers))
+        pop.last_week[ret, buyers] = week
+        pop.spend_year[ret, buyers] += paid.astype(np.float32)  # each buyer appears once
+        pop.total_spent_eur[buyers] += paid
+        pop.last_retailer[buyers] = ret
+        pop.last_channel[buyers] = chan
+        self._active_cache_week = None  # purchases changed who is active
+        for r in self.retailers:
+            mine = ret == r.index
+            if mine.any():
+                r.strategy.after_sales(pop, buyers[mine], chan[mine], paid[mine], week)
+
+    # ---- lookups --------------------------------------------------------------------------
+    def active_mask(self) -> np.ndarray:
+        """(retailer, consumer) mask of active customers this week, computed once per week."""
+        if getattr(self, "_active_cache_week", None) != self.week:
+            self._active_cache = self.population.active(self.week, self.config.choice.active_window_weeks)
+            self._active_cache_week = self.week
+        return self._active_cache
+
+    def retailer_index(self, name: str) -> int:
+        try:
+            return self.retailer_names.index(name)
+        except ValueError:
+            raise KeyError(f"no retailer {name!r}; retailers: {', '.join(self.retailer_names)}") from None
+
+    @property
+    def open_stores(self) -> list[Store]:
+        return [s for s in self.stores if s.is_open]
+
+    def run(self, progress=None) -> None:
+        """Run to the horizon; ``progress`` is called with the week after each step."""
+        while self.running:
+            self.step()
+            if progress is not None:
+                progress(self.week)
+
+
+__all__ = ["NEVER", "RetailMarket"]

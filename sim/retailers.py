@@ -1,0 +1,104 @@
+"""The Retailer agent and its accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+import mesa
+
+from sim.strategies import STRATEGIES
+
+if TYPE_CHECKING:
+    from sim.model import RetailMarket
+    from sim.scenario import RetailerConfig
+    from sim.stores import Store
+
+
+@dataclass
+class Accounts:
+    """One retailer's books for one week (€). Revenue is what consumers paid."""
+
+    revenue_store: float = 0.0
+    revenue_online: float = 0.0
+    cogs: float = 0.0
+    rewards: float = 0.0  # loyalty vouchers paid out
+    rent: float = 0.0
+    staff: float = 0.0
+    store_fixed: float = 0.0
+    online_fixed: float = 0.0
+    delivery: float = 0.0
+    marketing: float = 0.0
+    programme: float = 0.0
+    it_data: float = 0.0
+
+    @property
+    def revenue(self) -> float:
+        return self.revenue_store + self.revenue_online
+
+    @property
+    def gross_profit(self) -> float:
+        """Revenue less cost of goods and rewards (discounts are already out of revenue)."""
+        return self.revenue - self.cogs - self.rewards
+
+    @property
+    def operating_costs(self) -> float:
+        return (self.rent + self.staff + self.store_fixed + self.online_fixed + self.delivery
+                + self.marketing + self.programme + self.it_data)
+
+    @property
+    def operating_profit(self) -> float:
+        return self.gross_profit - self.operating_costs
+
+    def clear(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, 0.0)
+
+
+class Retailer(mesa.Agent):
+    """A retailer: strategy, taste position, markup, stores, an optional web shop, accounts."""
+
+    def __init__(self, model: RetailMarket, cfg: RetailerConfig, index: int):
+        super().__init__(model)
+        self.name = cfg.name
+        self.index = index  # row in the population's relationship arrays
+        self.taste = cfg.taste
+        self.markup = cfg.markup
+        self.sells_online = cfg.online
+        self.zones = list(cfg.zones)
+        self.stores: list[Store] = []
+        self.accounts = Accounts()
+        self.revenue_share_at_review = 0.0
+        params = getattr(model.config.strategies, cfg.strategy)
+        self.strategy = STRATEGIES[cfg.strategy](params, self)
+
+    @property
+    def price_factor(self) -> float:
+        """Posted price as a multiple of cost of goods."""
+        return 1.0 + self.markup
+
+    @property
+    def open_stores(self) -> list[Store]:
+        return [s for s in self.stores if s.is_open]
+
+    # ---- the retailer's week, in verbs ----------------------------------------------
+    def book_sales(self, revenue_store: float, revenue_online: float, cogs: float, n_online_orders: int) -> None:
+        acc = self.accounts
+        acc.revenue_store += revenue_store
+        acc.revenue_online += revenue_online
+        acc.cogs += cogs
+        acc.delivery += n_online_orders * self.model.config.online.delivery_eur_order
+
+    def pay_running_costs(self) -> None:
+        if self.sells_online:
+            self.accounts.online_fixed += self.model.config.online.fixed_eur_year / 52.0
+        for store in self.open_stores:
+            store.pay_running_costs()
+
+    def review(self, share_now: float) -> None:
+        self.strategy.review(share_now, self.revenue_share_at_review, self.model.population, self.model.week)
+        self.revenue_share_at_review = share_now
+
+    def __repr__(self) -> str:
+        return (f"Retailer({self.name!r}, strategy={self.strategy.name!r}, markup={self.markup:.3f}, "
+                f"stores={len(self.open_stores)}, online={self.sells_online})")

@@ -1,0 +1,469 @@
+"""The scenario schema: the one home of every parameter and its default.
+
+A scenario is a TOML file validated against :class:`Scenario`. The CLI, the model's
+keyword arguments and the docs all read defaults and limits from here. Errors name
+the file, the field and what is allowed, in one line (:class:`ScenarioError`).
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Zone = Literal["centre", "neighbourhood", "retail_park"]
+ZONES: tuple[str, ...] = ("centre", "neighbourhood", "retail_park")
+StrategyName = Literal["mass", "loyalty", "learning"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input: the message is one line naming source, field and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RegionConfig(_Section):
+    """The synthetic region: towns on a plane, each with centre, neighbourhood and park sites."""
+
+    width_km: float = Field(30.0, gt=0, le=1000, description="Width of the region (km).")
+    height_km: float = Field(30.0, gt=0, le=1000, description="Height of the region (km).")
+    n_towns: int = Field(3, ge=1, le=50, description="Number of towns.")
+    town_size_ratio: float = Field(
+        0.5, gt=0, le=1, description="Population of each town relative to the previous one."
+    )
+    n_sites: int = Field(28, ge=1, le=100_000, description="Retail sites in the whole region.")
+    share_sites: dict[Zone, Fraction] = Field(
+        default_factory=lambda: {"centre": 0.45, "neighbourhood": 0.35, "retail_park": 0.2},
+        description="Share of sites in each zone (normalised to sum to 1).",
+    )
+    floor_area_m2: dict[Zone, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {"centre": 700.0, "neighbourhood": 350.0, "retail_park": 1200.0},
+        description="Mean floor area of a site in each zone (m²).",
+    )
+    rent_eur_m2_year: dict[Zone, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"centre": 220.0, "neighbourhood": 140.0, "retail_park": 110.0},
+        description="Base rent of a site in each zone (€ per m² per year).",
+    )
+    share_rural: Fraction = Field(0.1, description="Share of consumers living outside towns.")
+    town_radius_km: float = Field(3.0, gt=0, description="Spread of homes around the largest town (km).")
+
+
+class ConsumerConfig(_Section):
+    """Consumers: many, held as arrays. Budgets are heavy-tailed (the Pareto rule)."""
+
+    n: int = Field(20_000, ge=1, le=10_000_000, description="Number of consumers.")
+    households_per_agent: float = Field(
+        1.0, gt=0, le=1e6, description="Households each simulated consumer stands for (scales money, not counts)."
+    )
+    budget_mean_eur: float = Field(
+        60.0, gt=0, description="Mean weekly category budget at cost prices (€ per week)."
+    )
+    share_spend_top20: float = Field(
+        0.8, gt=0.2, lt=1.0, description="Share of all budget held by the top 20 % of consumers."
+    )
+    p_shop: Fraction = Field(0.8, description="Probability that a consumer shops in a given week.")
+    price_sens_mean: float = Field(
+        8.0, ge=0, description="Mean utility lost per unit of relative price (0.1 = 10 % dearer)."
+    )
+    travel_sens_mean: float = Field(0.35, ge=0, description="Mean utility lost per km travelled.")
+    taste_weight: float = Field(
+        3.0, ge=0, description="Utility lost per unit of distance in taste space to a retailer."
+    )
+    share_online_initial: Fraction = Field(
+        0.15, description="Share of consumers who have adopted online shopping at the start."
+    )
+
+
+class ChoiceConfig(_Section):
+    """The weekly multinomial-logit choice between stores and online channels."""
+
+    inertia: float = Field(6.0, ge=0, description="Utility bonus for the retailer used last time.")
+    online_inertia_factor: Fraction = Field(
+        0.8, description="Inertia online as a fraction of inertia in store (online is less inert)."
+    )
+    online_friction_mean: float = Field(
+        0.3, description="Mean utility cost of buying online for an adopter (delivery wait, fees)."
+    )
+    online_friction_sd: float = Field(0.8, ge=0, description="Spread of online friction across consumers.")
+    online_price_sens_factor: float = Field(
+        1.5, ge=0, description="Price sensitivity online relative to in store (easy comparison)."
+    )
+    footfall_weight: float = Field(
+        0.4, ge=0, description="Utility of a site at the densest open floor space in the region."
+    )
+    footfall_radius_km: float = Field(1.0, gt=0, description="Radius within which floor space adds footfall (km).")
+    active_window_weeks: int = Field(
+        13, ge=1, le=104, description="A consumer is an active customer of r if she bought from r in this many weeks."
+    )
+
+
+class AdoptionConfig(_Section):
+    """Bass diffusion of online shopping among consumers (annual rates)."""
+
+    p_innovation: Fraction = Field(0.005, description="Bass innovation coefficient p (per year).")
+    q_imitation: float = Field(0.3, ge=0, le=5, description="Bass imitation coefficient q (per year).")
+
+
+class StoreConfig(_Section):
+    """Store running costs and the closure policy retailers apply at each review."""
+
+    staff_eur_m2_year: float = Field(150.0, ge=0, description="Staff cost per m² of floor (€ per year).")
+    fixed_eur_year: float = Field(30_000.0, ge=0, description="Fixed cost of running a store (€ per year).")
+    closure: Literal["never", "loss_threshold"] = Field(
+        "loss_threshold", description="Store-closure policy of retailers."
+    )
+    loss_reviews: int = Field(
+        4, ge=1, le=40, description="loss_threshold: close after this many reviews in a row with a trailing-year loss."
+    )
+    min_age_weeks: int = Field(52, ge=0, description="A store is not judged before it is this old (weeks).")
+
+
+class OnlineConfig(_Section):
+    """Costs of an online channel."""
+
+    delivery_eur_order: float = Field(4.0, ge=0, description="Fulfilment and delivery cost per online order (€).")
+    fixed_eur_year: float = Field(150_000.0, ge=0, description="Fixed cost of running an online channel (€ per year).")
+
+
+class MassParams(_Section):
+    """mass: one price for all, promotions, markup cut toward a floor when share falls."""
+
+    promo_share_revenue: Fraction = Field(0.01, description="Marketing spend as a share of revenue.")
+    promo_utility: float = Field(
+        0.4, ge=0, description="Utility bonus promotions give to consumers who are not yet customers."
+    )
+    markup_floor: float = Field(0.05, ge=0, le=5, description="Lowest markup on cost a mass retailer will go to.")
+    markup_step: float = Field(0.02, ge=0, le=1, description="Markup cut (or half-step raise) at a review.")
+    share_tolerance: float = Field(
+        0.005, ge=0, le=1, description="Revenue-share loss since the last review that triggers a cut."
+    )
+
+
+class LoyaltyParams(_Section):
+    """loyalty: points per € spent, redeemed as vouchers above a threshold; value tiers."""
+
+    points_per_eur: float = Field(1.0, ge=0, description="Points earned per € spent.")
+    eur_per_point: float = Field(0.01, ge=0, description="Value of one point when redeemed (€).")
+    redeem_threshold_points: float = Field(500.0, gt=0, description="Points needed before a voucher is issued.")
+    points_utility: float = Field(
+        0.8, ge=0, description="Utility pull of a balance at the redemption threshold (unredeemed points)."
+    )
+    tier_bonus_top: float = Field(0.15, ge=0, le=1, description="Extra points rate for the top value tier (top 20 %).")
+    tier_bonus_middle: float = Field(0.10, ge=0, le=1, description="Extra points rate for the middle tier (next 30 %).")
+    programme_eur_year: float = Field(200_000.0, ge=0, description="Fixed cost of running the programme (€ per year).")
+
+
+class LearningParams(_Section):
+    """learning: knowledge of each customer grows with purchases and raises personal fit."""
+
+    learn_rate_store: Fraction = Field(0.05, description="Share of the knowledge gap closed by a store purchase.")
+    learn_rate_online: Fraction = Field(0.12, description="Share of the knowledge gap closed by an online purchase.")
+    decay_weekly: Fraction = Field(0.01, description="Share of knowledge lost each week without contact.")
+    fit_max: float = Field(1.2, ge=0, description="Utility of a perfect fit (knowledge = 1).")
+    fit_curvature: float = Field(3.0, gt=0, description="Diminishing returns of knowledge on fit.")
+    it_eur_year: float = Field(250_000.0, ge=0, description="Fixed IT and data cost (€ per year).")
+    data_eur_customer_year: float = Field(
+        2.0, ge=0, description="Data cost per active customer (€ per year)."
+    )
+
+
+class StrategyParams(_Section):
+    """Parameters of the three strategies, shared by every retailer that follows one."""
+
+    mass: MassParams = Field(default_factory=MassParams)
+    loyalty: LoyaltyParams = Field(default_factory=LoyaltyParams)
+    learning: LearningParams = Field(default_factory=LearningParams)
+
+
+class RetailerConfig(_Section):
+    """One retailer: strategy, taste position, price, stores and online channel."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\- ]+$")
+    strategy: StrategyName = Field("mass", description="mass, loyalty or learning.")
+    taste: Fraction = Field(0.5, description="Position in taste space.")
+    markup: float = Field(0.3, ge=0, le=5, description="Markup on cost of goods (0.3 = price is 1.3 × cost).")
+    n_stores: int = Field(8, ge=0, le=100_000, description="Stores opened at the start.")
+    zones: list[Zone] = Field(
+        default_factory=lambda: list(ZONES), min_length=1, description="Zones where it opens stores."
+    )
+    online: bool = Field(True, description="Whether it sells online.")
+
+    @model_validator(mode="after")
+    def _has_a_channel(self) -> RetailerConfig:
+        if self.n_stores == 0 and not self.online:
+            raise ValueError("a retailer needs stores (n_stores > 0) or an online channel (online = true)")
+        return self
+
+
+def _default_retailers() -> list[RetailerConfig]:
+    return [
+        RetailerConfig(name="ValueMart", strategy="mass", taste=0.2, markup=0.24, n_stores=9,
+                       zones=["neighbourhood", "retail_park", "centre"]),
+        RetailerConfig(name="CardCo", strategy="loyalty", taste=0.5, markup=0.32, n_stores=8),
+        RetailerConfig(name="KnowYou", strategy="learning", taste=0.75, markup=0.34, n_stores=7,
+                       zones=["centre", "neighbourhood"]),
+        RetailerConfig(name="Clicks", strategy="learning", taste=0.45, markup=0.22, n_stores=0, online=True),
+    ]
+
+
+class Scenario(_Section):
+    """A whole scenario: the world, its consumers and retailers, and the horizon."""
+
+    name: str = Field("scenario", min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-.]+$",
+                      description="Name of the scenario (letters, digits, _ - .); names the output folder.")
+    description: str = Field("", description="What this scenario shows.")
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="Seed of the run (the CLI's --seed overrides it).")
+    steps: int = Field(520, ge=1, le=10_000, description="Horizon in weeks.")
+    warmup_weeks: int = Field(
+        13, ge=0, le=520, description="Weeks of shopping before week 1 so that relationships exist at the start."
+    )
+    review_weeks: int = Field(13, ge=1, le=520, description="Weeks between reviews (pricing, closures).")
+    region: RegionConfig = Field(default_factory=RegionConfig)
+    consumers: ConsumerConfig = Field(default_factory=ConsumerConfig)
+    choice: ChoiceConfig = Field(default_factory=ChoiceConfig)
+    adoption: AdoptionConfig = Field(default_factory=AdoptionConfig)
+    stores: StoreConfig = Field(default_factory=StoreConfig)
+    online: OnlineConfig = Field(default_factory=OnlineConfig)
+    strategies: StrategyParams = Field(default_factory=StrategyParams)
+    retailers: list[RetailerConfig] = Field(
+        default_factory=_default_retailers, min_length=1, max_length=200,
+        description="The retailers, one [[retailers]] table each "
+                    "(name, strategy, taste, markup, n_stores, zones, online).",
+    )
+
+    @model_validator(mode="after")
+    def _check_whole(self) -> Scenario:
+        names = [r.name for r in self.retailers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"retailer names must be unique; repeated: {', '.join(dupes)}")
+        if "all" in names:
+            raise ValueError("'all' is reserved for market-level rows; rename that retailer")
+        n_stores = sum(r.n_stores for r in self.retailers)
+        if n_stores > self.region.n_sites:
+            raise ValueError(
+                f"retailers open {n_stores} stores but region.n_sites is {self.region.n_sites}; "
+                "raise region.n_sites or lower n_stores"
+            )
+        return self
+
+    # ---- conveniences -------------------------------------------------------------
+    def to_toml(self) -> str:
+        """The fully resolved scenario as TOML text (every default written out)."""
+        return tomli_w.dumps(self.model_dump(mode="json"))
+
+    def with_overrides(self, overrides: dict[str, Any], source: str = "override") -> Scenario:
+        """A copy with dotted-key overrides applied, e.g. ``{"consumers.n": 2000}``."""
+        raw = self.model_dump(mode="json")
+        for key, value in overrides.items():
+            _set_dotted(raw, key, value, source)
+        return validate(raw, source)
+
+
+# ---- loading and errors ------------------------------------------------------------
+
+def _section_fields(path: tuple[Any, ...]) -> list[str] | None:
+    """Valid keys at a location of the schema, for 'unknown key' messages."""
+    model: Any = Scenario
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        candidates = [annotation, *args]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return None
+    return sorted(model.model_fields)
+
+
+def _format_error(err: dict[str, Any], source: str) -> str:
+    loc = tuple(err.get("loc", ()))
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        valid = _section_fields(loc[:-1])
+        allowed = f"; valid keys here: {', '.join(valid)}" if valid else ""
+        return f"{source}: unknown key '{where}'{allowed}"
+    msg = err.get("msg", "invalid value")
+    msg = msg.removeprefix("Value error, ")
+    if kind == "missing":
+        return f"{source}: {where}: required field is missing"
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{source}: {where}: {msg}{shown}"
+
+
+def validate(raw: dict[str, Any], source: str = "scenario") -> Scenario:
+    """Validate a raw mapping into a Scenario; raise ScenarioError with a one-line message."""
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = _format_error(errors[0], source)
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise ScenarioError(first + more) from None
+
+
+def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load a scenario TOML file, apply dotted overrides, validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such scenario file")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (expected UTF-8 TOML)") from None
+    raw.setdefault("name", _name_from_path(path))
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value, "--set")
+    return validate(raw, str(path))
+
+
+def _name_from_path(path: Path) -> str:
+    stem = "".join(c if c.isalnum() or c in "_-." else "_" for c in path.stem)
+    return stem or "scenario"
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse ``dotted.key=value`` from the command line; the value is read as TOML."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected dotted.key=value, e.g. consumers.n=5000")
+    key, _, value = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise ScenarioError(f"--set {text!r}: the key before '=' is empty")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()  # bare words such as never or mass are strings
+    return key, parsed
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
+    """Set raw[a][b][c] = value for key 'a.b.c'. List items by index or by name."""
+    parts = key.split(".")
+    node: Any = raw
+    for depth, part in enumerate(parts[:-1]):
+        node = _descend(node, part, parts[: depth + 1], raw, source, key)
+    last = parts[-1]
+    if isinstance(node, list):
+        raise ScenarioError(f"{source}: {key}: name a field inside the list item, e.g. {key}.0.markup")
+    node[last] = value
+
+
+def _descend(node: Any, part: str, so_far: list[str], raw: dict, source: str, key: str) -> Any:
+    if isinstance(node, list):
+        if part.isdigit() and int(part) < len(node):
+            return node[int(part)]
+        for item in node:
+            if isinstance(item, dict) and item.get("name") == part:
+                return item
+        names = [str(i.get("name")) for i in node if isinstance(i, dict)]
+        raise ScenarioError(
+            f"{source}: {key}: no list item {part!r}; use an index 0..{len(node) - 1} or a name: {', '.join(names)}"
+        )
+    if not isinstance(node, dict):
+        raise ScenarioError(f"{source}: {key}: {'.'.join(so_far[:-1])} is not a section")
+    if part not in node:
+        if part == "retailers":
+            node[part] = [r.model_dump(mode="json") for r in _default_retailers()]
+        else:
+            node[part] = {}
+    return node[part]
+
+
+# ---- flat keyword arguments (mesa.batch_run) ------------------------------------------
+
+def flat_to_dotted(flat_key: str) -> str:
+    """Map a flat keyword such as ``consumers_n`` or ``strategies__mass__markup_floor`` to a dotted key.
+
+    ``__`` always separates levels; before the first ``__`` the longest section name
+    that prefixes the key (followed by ``_``) is taken, walking down the schema.
+    """
+    head, *tail = flat_key.split("__")
+    return ".".join([_resolve_flat(head, flat_key), *tail])
+
+
+def _resolve_flat(head: str, flat_key: str) -> str:
+    model: Any = Scenario
+    rest = head
+    parts: list[str] = []
+    while True:
+        if rest in model.model_fields:
+            parts.append(rest)
+            return ".".join(parts)
+        sections = [
+            name for name, f in model.model_fields.items()
+            if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+            and rest.startswith(name + "_")
+        ]
+        if not sections:
+            valid = ", ".join(sorted(flat_keys()))
+            raise ScenarioError(f"keyword argument {flat_key!r} is not a scenario parameter; valid: {valid}")
+        section = max(sections, key=len)
+        parts.append(section)
+        model = model.model_fields[section].annotation
+        rest = rest[len(section) + 1:]
+
+
+def flat_keys() -> list[str]:
+    """Every scalar parameter as a flat keyword name (for batch_run and docs)."""
+    out: list[str] = []
+
+    def walk(model: Any, prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, f"{prefix}{name}_")
+            else:
+                out.append(prefix + name)
+
+    walk(Scenario, "")
+    return out
+
+
+def from_flat(base: Scenario | None = None, **kwargs: Any) -> Scenario:
+    """A Scenario from flat keyword arguments laid over ``base`` (default: the schema defaults)."""
+    base = base or Scenario()
+    overrides = {flat_to_dotted(k): v for k, v in kwargs.items()}
+    return base.with_overrides(overrides, source="keyword arguments")
+
+
+def parameter_table() -> list[dict[str, Any]]:
+    """Every parameter with its default, limits and description (for docs and the app)."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(model: Any, prefix: str, instance: Any) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            value = getattr(instance, name)
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, f"{prefix}{name}.", value)
+                continue
+            limits = [f"{symbol} {getattr(m, attr)}" for m in field.metadata
+                      for attr, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
+                      if getattr(m, attr, None) is not None]
+            if isinstance(value, list):
+                value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+            rows.append({
+                "key": prefix + name,
+                "default": copy.deepcopy(value),
+                "limits": ", ".join(limits),
+                "description": field.description or "",
+            })
+
+    walk(Scenario, "", Scenario())
+    return rows

@@ -1,0 +1,68 @@
+"""The Store agent: a retailer's shop on one site, with its own accounts."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import mesa
+
+if TYPE_CHECKING:
+    from sim.model import RetailMarket
+    from sim.retailers import Retailer
+
+
+class Store(mesa.Agent):
+    """A store on a site. Books weekly revenue, cost of goods, rent, staff and fixed costs."""
+
+    def __init__(self, model: RetailMarket, retailer: Retailer, site: int, slot: int):
+        super().__init__(model)
+        region = model.region
+        self.retailer = retailer
+        self.site = int(site)
+        self.slot = int(slot)  # index into the model's per-store arrays
+        self.floor_area_m2 = float(region.site_area_m2[site])
+        self.rent_eur_m2_year = float(region.site_rent_eur_m2_year[site])
+        self.opened_week = model.week
+        self.closed_week: int | None = None
+        self.revenue = 0.0
+        self.cogs = 0.0
+        self.costs = 0.0
+        self.weekly_profit: deque[float] = deque(maxlen=52)
+        self.loss_strikes = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_week is None
+
+    @property
+    def age_weeks(self) -> int:
+        return self.model.week - self.opened_week
+
+    @property
+    def trailing_profit(self) -> float:
+        """Store contribution over the last 52 weeks (revenue − goods − rent − staff − fixed)."""
+        return float(sum(self.weekly_profit))
+
+    def book_sales(self, revenue: float, cogs: float) -> None:
+        self.revenue = revenue
+        self.cogs = cogs
+
+    def pay_running_costs(self) -> None:
+        cfg = self.model.config.stores
+        rent = self.floor_area_m2 * self.rent_eur_m2_year / 52.0
+        staff = self.floor_area_m2 * cfg.staff_eur_m2_year / 52.0
+        fixed = cfg.fixed_eur_year / 52.0
+        acc = self.retailer.accounts
+        acc.rent += rent
+        acc.staff += staff
+        acc.store_fixed += fixed
+        self.costs = rent + staff + fixed
+        self.weekly_profit.append(self.revenue - self.cogs - self.costs)
+
+    def close(self) -> None:
+        self.closed_week = self.model.week
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else f"closed week {self.closed_week}"
+        return f"Store({self.retailer.name!r}, site={self.site}, {self.floor_area_m2:.0f} m², {state})"

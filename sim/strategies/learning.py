@@ -1,0 +1,45 @@
+"""learning: a learning relationship that fits the offer better the longer it lasts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.strategies.base import Strategy
+
+
+class LearningStrategy(Strategy):
+    """Learning relationship: knowledge of each customer raises personal fit.
+
+    Rule: every purchase closes a share of the gap between what the retailer knows of
+    the customer and full knowledge (a larger share online, where data capture is
+    cheap); knowledge decays slowly every week. Personal fit rises with knowledge with
+    diminishing returns, fit_max·(1 − e^(−c·k)) / (1 − e^(−c)). What a customer loses
+    by leaving is that fit. The retailer holds its price rather than discount, and
+    pays a fixed IT cost plus a data cost per active customer.
+
+    Source: Pine, Peppers & Rogers (1995), "Do you want to keep your customers
+    forever?", Harvard Business Review 73(2).
+    """
+
+    name = "learning"
+    source = "Pine, Peppers & Rogers (1995), Harvard Business Review"
+
+    def personal_fit(self, knowledge: np.ndarray) -> np.ndarray:
+        p = self.params
+        c = p.fit_curvature
+        return (p.fit_max * (1.0 - np.exp(-c * knowledge)) / (1.0 - np.exp(-c))).astype(np.float32)
+
+    def shared_utility(self, pop, idx, week):
+        return self.personal_fit(pop.knowledge[self.r, idx])
+
+    def after_sales(self, pop, buyers, channel, paid_eur, week):
+        p = self.params
+        k = pop.knowledge[self.r]
+        rate = np.where(channel == 1, p.learn_rate_online, p.learn_rate_store).astype(np.float32)
+        k[buyers] += rate * (1.0 - k[buyers])
+
+    def weekly(self, pop, week, n_active):
+        p = self.params
+        if p.decay_weekly > 0:
+            pop.knowledge[self.r] *= np.float32(1.0 - p.decay_weekly)
+        self.retailer.accounts.it_data += p.it_eur_year / 52.0 + p.data_eur_customer_year / 52.0 * n_active

@@ -1,0 +1,112 @@
+"""The command line: outputs of a run, and bad input that writes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+
+from .conftest import SCENARIOS
+
+SUMMARY_KEYS = {"scenario", "seed", "version", "steps", "n_consumers", "runtime_s", "online_share",
+                "vacancy_rate", "vacancy_rate_by_zone", "main_switching_rate", "retailers"}
+RETAILER_KEYS = {"strategy", "revenue_share", "attrition_rate", "gross_margin", "operating_margin", "stores_open"}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "classroom"
+    code = main(["run", str(SCENARIOS / "classroom.toml"), "--seed", "3", "--steps", "60",
+                 "--set", "consumers.n=800", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_run_writes_the_output_contract(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"metrics.parquet", "metrics.csv", "summary.json", "dashboard.png", "scenario.toml"} <= names
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["seed"] == 3 and summary["steps"] == 60 and summary["n_consumers"] == 800
+    assert set(summary["vacancy_rate_by_zone"]) == {"centre", "neighbourhood", "retail_park"}
+    for r in summary["retailers"].values():
+        assert set(r) >= RETAILER_KEYS
+    frame = pd.read_parquet(run_dir / "metrics.parquet")
+    assert len(frame) == 60 * (len(summary["retailers"]) + 1)
+    csv = pd.read_csv(run_dir / "metrics.csv")
+    assert list(csv.columns) == list(frame.columns)
+    assert (run_dir / "dashboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resolved_scenario_repeats_the_run(run_dir, tmp_path):
+    again = tmp_path / "again"
+    assert main(["run", str(run_dir / "scenario.toml"), "--seed", "3", "--out", str(again), "--quiet",
+                 "--no-figure"]) == 0
+    first = pd.read_parquet(run_dir / "metrics.parquet")
+    second = pd.read_parquet(again / "metrics.parquet")
+    pd.testing.assert_frame_equal(first, second)
+
+
+BAD_SCENARIOS = {
+    "malformed": ("[consumers\nn = 5\n", "not valid TOML"),
+    "unknown_key": ("[consumers]\nnn = 5\n", "unknown key 'consumers.nn'"),
+    "out_of_range": ("[consumers]\np_shop = 2.0\n", "consumers.p_shop"),
+    "wrong_type": ("steps = \"many\"\n", "steps"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCENARIOS))
+def test_bad_scenario_exits_2_with_one_line_and_no_output(tmp_path, case):
+    text, expected = BAD_SCENARIOS[case]
+    path = tmp_path / f"{case}.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert expected in lines[0] and str(path) in lines[0]
+    assert proc.stdout == ""
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no stray temporary folders
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "missing.toml"], "no such scenario file"),
+        (["run", "--set", "consumers.n"], "expected dotted.key=value"),
+        (["run", "--set", "consumers.n=-1"], "consumers.n"),
+        (["run", "--seed", "-3"], "must be 0 or more"),
+        (["run", "--bogus"], "unrecognized arguments"),
+        (["validate", "missing.toml"], "no such scenario file"),
+    ],
+)
+def test_bad_arguments_exit_2(tmp_path, args, expected):
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert expected in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_run_keeps_earlier_results(run_dir, tmp_path):
+    before = (run_dir / "summary.json").read_bytes()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[consumers]\nn = 0\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(bad), "--out", str(run_dir)])
+    assert exit_info.value.code == 2
+    assert (run_dir / "summary.json").read_bytes() == before
+
+
+def test_validate(capsys):
+    assert main(["validate", str(SCENARIOS / "baseline.toml")]) == 0
+    assert "ok:" in capsys.readouterr().out

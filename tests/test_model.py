@@ -1,0 +1,176 @@
+"""The model: conservation, rates in range, determinism, Mesa integration."""
+
+from __future__ import annotations
+
+import io
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.consumers import Consumer, lognormal_sigma_for_top20
+from sim.metrics import ALL, column_docs
+from sim.model import RetailMarket
+from sim.retailers import Retailer
+from sim.stores import Store
+
+from .conftest import small_scenario
+
+RATE_COLUMNS = [
+    "gross_margin", "attrition_rate", "revenue_share", "customer_share", "online_share", "vacancy_rate",
+    "vacancy_rate_floor", "vacancy_rate_centre", "vacancy_rate_neighbourhood", "vacancy_rate_retail_park",
+    "share_adopted_online", "main_switching_rate", "hhi",
+]
+
+
+def test_model_is_a_mesa_model_with_agents(small_run):
+    assert isinstance(small_run, mesa.Model)
+    assert len(small_run.agents_by_type[Retailer]) == len(small_run.config.retailers)
+    assert len(small_run.agents_by_type[Store]) == sum(r.n_stores for r in small_run.config.retailers)
+    assert small_run.week == small_run.config.steps == small_run.steps
+
+
+def test_consumers_are_conserved_every_week(small_frame, small_run):
+    market = small_frame[small_frame["retailer"] == ALL]
+    n = small_run.population.n
+    shoppers = market["n_shoppers"].to_numpy()
+    assert ((shoppers > 0) & (shoppers <= n)).all()
+    bought = market["n_transactions"].to_numpy() + market["n_stranded"].to_numpy()
+    np.testing.assert_array_equal(bought, shoppers)  # every shopper buys once or is stranded
+    per_retailer = small_frame[small_frame["retailer"] != ALL].groupby("week")["n_transactions"].sum()
+    np.testing.assert_array_equal(per_retailer.to_numpy(), market["n_transactions"].to_numpy())
+
+
+def test_money_is_conserved(small_run, small_frame):
+    spent = small_run.population.total_spent_eur.sum()
+    booked = small_frame.loc[small_frame["retailer"] == ALL, "revenue_eur"].sum()
+    assert spent == pytest.approx(booked, rel=1e-9)
+    retailers = small_frame[small_frame["retailer"] != ALL].groupby("week")["revenue_eur"].sum()
+    np.testing.assert_allclose(retailers.to_numpy(),
+                               small_frame.loc[small_frame["retailer"] == ALL, "revenue_eur"].to_numpy())
+    stores = sum(s.revenue for s in small_run.stores if s.is_open)
+    last = small_frame[(small_frame["week"] == small_run.week) & (small_frame["retailer"] != ALL)]
+    assert stores == pytest.approx((last["revenue_eur"] - last["revenue_online_eur"]).sum())
+
+
+def test_accounts_add_up(small_frame):
+    f = small_frame
+    np.testing.assert_allclose(f["gross_profit_eur"], f["revenue_eur"] - f["cogs_eur"] - f["rewards_eur"])
+    np.testing.assert_allclose(f["operating_profit_eur"], f["gross_profit_eur"] - f["operating_costs_eur"])
+
+
+@pytest.mark.parametrize("column", RATE_COLUMNS)
+def test_rates_stay_in_unit_interval(small_frame, column):
+    values = small_frame[column].dropna()
+    assert ((values >= 0) & (values <= 1)).all(), column
+
+
+def test_shares_sum_to_one(small_frame):
+    rows = small_frame[small_frame["retailer"] != ALL]
+    np.testing.assert_allclose(rows.groupby("week")["revenue_share"].sum(), 1.0)
+    np.testing.assert_allclose(rows.groupby("week")["customer_share"].sum(), 1.0)
+
+
+def test_annual_metrics_are_measured(small_frame):
+    market = small_frame[small_frame["retailer"] == ALL]
+    assert market["attrition_rate"].notna().sum() >= 5  # weeks 52, 65, 78, 91, 104
+    assert market.loc[market["week"] == 104, "main_switching_rate"].notna().all()
+
+
+def test_every_column_is_documented(small_frame):
+    docs = column_docs()
+    assert set(small_frame.columns) == set(docs)
+    assert all(docs.values())
+
+
+def _parquet_bytes(model) -> bytes:
+    buf = io.BytesIO()
+    model.metrics.to_frame().to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def test_same_seed_same_bytes_other_seed_differs():
+    def run(seed):
+        m = RetailMarket(small_scenario(steps=30), seed=seed)
+        m.run()
+        return _parquet_bytes(m)
+
+    first, again, other = run(3), run(3), run(4)
+    assert first == again
+    assert first != other
+
+
+def test_flat_keywords_and_batch_run():
+    results = mesa.batch_run(RetailMarket, parameters={"consumers_n": 300, "steps": 6, "choice_inertia": [0.0, 6.0]},
+                             rng=[11], max_steps=6, display_progress=False, number_processes=1)
+    frame = pd.DataFrame(results)
+    assert len(frame) == 2
+    assert {"vacancy_rate", "online_share_all", "choice_inertia"} <= set(frame.columns)
+
+
+def test_consumer_view_reads_the_arrays(small_run):
+    pop = small_run.population
+    shopper = int(np.flatnonzero(pop.last_retailer >= 0)[0])
+    view = Consumer(small_run, shopper)
+    assert view.last_retailer == small_run.retailer_names[pop.last_retailer[shopper]]
+    rel = view.relationship(view.last_retailer)
+    assert rel["weeks_since_purchase"] >= 0
+    assert view.total_spent_eur == pytest.approx(pop.total_spent_eur[shopper])
+    assert "Consumer(index=" in repr(view)
+    view.remove()
+    with pytest.raises(IndexError):
+        Consumer(small_run, pop.n)
+
+
+def test_budgets_follow_the_pareto_rule():
+    m = RetailMarket(small_scenario(**{"consumers.n": 40_000, "steps": 1}), seed=1)
+    budget = np.sort(m.population.budget_eur)[::-1]
+    top = budget[: len(budget) // 5].sum() / budget.sum()
+    assert top == pytest.approx(0.8, abs=0.03)
+    assert lognormal_sigma_for_top20(0.8) == pytest.approx(1.683, abs=1e-3)
+
+
+def test_losing_stores_close_and_leave_vacant_sites():
+    # stores that cannot cover their costs: huge staff cost, closure after one bad review
+    scenario = small_scenario(**{"stores.staff_eur_m2_year": 5000.0, "stores.loss_reviews": 1,
+                                 "stores.min_age_weeks": 13, "steps": 40})
+    m = RetailMarket(scenario, seed=2)
+    vacant_before = (m.site_store < 0).sum()
+    m.run()
+    assert m.closures
+    assert (m.site_store < 0).sum() == vacant_before + len(m.closures)
+    assert all(not s.is_open for s in m.stores if s.closed_week is not None)
+
+
+def test_never_policy_keeps_stores():
+    scenario = small_scenario(**{"stores.staff_eur_m2_year": 5000.0, "stores.closure": "never", "steps": 40})
+    m = RetailMarket(scenario, seed=2)
+    m.run()
+    assert not m.closures
+
+
+def test_less_inertia_more_switching():
+    def switching(inertia):
+        m = RetailMarket(small_scenario(**{"choice.inertia": inertia, "steps": 104}), seed=5)
+        m.run()
+        return m.main_switching_rate
+
+    assert switching(0.0) > switching(6.0) + 0.02
+
+
+def test_online_friction_lowers_online_share():
+    def online(friction):
+        m = RetailMarket(small_scenario(**{"choice.online_friction_mean": friction, "steps": 26}), seed=5)
+        m.run()
+        f = m.metrics.to_frame()
+        rows = f[f["retailer"] == ALL]
+        return rows["revenue_online_eur"].sum() / rows["revenue_eur"].sum()
+
+    assert online(-1.0) > online(2.0)
+
+
+def test_strategy_reprs(small_run):
+    for r in small_run.retailers:
+        assert r.name in repr(r.strategy)
+        assert r.strategy.name in repr(r)

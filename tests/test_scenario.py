@@ -1,0 +1,119 @@
+"""The scenario schema: defaults, validation messages, overrides, flat keywords."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    flat_keys,
+    flat_to_dotted,
+    from_flat,
+    load,
+    parameter_table,
+    parse_assignment,
+)
+
+from .conftest import SCENARIOS
+
+
+def test_defaults_are_valid_and_round_trip_through_toml(tmp_path):
+    scenario = Scenario()
+    path = tmp_path / "resolved.toml"
+    path.write_text(scenario.to_toml())
+    assert load(path) == scenario
+
+
+@pytest.mark.parametrize("name", ["baseline", "classroom"])
+def test_shipped_scenarios_validate(name):
+    scenario = load(SCENARIOS / f"{name}.toml")
+    assert scenario.name == name
+
+
+def test_unknown_key_names_file_field_and_valid_keys(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[consumers]\nn = 100\nbudgett = 5\n")
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert "consumers.budgett" in message
+    assert "budget_mean_eur" in message  # the valid keys are listed
+    assert "\n" not in message
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("stepz = 10\n")
+    with pytest.raises(ScenarioError, match=r"unknown key 'stepz'.*steps"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "allowed"),
+    [
+        ("[consumers]\nn = -5\n", "consumers.n", "greater than or equal to 1"),
+        ("[consumers]\np_shop = 1.5\n", "consumers.p_shop", "less than or equal to 1"),
+        ("steps = \"ten\"\n", "steps", "valid integer"),
+        ("[[retailers]]\nname = \"A\"\nstrategy = \"magic\"\n", "retailers.0.strategy", "mass"),
+    ],
+)
+def test_bad_values_name_field_and_what_is_allowed(tmp_path, text, field, allowed):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    assert field in str(err.value)
+    assert allowed in str(err.value)
+
+
+def test_malformed_toml_is_one_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[consumers\nn = 3\n")
+    with pytest.raises(ScenarioError, match="not valid TOML") as err:
+        load(path)
+    assert "\n" not in str(err.value)
+
+
+def test_whole_scenario_checks():
+    with pytest.raises(ScenarioError, match="unique"):
+        Scenario().with_overrides({"retailers.1.name": "ValueMart"})
+    with pytest.raises(ScenarioError, match="n_sites"):
+        Scenario().with_overrides({"region.n_sites": 3})
+
+
+def test_dotted_overrides_by_index_and_by_name():
+    s = Scenario().with_overrides({"retailers.CardCo.markup": 0.5, "retailers.0.taste": 0.1,
+                                   "consumers.n": 99})
+    assert s.retailers[1].markup == 0.5
+    assert s.retailers[0].taste == pytest.approx(0.1)
+    assert s.consumers.n == 99
+    with pytest.raises(ScenarioError, match="no list item 'Nobody'"):
+        Scenario().with_overrides({"retailers.Nobody.markup": 0.5})
+
+
+def test_parse_assignment_reads_toml_values():
+    assert parse_assignment("consumers.n=5000") == ("consumers.n", 5000)
+    assert parse_assignment("stores.closure=never") == ("stores.closure", "never")
+    assert parse_assignment("retailers.0.zones=[\"centre\"]") == ("retailers.0.zones", ["centre"])
+    with pytest.raises(ScenarioError):
+        parse_assignment("consumers.n")
+
+
+def test_flat_keywords_map_to_the_schema():
+    assert flat_to_dotted("consumers_n") == "consumers.n"
+    assert flat_to_dotted("strategies_mass_markup_floor") == "strategies.mass.markup_floor"
+    assert flat_to_dotted("region_floor_area_m2__centre") == "region.floor_area_m2.centre"
+    assert flat_to_dotted("steps") == "steps"
+    with pytest.raises(ScenarioError, match="not a scenario parameter"):
+        flat_to_dotted("consumerz_n")
+    s = from_flat(consumers_n=10, choice_inertia=1.0)
+    assert (s.consumers.n, s.choice.inertia) == (10, 1.0)
+    assert "consumers_n" in flat_keys()
+
+
+def test_parameter_table_covers_every_flat_key():
+    keys = {row["key"].replace(".", "_") for row in parameter_table()}
+    assert set(flat_keys()) == keys
+    assert all(row["description"] for row in parameter_table() if row["key"] not in ("retailers",))
