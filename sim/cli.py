@@ -94,9 +94,10 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     years = summary["steps"] / 52
     table = Table(title=f"{summary['scenario']} — seed {summary['seed']}, {summary['n_consumers']:,} consumers, "
                         f"{years:.1f} years, final year", title_justify="left")
-    for col in ("retailer", "strategy", "revenue share", "attrition", "gross margin", "operating margin",
-                "stores open"):
-        table.add_column(col, justify="left" if col in ("retailer", "strategy") else "right")
+    table.add_column("retailer", no_wrap=True)
+    table.add_column("strategy", no_wrap=True)
+    for col in ("revenue share", "attrition", "gross margin", "op. margin", "stores open"):
+        table.add_column(col, justify="right")
     for name, r in summary["retailers"].items():
         table.add_row(name, r["strategy"], _pct(r["revenue_share"]), _pct(r["attrition_rate"]),
                       _pct(r["gross_margin"]), _pct(r["operating_margin"]), str(r["stores_open"]))
