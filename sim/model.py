@@ -53,6 +53,11 @@ class RetailMarket(mesa.Model):
         self.retailer_names = [r.name for r in self.retailers]
         self.population = ConsumerPopulation(config.consumers, config.choice, self.region,
                                              len(self.retailers), self.streams.population)
+        for r in self.retailers:
+            r.strategy.setup(self.population)
+        taste_gap = np.abs(self.population.taste[None, :] - np.array([r.taste for r in self.retailers],
+                                                                     dtype=np.float32)[:, None])
+        self.taste_fit = (-config.consumers.taste_weight * taste_gap).astype(np.float32)  # (R, n), fixed
         self.stores: list[Store] = []  # every store ever opened, by slot
         self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
         self.closure_policy = CLOSURE_POLICIES[config.stores.closure](config.stores)
@@ -259,11 +264,9 @@ class RetailMarket(mesa.Model):
         n_r = len(self.retailers)
         posted = self._price_factors()
         reference = posted.mean()
-        taste = pop.taste[idx]
-        shared = np.empty((n_r, len(idx)), dtype=np.float32)
+        shared = self.taste_fit[:, idx]
         rel_price = np.empty((n_r, len(idx)), dtype=np.float32)
         for r in self.retailers:
-            shared[r.index] = -cfg.consumers.taste_weight * np.abs(taste - np.float32(r.taste))
             extra = r.strategy.shared_utility(pop, idx, self.week)
             if extra is not None:
                 shared[r.index] += extra

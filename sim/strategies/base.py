@@ -25,6 +25,13 @@ class Strategy:
     def __init__(self, params, retailer: Retailer):
         self.params = params
         self.retailer = retailer
+        # Per-consumer terms kept up to date by the strategy itself (only where they
+        # change), so the weekly choice reads them instead of recomputing them.
+        self.utility_row: np.ndarray | None = None  # extra utility of this retailer, per consumer
+        self.discount_row: np.ndarray | None = None  # perceived share of the price not paid
+
+    def setup(self, pop: ConsumerPopulation) -> None:
+        """Create the per-consumer rows once the population exists."""
 
     @property
     def r(self) -> int:
@@ -34,11 +41,11 @@ class Strategy:
     # ---- what consumers see ---------------------------------------------------------
     def shared_utility(self, pop: ConsumerPopulation, idx: np.ndarray, week: int) -> np.ndarray | None:
         """Extra utility of this retailer for consumers ``idx`` in any channel (None: none)."""
-        return None
+        return None if self.utility_row is None else self.utility_row[idx]
 
     def discount(self, pop: ConsumerPopulation, idx: np.ndarray) -> np.ndarray | float:
         """Share of the posted price each consumer in ``idx`` does not pay, as she perceives it."""
-        return 0.0
+        return 0.0 if self.discount_row is None else self.discount_row[idx]
 
     # ---- what the retailer does -----------------------------------------------------
     def after_sales(self, pop: ConsumerPopulation, buyers: np.ndarray, channel: np.ndarray,

@@ -29,17 +29,19 @@ class LearningStrategy(Strategy):
         c = p.fit_curvature
         return (p.fit_max * (1.0 - np.exp(-c * knowledge)) / (1.0 - np.exp(-c))).astype(np.float32)
 
-    def shared_utility(self, pop, idx, week):
-        return self.personal_fit(pop.knowledge[self.r, idx])
+    def setup(self, pop):
+        self.utility_row = self.personal_fit(pop.knowledge[self.r])
 
     def after_sales(self, pop, buyers, channel, paid_eur, week):
         p = self.params
         k = pop.knowledge[self.r]
         rate = np.where(channel == 1, p.learn_rate_online, p.learn_rate_store).astype(np.float32)
         k[buyers] += rate * (1.0 - k[buyers])
+        self.utility_row[buyers] = self.personal_fit(k[buyers])
 
     def weekly(self, pop, week, n_active):
         p = self.params
         if p.decay_weekly > 0:
             pop.knowledge[self.r] *= np.float32(1.0 - p.decay_weekly)
+            self.utility_row = self.personal_fit(pop.knowledge[self.r])
         self.retailer.accounts.it_data += p.it_eur_year / 52.0 + p.data_eur_customer_year / 52.0 * n_active

@@ -26,24 +26,19 @@ class LoyaltyStrategy(Strategy):
     name = "loyalty"
     source = "Peppers & Rogers (1997); Dowling & Uncles (1997)"
 
-    def __init__(self, params, retailer):
-        super().__init__(params, retailer)
-        self.tier: np.ndarray | None = None  # 0 bottom, 1 middle, 2 top; set at reviews
+    def setup(self, pop):
+        self.tier = np.zeros(pop.n, dtype=np.int8)  # 0 bottom, 1 middle, 2 top; re-ranked at reviews
+        self.utility_row = np.zeros(pop.n, dtype=np.float32)
+        self.discount_row = self._rate(np.arange(pop.n))
 
     def _rate(self, idx):
+        """Reward per € spent for consumers ``idx``, by their value tier."""
         p = self.params
-        base = p.points_per_eur * p.eur_per_point
-        if self.tier is None:
-            return np.full(len(idx), base, dtype=np.float32)
         bonus = np.array([0.0, p.tier_bonus_middle, p.tier_bonus_top], dtype=np.float32)
-        return (base * (1.0 + bonus[self.tier[idx]])).astype(np.float32)
+        return (p.points_per_eur * p.eur_per_point * (1.0 + bonus[self.tier[idx]])).astype(np.float32)
 
-    def discount(self, pop, idx):
-        return self._rate(idx)
-
-    def shared_utility(self, pop, idx, week):
+    def _pull(self, held):
         p = self.params
-        held = pop.points[self.r, idx]
         return (p.points_utility * np.minimum(held / p.redeem_threshold_points, 1.0)).astype(np.float32)
 
     def after_sales(self, pop, buyers, channel, paid_eur, week):
@@ -56,6 +51,7 @@ class LoyaltyStrategy(Strategy):
         vouchers = np.floor(balance / p.redeem_threshold_points)
         balance -= vouchers * p.redeem_threshold_points
         points[buyers] = balance
+        self.utility_row[buyers] = self._pull(balance)
         self.retailer.accounts.rewards += float((vouchers * p.redeem_threshold_points).sum() * p.eur_per_point)
 
     def weekly(self, pop, week, n_active):
@@ -73,3 +69,4 @@ class LoyaltyStrategy(Strategy):
             tier[customers[rank < n_mid]] = 1
             tier[customers[rank < n_top]] = 2
         self.tier = tier
+        self.discount_row = self._rate(np.arange(pop.n))

@@ -27,14 +27,20 @@ class MassStrategy(Strategy):
         super().__init__(params, retailer)
         self.markup_start = retailer.markup
 
-    def shared_utility(self, pop, idx, week):
-        if self.params.promo_utility == 0 or self.params.promo_share_revenue == 0:
-            return None
-        window = self.retailer.model.config.choice.active_window_weeks
-        not_customer = (week - pop.last_week[self.r, idx]) >= window
-        return np.where(not_customer, np.float32(self.params.promo_utility), np.float32(0.0))
+    def setup(self, pop):
+        if self.params.promo_utility > 0 and self.params.promo_share_revenue > 0:
+            self.utility_row = np.full(pop.n, self.params.promo_utility, dtype=np.float32)
+
+    def after_sales(self, pop, buyers, channel, paid_eur, week):
+        if self.utility_row is not None:
+            self.utility_row[buyers] = 0.0  # customers now; promotions target the others
 
     def weekly(self, pop, week, n_active):
+        if self.utility_row is not None:
+            # consumers who are no longer customers at next week's shopping see promotions again
+            window = self.retailer.model.config.choice.active_window_weeks
+            lapsing = (week + 1 - pop.last_week[self.r]) == window
+            self.utility_row[lapsing] = self.params.promo_utility
         acc = self.retailer.accounts
         acc.marketing += self.params.promo_share_revenue * acc.revenue
 
