@@ -3,16 +3,21 @@
 Each shopper picks one option among R store options (the nearest open store of each
 retailer) and R online options (a retailer's web shop, for consumers who have adopted
 online shopping). Option ``o`` is retailer ``o % R`` through channel ``o // R``
-(0 = store, 1 = online). Choice is multinomial logit: the option with the highest
-utility plus Gumbel noise wins.
+(0 = store, 1 = online). Choice is multinomial logit on
 
     U = shared(r) − price_sens·rel_price(r)·[1 or online factor]
         − travel_sens·distance·[store] + footfall·[store]
         − online_friction·[online] + inertia·[r used last time]·[1 or online factor]
         + Gumbel noise
 
-``shared(r)`` holds what does not depend on the channel: taste fit, personal fit
-from the retailer's knowledge, loyalty-point pull, promotions.
+``shared(r)`` holds what does not depend on the channel: taste fit, and the
+strategy's terms (personal fit from knowledge, loyalty-point pull, promotions).
+
+Sampling uses one uniform draw per shopper and the inverse of the cumulative logit
+probabilities, which has exactly the distribution of the Gumbel-max rule but needs
+2R times fewer random numbers. This module is the numpy engine; ``sim.fastchoice``
+is the same arithmetic compiled with numba for large populations, and both give the
+same picks for the same uniforms.
 """
 
 from __future__ import annotations
@@ -23,13 +28,35 @@ import numpy as np
 
 
 @dataclass
-class ChoiceInputs:
-    """Everything the kernel reads, as arrays over the week's shoppers (columns)."""
+class MarketArrays:
+    """References to the full arrays the choice reads (no copies): (R, n) or (n,) or (R,)."""
 
-    shared_utility: np.ndarray  # (R, S) float32
+    taste_fit: np.ndarray  # (R, n) float32
+    extra_utility: np.ndarray  # (R, n) float32, kept by the strategies
+    discount: np.ndarray  # (R, n) float32, perceived share of the price not paid
+    rel_posted: np.ndarray  # (R,) float64, posted price / market reference price
+    nearest_km: np.ndarray  # (R, n) float32, inf where the retailer has no open store
+    nearest_slot: np.ndarray  # (R, n) int32, −1 where none
+    slot_footfall: np.ndarray  # (n_slots,) float32
+    sells_online: np.ndarray  # (R,) bool
+    adopted: np.ndarray  # (n,) bool
+    price_sens: np.ndarray  # (n,) float32
+    travel_sens: np.ndarray  # (n,) float32
+    online_friction: np.ndarray  # (n,) float32
+    last_retailer: np.ndarray  # (n,) int16, −1 for none
+    inertia: float
+    online_inertia_factor: float
+    online_price_sens_factor: float
+
+
+@dataclass
+class ChoiceInputs:
+    """The same inputs gathered for the week's shoppers only (columns), in float64."""
+
+    shared_utility: np.ndarray  # (R, S)
     rel_price: np.ndarray  # (R, S) net price / market reference price − 1
     store_distance_km: np.ndarray  # (R, S), inf where the retailer has no open store
-    store_footfall: np.ndarray  # (R, S) footfall utility of that nearest store's site
+    store_footfall: np.ndarray  # (R, S)
     sells_online: np.ndarray  # (R,) bool
     adopted: np.ndarray  # (S,) bool
     price_sens: np.ndarray  # (S,)
@@ -41,60 +68,91 @@ class ChoiceInputs:
     online_price_sens_factor: float
 
 
+def gather(a: MarketArrays, idx: np.ndarray) -> ChoiceInputs:
+    """Columns of the shoppers ``idx``, converted to float64 in the order the compiled engine uses."""
+    f8 = np.float64
+    slot = a.nearest_slot[:, idx]
+    footfall = np.where(slot >= 0, a.slot_footfall[np.maximum(slot, 0)], 0.0).astype(f8)
+    return ChoiceInputs(
+        shared_utility=a.taste_fit[:, idx].astype(f8) + a.extra_utility[:, idx].astype(f8),
+        rel_price=a.rel_posted[:, None] * (1.0 - a.discount[:, idx].astype(f8)) - 1.0,
+        store_distance_km=a.nearest_km[:, idx].astype(f8),
+        store_footfall=footfall,
+        sells_online=a.sells_online,
+        adopted=a.adopted[idx],
+        price_sens=a.price_sens[idx].astype(f8),
+        travel_sens=a.travel_sens[idx].astype(f8),
+        online_friction=a.online_friction[idx].astype(f8),
+        last_retailer=a.last_retailer[idx],
+        inertia=a.inertia,
+        online_inertia_factor=a.online_inertia_factor,
+        online_price_sens_factor=a.online_price_sens_factor,
+    )
+
+
 def option_utilities(x: ChoiceInputs) -> np.ndarray:
-    """Deterministic utility of each option, shape (2R, S); −inf where unavailable."""
+    """Deterministic utility of each option, shape (2R, S), float64; −inf where unavailable."""
     n_ret, n_shop = x.shared_utility.shape
-    u = np.empty((2 * n_ret, n_shop), dtype=np.float32)
-    price_term = x.price_sens[None, :] * x.rel_price
-    same = (x.last_retailer[None, :] == np.arange(n_ret)[:, None]).astype(np.float32)
+    u = np.empty((2 * n_ret, n_shop), dtype=np.float64)
+    price = x.price_sens[None, :] * x.rel_price
+    same = x.inertia * (x.last_retailer[None, :] == np.arange(n_ret)[:, None])
 
     store = u[:n_ret]
-    np.subtract(x.shared_utility, price_term, out=store)
+    np.subtract(x.shared_utility, price, out=store)
     store -= x.travel_sens[None, :] * x.store_distance_km
     store += x.store_footfall
-    store += x.inertia * same
+    store += same
     store[~np.isfinite(x.store_distance_km)] = -np.inf
 
     online = u[n_ret:]
-    np.subtract(x.shared_utility, x.online_price_sens_factor * price_term, out=online)
+    np.subtract(x.shared_utility, x.online_price_sens_factor * price, out=online)
     online -= x.online_friction[None, :]
-    online += (x.inertia * x.online_inertia_factor) * same
+    online += same * x.online_inertia_factor
     online_ok = x.sells_online[:, None] & x.adopted[None, :]
     online[~online_ok] = -np.inf
     return u
 
 
-def gumbel(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Standard Gumbel noise in float32 (−log(−log U))."""
-    uniform = rng.random(shape, dtype=np.float32)
-    np.maximum(uniform, np.float32(1e-12), out=uniform)
-    return -np.log(-np.log(uniform))
+def pick(u: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample one option per column of utilities ``u`` (2R, S) with one uniform each.
 
-
-def choose(x: ChoiceInputs, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each shopper's choice: (retailer index, channel 0/1, deterministic utility of the pick).
-
-    A shopper with no available option (possible only if nothing is open and she has
-    not adopted online) gets retailer −1.
+    Returns (retailer, channel, deterministic utility of the pick); a shopper with no
+    available option gets retailer and channel −1 and utility 0.
     """
-    u = option_utilities(x)
-    n_ret = x.shared_utility.shape[0]
-    noisy = u + gumbel(rng, u.shape)
-    pick = np.argmax(noisy, axis=0)
-    cols = np.arange(u.shape[1])
-    utility = u[pick, cols]
-    retailer = (pick % n_ret).astype(np.int16)
-    channel = (pick // n_ret).astype(np.int8)
-    stranded = ~np.isfinite(utility)
+    n_opt, n_shop = u.shape
+    n_ret = n_opt // 2
+    top = u.max(axis=0)
+    stranded = ~np.isfinite(top)
+    weight = np.exp(u - np.where(stranded, 0.0, top)[None, :])
+    cum = np.cumsum(weight, axis=0)
+    target = uniforms.astype(np.float64) * cum[-1]
+    option = (cum <= target[None, :]).sum(axis=0)
+    # a uniform within rounding of 1 can pass every option: take the last available one
+    last_ok = n_opt - 1 - np.argmax((weight > 0)[::-1], axis=0)
+    option = np.minimum(option, last_ok)
+    cols = np.arange(n_shop)
+    utility = u[option, cols]
+    retailer = (option % n_ret).astype(np.int16)
+    channel = (option // n_ret).astype(np.int8)
     retailer[stranded] = -1
     channel[stranded] = -1
     utility[stranded] = 0.0
-    return retailer, channel, utility
+    return retailer, channel, utility.astype(np.float32)
+
+
+def choose(x: ChoiceInputs, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each shopper's choice: (retailer index, channel 0/1, deterministic utility of the pick)."""
+    return pick(option_utilities(x), uniforms)
+
+
+def choose_numpy(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
+    """The numpy engine: gather the shoppers' columns, then choose."""
+    return choose(gather(a, idx), uniforms)
 
 
 def choice_probabilities(x: ChoiceInputs) -> np.ndarray:
     """Logit probabilities of each option, shape (2R, S); used by tests and the app."""
-    u = option_utilities(x).astype(np.float64)
-    u -= u.max(axis=0, keepdims=True)
-    e = np.exp(u)
+    u = option_utilities(x)
+    top = u.max(axis=0, keepdims=True)
+    e = np.exp(u - np.where(np.isfinite(top), top, 0.0))
     return e / e.sum(axis=0, keepdims=True)

@@ -10,17 +10,19 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from sim import choice
-from sim.consumers import NEVER, ONLINE, STORE, ConsumerPopulation
+from sim.consumers import NEVER, ConsumerPopulation
 from sim.metrics import MetricsRecorder
 from sim.policies import CLOSURE_POLICIES
 from sim.retailers import Retailer
 from sim.scenario import Scenario, from_flat
+from sim.settle import settle_numpy
 from sim.stores import Store
 from sim.streams import Streams
 from sim.town import generate_region
 
 QUARTER_WEEKS = 13
 YEAR_WEEKS = 52
+NUMBA_FROM_CONSUMERS = 50_000  # below this, compiling costs more than it saves
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
 
@@ -47,6 +49,13 @@ class RetailMarket(mesa.Model):
         self.streams = Streams(self.seed)
         self.week = 0
         self.horizon = config.steps
+        self.engine = self._pick_engine(config)
+        if self.engine == "numba":
+            from sim.fastchoice import choose_numba, settle_numba
+
+            self._choose, self._settle = choose_numba, settle_numba
+        else:
+            self._choose, self._settle = choice.choose_numpy, settle_numpy
 
         self.region = generate_region(config.region, self.streams.region)
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
@@ -104,32 +113,39 @@ class RetailMarket(mesa.Model):
         pop = self.population
         for r in self.retailers:
             r.accounts.clear()
-        for s in self.stores:
-            s.book_sales(0.0, 0.0)
         draws = self.streams.shopping.random(pop.n, dtype=np.float32)
         idx = np.flatnonzero(draws < pop.p_shop)
-        inputs = self._choice_inputs(idx)
-        retailer, channel, utility = choice.choose(inputs, self.streams.choice)
+        uniforms = self.streams.choice.random(len(idx))
+        retailer, channel, utility = self._choose(self.market_arrays(), idx, uniforms)
+        week = self.settle(idx, retailer, channel, utility)
 
-        ok = retailer >= 0
-        buyers, ret, chan = idx[ok], retailer[ok].astype(np.intp), channel[ok]
-        cost = pop.basket_eur[buyers].astype(np.float64) * self.config.consumers.households_per_agent
-        factor = self._price_factors()[ret]
-        paid = cost * factor
-        self._book(buyers, ret, chan, cost, paid)
-        self._update_relationships(buyers, ret, chan, paid)
+        for r in self.retailers:
+            i = r.index
+            r.book_sales(float(week.revenue_store[i]), float(week.revenue_online[i]), float(week.cogs[i]),
+                         int(week.n_orders_online[i]))
+        for s in self.stores:
+            s.book_sales(float(week.store_revenue[s.slot]), float(week.store_cogs[s.slot]))
+        self._active_cache_week = None  # purchases changed who is active
+        for r in self.retailers:
+            mine = week.of_retailer(r.index)
+            if len(mine):
+                r.strategy.after_sales(pop, week.buyers[mine], week.channel[mine], week.paid_eur[mine], self.week)
 
-        n_r = len(self.retailers)
-        dist = inputs.store_distance_km[ret, np.flatnonzero(ok)]
-        store_mask = chan == STORE
-        pop.last_utility[buyers] = utility[ok]
+        n_buyers = len(week.buyers)
+        self.n_transactions = week.n_transactions
+        self.n_acquired = week.n_acquired
         self.shop_stats = {
             "n_shoppers": float(len(idx)),
-            "n_stranded": float((~ok).sum()),
-            "mean_distance_km": float(dist[store_mask].mean()) if store_mask.any() else float("nan"),
-            "mean_utility": float(utility[ok].mean()) if ok.any() else float("nan"),
+            "n_stranded": float(week.n_stranded),
+            "mean_distance_km": week.sum_distance_km / week.n_store_purchases if week.n_store_purchases else np.nan,
+            "mean_utility": week.sum_utility / n_buyers if n_buyers else np.nan,
         }
-        self.n_transactions = np.bincount(ret, minlength=n_r)
+
+    def settle(self, idx, retailer, channel, utility):
+        """Book the week's purchases and update relationships (engine-specific, same figures)."""
+        return self._settle(self.population, idx, retailer, channel, utility, self._price_factors(),
+                            self.config.consumers.households_per_agent, self.nearest_km, self.nearest_slot,
+                            len(self.stores), self.week, self.config.choice.active_window_weeks)
 
     def pay_running_costs(self) -> None:
         """Stores pay rent, staff and fixed costs; strategies book their weekly costs."""
@@ -259,73 +275,34 @@ class RetailMarket(mesa.Model):
     def _price_factors(self) -> np.ndarray:
         return np.array([r.price_factor for r in self.retailers])
 
-    def _choice_inputs(self, idx: np.ndarray) -> choice.ChoiceInputs:
+    def market_arrays(self) -> choice.MarketArrays:
+        """What the weekly choice reads, as references to the model's arrays."""
         pop, cfg = self.population, self.config
-        n_r = len(self.retailers)
         posted = self._price_factors()
-        reference = posted.mean()
-        shared = self.taste_fit[:, idx]
-        rel_price = np.empty((n_r, len(idx)), dtype=np.float32)
-        for r in self.retailers:
-            extra = r.strategy.shared_utility(pop, idx, self.week)
-            if extra is not None:
-                shared[r.index] += extra
-            discount = r.strategy.discount(pop, idx)
-            rel_price[r.index] = posted[r.index] * (1.0 - np.asarray(discount)) / reference - 1.0
-        slot = self.nearest_slot[:, idx]
-        footfall = np.where(slot >= 0, self.slot_footfall[np.maximum(slot, 0)], 0.0).astype(np.float32)
-        return choice.ChoiceInputs(
-            shared_utility=shared,
-            rel_price=rel_price,
-            store_distance_km=self.nearest_km[:, idx],
-            store_footfall=footfall,
+        return choice.MarketArrays(
+            taste_fit=self.taste_fit,
+            extra_utility=pop.extra_utility,
+            discount=pop.discount,
+            rel_posted=posted / posted.mean(),
+            nearest_km=self.nearest_km,
+            nearest_slot=self.nearest_slot,
+            slot_footfall=self.slot_footfall,
             sells_online=np.array([r.sells_online for r in self.retailers]),
-            adopted=pop.adopted[idx],
-            price_sens=pop.price_sens[idx],
-            travel_sens=pop.travel_sens[idx],
-            online_friction=pop.online_friction[idx],
-            last_retailer=pop.last_retailer[idx],
+            adopted=pop.adopted,
+            price_sens=pop.price_sens,
+            travel_sens=pop.travel_sens,
+            online_friction=pop.online_friction,
+            last_retailer=pop.last_retailer,
             inertia=cfg.choice.inertia,
             online_inertia_factor=cfg.choice.online_inertia_factor,
             online_price_sens_factor=cfg.choice.online_price_sens_factor,
         )
 
-    # ---- booking ------------------------------------------------------------------------
-    def _book(self, buyers, ret, chan, cost, paid) -> None:
-        n_r = len(self.retailers)
-        online = chan == ONLINE
-        rev_online = np.bincount(ret[online], weights=paid[online], minlength=n_r)
-        rev_store = np.bincount(ret[~online], weights=paid[~online], minlength=n_r)
-        cogs = np.bincount(ret, weights=cost, minlength=n_r)
-        orders = np.bincount(ret[online], minlength=n_r)
-        for r in self.retailers:
-            i = r.index
-            r.book_sales(float(rev_store[i]), float(rev_online[i]), float(cogs[i]), int(orders[i]))
-        in_store = ~online
-        slot = self.nearest_slot[ret[in_store], buyers[in_store]]
-        n_slots = len(self.stores)
-        store_rev = np.bincount(slot, weights=paid[in_store], minlength=n_slots)
-        store_cogs = np.bincount(slot, weights=cost[in_store], minlength=n_slots)
-        for s in self.stores:
-            if s.is_open:
-                s.book_sales(float(store_rev[s.slot]), float(store_cogs[s.slot]))
-
-    def _update_relationships(self, buyers, ret, chan, paid) -> None:
-        pop, week = self.population, self.week
-        window = self.config.choice.active_window_weeks
-        lapsed = (week - pop.last_week[ret, buyers]) >= window
-        pop.since_week[ret[lapsed], buyers[lapsed]] = week
-        self.n_acquired = np.bincount(ret[lapsed], minlength=len(self.retailers))
-        pop.last_week[ret, buyers] = week
-        pop.spend_year[ret, buyers] += paid.astype(np.float32)  # each buyer appears once
-        pop.total_spent_eur[buyers] += paid
-        pop.last_retailer[buyers] = ret
-        pop.last_channel[buyers] = chan
-        self._active_cache_week = None  # purchases changed who is active
-        for r in self.retailers:
-            mine = ret == r.index
-            if mine.any():
-                r.strategy.after_sales(pop, buyers[mine], chan[mine], paid[mine], week)
+    @staticmethod
+    def _pick_engine(config: Scenario) -> str:
+        if config.engine != "auto":
+            return config.engine
+        return "numba" if config.consumers.n >= NUMBA_FROM_CONSUMERS else "numpy"
 
     # ---- lookups --------------------------------------------------------------------------
     def active_mask(self) -> np.ndarray:

@@ -25,27 +25,24 @@ class Strategy:
     def __init__(self, params, retailer: Retailer):
         self.params = params
         self.retailer = retailer
-        # Per-consumer terms kept up to date by the strategy itself (only where they
-        # change), so the weekly choice reads them instead of recomputing them.
-        self.utility_row: np.ndarray | None = None  # extra utility of this retailer, per consumer
-        self.discount_row: np.ndarray | None = None  # perceived share of the price not paid
+        self.utility_row: np.ndarray | None = None
+        self.discount_row: np.ndarray | None = None
 
     def setup(self, pop: ConsumerPopulation) -> None:
-        """Create the per-consumer rows once the population exists."""
+        """Take this retailer's rows of the population's per-consumer terms.
+
+        ``utility_row`` (extra utility of this retailer) and ``discount_row`` (share of
+        the price a consumer perceives she does not pay) are views: the strategy keeps
+        them up to date in place, only where they change, and the weekly choice reads
+        them instead of recomputing them.
+        """
+        self.utility_row = pop.extra_utility[self.r]
+        self.discount_row = pop.discount[self.r]
 
     @property
     def r(self) -> int:
         """This retailer's row in the population's relationship arrays."""
         return self.retailer.index
-
-    # ---- what consumers see ---------------------------------------------------------
-    def shared_utility(self, pop: ConsumerPopulation, idx: np.ndarray, week: int) -> np.ndarray | None:
-        """Extra utility of this retailer for consumers ``idx`` in any channel (None: none)."""
-        return None if self.utility_row is None else self.utility_row[idx]
-
-    def discount(self, pop: ConsumerPopulation, idx: np.ndarray) -> np.ndarray | float:
-        """Share of the posted price each consumer in ``idx`` does not pay, as she perceives it."""
-        return 0.0 if self.discount_row is None else self.discount_row[idx]
 
     # ---- what the retailer does -----------------------------------------------------
     def after_sales(self, pop: ConsumerPopulation, buyers: np.ndarray, channel: np.ndarray,

@@ -30,7 +30,8 @@ class LearningStrategy(Strategy):
         return (p.fit_max * (1.0 - np.exp(-c * knowledge)) / (1.0 - np.exp(-c))).astype(np.float32)
 
     def setup(self, pop):
-        self.utility_row = self.personal_fit(pop.knowledge[self.r])
+        super().setup(pop)
+        self.utility_row[:] = self.personal_fit(pop.knowledge[self.r])
 
     def after_sales(self, pop, buyers, channel, paid_eur, week):
         p = self.params
@@ -43,5 +44,5 @@ class LearningStrategy(Strategy):
         p = self.params
         if p.decay_weekly > 0:
             pop.knowledge[self.r] *= np.float32(1.0 - p.decay_weekly)
-            self.utility_row = self.personal_fit(pop.knowledge[self.r])
+            self.utility_row[:] = self.personal_fit(pop.knowledge[self.r])
         self.retailer.accounts.it_data += p.it_eur_year / 52.0 + p.data_eur_customer_year / 52.0 * n_active

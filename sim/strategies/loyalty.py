@@ -27,9 +27,9 @@ class LoyaltyStrategy(Strategy):
     source = "Peppers & Rogers (1997); Dowling & Uncles (1997)"
 
     def setup(self, pop):
+        super().setup(pop)
         self.tier = np.zeros(pop.n, dtype=np.int8)  # 0 bottom, 1 middle, 2 top; re-ranked at reviews
-        self.utility_row = np.zeros(pop.n, dtype=np.float32)
-        self.discount_row = self._rate(np.arange(pop.n))
+        self.discount_row[:] = self._rate(np.arange(pop.n))
 
     def _rate(self, idx):
         """Reward per € spent for consumers ``idx``, by their value tier."""
@@ -69,4 +69,4 @@ class LoyaltyStrategy(Strategy):
             tier[customers[rank < n_mid]] = 1
             tier[customers[rank < n_top]] = 2
         self.tier = tier
-        self.discount_row = self._rate(np.arange(pop.n))
+        self.discount_row[:] = self._rate(np.arange(pop.n))

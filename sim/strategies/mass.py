@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from sim.strategies.base import Strategy
 
 
@@ -27,16 +25,21 @@ class MassStrategy(Strategy):
         super().__init__(params, retailer)
         self.markup_start = retailer.markup
 
+    @property
+    def promoting(self) -> bool:
+        return self.params.promo_utility > 0 and self.params.promo_share_revenue > 0
+
     def setup(self, pop):
-        if self.params.promo_utility > 0 and self.params.promo_share_revenue > 0:
-            self.utility_row = np.full(pop.n, self.params.promo_utility, dtype=np.float32)
+        super().setup(pop)
+        if self.promoting:
+            self.utility_row[:] = self.params.promo_utility  # nobody is a customer yet
 
     def after_sales(self, pop, buyers, channel, paid_eur, week):
-        if self.utility_row is not None:
+        if self.promoting:
             self.utility_row[buyers] = 0.0  # customers now; promotions target the others
 
     def weekly(self, pop, week, n_active):
-        if self.utility_row is not None:
+        if self.promoting:
             # consumers who are no longer customers at next week's shopping see promotions again
             window = self.retailer.model.config.choice.active_window_weeks
             lapsing = (week + 1 - pop.last_week[self.r]) == window

@@ -1,0 +1,185 @@
+"""The weekly choice compiled with numba: the arithmetic of ``sim.choice``, fused in one loop.
+
+It reads the full (R, n) arrays directly instead of gathering the shoppers' columns,
+and works through the shoppers in a fixed number of chunks spread over the cores, so
+the picks depend only on the inputs and the uniforms, never on the number of threads.
+Used when the population is large (see ``Scenario.engine``); importing this module
+compiles nothing until the first call, and compiled code is cached on disk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from sim.choice import MarketArrays
+
+N_CHUNKS = 256
+
+
+@njit(parallel=True, cache=True)
+def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, nearest_slot, slot_footfall,
+            sells_online, adopted, price_sens, travel_sens, online_friction, last_retailer,
+            inertia, online_inertia_factor, online_price_sens_factor, out_ret, out_chan, out_util):
+    n_shop = idx.shape[0]
+    n_ret = taste_fit.shape[0]
+    n_opt = 2 * n_ret
+    n_chunks = min(N_CHUNKS, max(n_shop, 1))
+    for c in prange(n_chunks):
+        util = np.empty(n_opt)
+        weight = np.empty(n_opt)
+        for j in range(c * n_shop // n_chunks, (c + 1) * n_shop // n_chunks):
+            i = idx[j]
+            ps = np.float64(price_sens[i])
+            ts = np.float64(travel_sens[i])
+            fr = np.float64(online_friction[i])
+            last = last_retailer[i]
+            top = -np.inf
+            for r in range(n_ret):
+                base = np.float64(taste_fit[r, i]) + np.float64(extra[r, i])
+                price = ps * (rel_posted[r] * (1.0 - np.float64(discount[r, i])) - 1.0)
+                same = inertia if last == r else 0.0
+                dist = np.float64(nearest_km[r, i])
+                if np.isfinite(dist):
+                    slot = nearest_slot[r, i]
+                    foot = np.float64(slot_footfall[slot]) if slot >= 0 else 0.0
+                    store = (base - price) - ts * dist
+                    store = store + foot
+                    store = store + same
+                else:
+                    store = -np.inf
+                if sells_online[r] and adopted[i]:
+                    online = (base - online_price_sens_factor * price) - fr
+                    online = online + same * online_inertia_factor
+                else:
+                    online = -np.inf
+                util[r] = store
+                util[n_ret + r] = online
+                top = max(top, store, online)
+            if not np.isfinite(top):
+                out_ret[j] = -1
+                out_chan[j] = -1
+                out_util[j] = 0.0
+                continue
+            total = 0.0
+            last_ok = 0
+            for o in range(n_opt):
+                w = np.exp(util[o] - top)
+                weight[o] = w
+                total += w
+                if w > 0.0:
+                    last_ok = o
+            target = np.float64(uniforms[j]) * total
+            option = last_ok
+            cum = 0.0
+            for o in range(n_opt):
+                cum += weight[o]
+                if cum > target:
+                    option = o
+                    break
+            option = min(option, last_ok)
+            out_ret[j] = option % n_ret
+            out_chan[j] = option // n_ret
+            out_util[j] = util[option]
+
+
+def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
+    """The numba engine: same signature and same picks as ``sim.choice.choose_numpy``."""
+    n_shop = len(idx)
+    out_ret = np.empty(n_shop, dtype=np.int16)
+    out_chan = np.empty(n_shop, dtype=np.int8)
+    out_util = np.empty(n_shop, dtype=np.float32)
+    _choose(idx.astype(np.int64), uniforms, a.taste_fit, a.extra_utility, a.discount,
+            a.rel_posted.astype(np.float64), a.nearest_km, a.nearest_slot, a.slot_footfall,
+            a.sells_online, a.adopted, a.price_sens, a.travel_sens, a.online_friction, a.last_retailer,
+            float(a.inertia), float(a.online_inertia_factor), float(a.online_price_sens_factor),
+            out_ret, out_chan, out_util)
+    return out_ret, out_chan, out_util
+
+
+# ---- settling the week ------------------------------------------------------------------
+
+@njit(parallel=True, cache=True)
+def _update_relationships(buyers, ret, chan, paid, util_ok, week, window, last_week, since_week, spend_year,
+                          total_spent, last_retailer, last_channel, last_utility, lapsed):
+    n = buyers.shape[0]
+    n_chunks = min(N_CHUNKS, max(n, 1))
+    for c in prange(n_chunks):
+        for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            i = buyers[j]
+            r = ret[j]
+            lapsed[j] = (week - last_week[r, i]) >= window
+            if lapsed[j]:
+                since_week[r, i] = week
+            last_week[r, i] = week
+            spend_year[r, i] += np.float32(paid[j])
+            total_spent[i] += paid[j]
+            last_retailer[i] = r
+            last_channel[i] = chan[j]
+            last_utility[i] = util_ok[j]
+
+
+@njit(cache=True)
+def _book(buyers, ret, chan, cost, paid, lapsed, nearest_km, nearest_slot, n_ret, n_slots):
+    rev_store = np.zeros(n_ret)
+    rev_online = np.zeros(n_ret)
+    cogs = np.zeros(n_ret)
+    orders = np.zeros(n_ret, dtype=np.int64)
+    acquired = np.zeros(n_ret, dtype=np.int64)
+    n_tx = np.zeros(n_ret, dtype=np.int64)
+    store_rev = np.zeros(n_slots)
+    store_cogs = np.zeros(n_slots)
+    sum_dist = 0.0
+    n_store = 0
+    for j in range(buyers.shape[0]):  # in index order, as numpy's bincount adds
+        r = ret[j]
+        n_tx[r] += 1
+        cogs[r] += cost[j]
+        if lapsed[j]:
+            acquired[r] += 1
+        if chan[j] == 1:
+            rev_online[r] += paid[j]
+            orders[r] += 1
+        else:
+            rev_store[r] += paid[j]
+            slot = nearest_slot[r, buyers[j]]
+            store_rev[slot] += paid[j]
+            store_cogs[slot] += cost[j]
+            sum_dist += np.float64(nearest_km[r, buyers[j]])
+            n_store += 1
+    starts = np.zeros(n_ret + 1, dtype=np.int64)
+    for r in range(n_ret):
+        starts[r + 1] = starts[r] + n_tx[r]
+    fill = starts[:-1].copy()
+    order = np.empty(buyers.shape[0], dtype=np.int64)
+    for j in range(buyers.shape[0]):  # counting sort: stable, grouped by retailer
+        order[fill[ret[j]]] = j
+        fill[ret[j]] += 1
+    return rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, order, starts
+
+
+def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, nearest_km, nearest_slot,
+                 n_slots, week, window):
+    """The numba engine's settlement: same figures as ``sim.settle.settle_numpy``."""
+    from sim.settle import Settlement, _sequential_sum
+
+    ok = ret >= 0
+    buyers = idx[ok].astype(np.int64)
+    r = ret[ok].astype(np.int64)
+    c = chan[ok]
+    util_ok = util[ok]
+    cost = pop.basket_eur[buyers].astype(np.float64) * households_per_agent
+    paid = cost * np.asarray(price_factor, dtype=np.float64)[r]
+    lapsed = np.empty(len(buyers), dtype=np.bool_)
+    _update_relationships(buyers, r, c, paid, util_ok, week, window, pop.last_week, pop.since_week,
+                          pop.spend_year, pop.total_spent_eur, pop.last_retailer, pop.last_channel,
+                          pop.last_utility, lapsed)
+    (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, order,
+     starts) = _book(buyers, r, c, cost, paid, lapsed, nearest_km, nearest_slot, len(price_factor), n_slots)
+    return Settlement(
+        buyers=buyers, retailer=r, channel=c, paid_eur=paid, by_retailer=order, starts=starts,
+        revenue_store=rev_store, revenue_online=rev_online, cogs=cogs, n_orders_online=orders,
+        n_acquired=acquired, n_transactions=n_tx, store_revenue=store_rev, store_cogs=store_cogs,
+        n_stranded=int((~ok).sum()), sum_distance_km=float(sum_dist), n_store_purchases=int(n_store),
+        sum_utility=_sequential_sum(util_ok),
+    )
