@@ -83,7 +83,7 @@ class ConsumerPopulation:
         """One week of Bass diffusion: non-adopters adopt with hazard (p + q·F) / 52."""
         share = self.adopted.mean()
         hazard = (p_innovation + q_imitation * share) / 52.0
-        draws = rng.random(self.n)
+        draws = rng.random(self.n, dtype=np.float32)
         new = (~self.adopted) & (draws < hazard)
         self.adopted |= new
         return int(new.sum())

@@ -64,7 +64,7 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, n
             total = 0.0
             last_ok = 0
             for o in range(n_opt):
-                w = np.exp(util[o] - top)
+                w = np.exp(util[o] - top) if util[o] > -np.inf else 0.0  # exp is the costly part
                 weight[o] = w
                 total += w
                 if w > 0.0:
@@ -89,7 +89,7 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
     out_ret = np.empty(n_shop, dtype=np.int16)
     out_chan = np.empty(n_shop, dtype=np.int8)
     out_util = np.empty(n_shop, dtype=np.float32)
-    _choose(idx.astype(np.int64), uniforms, a.taste_fit, a.extra_utility, a.discount,
+    _choose(np.asarray(idx, dtype=np.int64), uniforms, a.taste_fit, a.extra_utility, a.discount,
             a.rel_posted.astype(np.float64), a.nearest_km, a.nearest_slot, a.slot_footfall,
             a.sells_online, a.adopted, a.price_sens, a.travel_sens, a.online_friction, a.last_retailer,
             float(a.inertia), float(a.online_inertia_factor), float(a.online_price_sens_factor),
@@ -120,7 +120,7 @@ def _update_relationships(buyers, ret, chan, paid, util_ok, week, window, last_w
 
 
 @njit(cache=True)
-def _book(buyers, ret, chan, cost, paid, lapsed, nearest_km, nearest_slot, n_ret, n_slots):
+def _book(buyers, ret, chan, cost, paid, util_ok, lapsed, nearest_km, nearest_slot, n_ret, n_slots):
     rev_store = np.zeros(n_ret)
     rev_online = np.zeros(n_ret)
     cogs = np.zeros(n_ret)
@@ -131,8 +131,10 @@ def _book(buyers, ret, chan, cost, paid, lapsed, nearest_km, nearest_slot, n_ret
     store_cogs = np.zeros(n_slots)
     sum_dist = 0.0
     n_store = 0
+    sum_util = 0.0
     for j in range(buyers.shape[0]):  # in index order, as numpy's bincount adds
         r = ret[j]
+        sum_util += np.float64(util_ok[j])
         n_tx[r] += 1
         cogs[r] += cost[j]
         if lapsed[j]:
@@ -155,16 +157,17 @@ def _book(buyers, ret, chan, cost, paid, lapsed, nearest_km, nearest_slot, n_ret
     for j in range(buyers.shape[0]):  # counting sort: stable, grouped by retailer
         order[fill[ret[j]]] = j
         fill[ret[j]] += 1
-    return rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, order, starts
+    return (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
+            order, starts)
 
 
 def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, nearest_km, nearest_slot,
                  n_slots, week, window):
     """The numba engine's settlement: same figures as ``sim.settle.settle_numpy``."""
-    from sim.settle import Settlement, _sequential_sum
+    from sim.settle import Settlement
 
     ok = ret >= 0
-    buyers = idx[ok].astype(np.int64)
+    buyers = np.asarray(idx[ok], dtype=np.int64)
     r = ret[ok].astype(np.int64)
     c = chan[ok]
     util_ok = util[ok]
@@ -174,12 +177,41 @@ def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, 
     _update_relationships(buyers, r, c, paid, util_ok, week, window, pop.last_week, pop.since_week,
                           pop.spend_year, pop.total_spent_eur, pop.last_retailer, pop.last_channel,
                           pop.last_utility, lapsed)
-    (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, order,
-     starts) = _book(buyers, r, c, cost, paid, lapsed, nearest_km, nearest_slot, len(price_factor), n_slots)
+    (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
+     order, starts) = _book(buyers, r, c, cost, paid, util_ok, lapsed, nearest_km, nearest_slot, len(price_factor),
+                            n_slots)
     return Settlement(
         buyers=buyers, retailer=r, channel=c, paid_eur=paid, by_retailer=order, starts=starts,
         revenue_store=rev_store, revenue_online=rev_online, cogs=cogs, n_orders_online=orders,
         n_acquired=acquired, n_transactions=n_tx, store_revenue=store_rev, store_cogs=store_cogs,
         n_stranded=int((~ok).sum()), sum_distance_km=float(sum_dist), n_store_purchases=int(n_store),
-        sum_utility=_sequential_sum(util_ok),
+        sum_utility=float(sum_util),
     )
+
+
+@njit(parallel=True, cache=True)
+def _relationship_counts(last_week, week, window):
+    n_ret, n = last_week.shape
+    n_chunks = min(N_CHUNKS, max(n, 1))
+    active = np.zeros((n_chunks, n_ret), dtype=np.int64)
+    lost = np.zeros((n_chunks, n_ret), dtype=np.int64)
+    anyone = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            seen = False
+            for r in range(n_ret):
+                gap = week - last_week[r, i]
+                if gap < window:
+                    active[c, r] += 1
+                    seen = True
+                elif gap == window:
+                    lost[c, r] += 1
+            if seen:
+                anyone[c] += 1
+    return active.sum(axis=0), lost.sum(axis=0), anyone.sum()
+
+
+def relationship_counts_numba(last_week, week, window):
+    """Per retailer: active customers and customers lost this week; and consumers active anywhere."""
+    active, lost, anyone = _relationship_counts(last_week, week, window)
+    return active, lost, int(anyone)

@@ -147,8 +147,8 @@ def n_transactions(m):
 def n_active_customers(m):
     """Consumers who bought from the retailer in the active window (13 weeks by default);
     market: consumers active with at least one retailer."""
-    active = m.active_mask()
-    return _per_retailer(m, active.sum(axis=1), market=float(active.any(axis=0).sum()))
+    active, _, anyone = m.relationship_counts()
+    return _per_retailer(m, active, market=float(anyone))
 
 
 @retailer_metric
@@ -160,8 +160,7 @@ def n_acquired(m):
 @retailer_metric
 def n_lost(m):
     """Customers lost this week: their last purchase is exactly one active window ago."""
-    lost = (m.week - m.population.last_week) == m.config.choice.active_window_weeks
-    return _per_retailer(m, lost.sum(axis=1))
+    return _per_retailer(m, m.relationship_counts()[1])
 
 
 @retailer_metric

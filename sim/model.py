@@ -15,7 +15,7 @@ from sim.metrics import MetricsRecorder
 from sim.policies import CLOSURE_POLICIES
 from sim.retailers import Retailer
 from sim.scenario import Scenario, from_flat
-from sim.settle import settle_numpy
+from sim.settle import relationship_counts_numpy, settle_numpy
 from sim.stores import Store
 from sim.streams import Streams
 from sim.town import generate_region
@@ -53,9 +53,13 @@ class RetailMarket(mesa.Model):
         if self.engine == "numba":
             from sim.fastchoice import choose_numba, settle_numba
 
+            from sim.fastchoice import relationship_counts_numba
+
             self._choose, self._settle = choose_numba, settle_numba
+            self._counts = relationship_counts_numba
         else:
             self._choose, self._settle = choice.choose_numpy, settle_numpy
+            self._counts = relationship_counts_numpy
 
         self.region = generate_region(config.region, self.streams.region)
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
@@ -125,7 +129,7 @@ class RetailMarket(mesa.Model):
                          int(week.n_orders_online[i]))
         for s in self.stores:
             s.book_sales(float(week.store_revenue[s.slot]), float(week.store_cogs[s.slot]))
-        self._active_cache_week = None  # purchases changed who is active
+        self._active_cache_week = self._counts_week = None  # purchases changed who is active
         for r in self.retailers:
             mine = week.of_retailer(r.index)
             if len(mine):
@@ -149,7 +153,7 @@ class RetailMarket(mesa.Model):
 
     def pay_running_costs(self) -> None:
         """Stores pay rent, staff and fixed costs; strategies book their weekly costs."""
-        active = self.active_mask().sum(axis=1)
+        active = self.relationship_counts()[0]
         for r in self.retailers:
             r.pay_running_costs()
             r.strategy.weekly(self.population, self.week, int(active[r.index]))
@@ -305,6 +309,14 @@ class RetailMarket(mesa.Model):
         return "numba" if config.consumers.n >= NUMBA_FROM_CONSUMERS else "numpy"
 
     # ---- lookups --------------------------------------------------------------------------
+    def relationship_counts(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """This week's active customers and lost customers per retailer, and consumers active anywhere."""
+        if getattr(self, "_counts_week", None) != self.week:
+            self._counts_cache = self._counts(self.population.last_week, self.week,
+                                              self.config.choice.active_window_weeks)
+            self._counts_week = self.week
+        return self._counts_cache
+
     def active_mask(self) -> np.ndarray:
         """(retailer, consumer) mask of active customers this week, computed once per week."""
         if getattr(self, "_active_cache_week", None) != self.week:

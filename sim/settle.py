@@ -88,3 +88,10 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
 def _sequential_sum(values: np.ndarray) -> float:
     """Sum in index order (as the compiled engine does), not numpy's pairwise order."""
     return float(np.cumsum(values, dtype=np.float64)[-1]) if len(values) else 0.0
+
+
+def relationship_counts_numpy(last_week: np.ndarray, week: int, window: int):
+    """Per retailer: active customers and customers lost this week; and consumers active anywhere."""
+    gap = week - last_week
+    active = gap < window
+    return active.sum(axis=1), (gap == window).sum(axis=1), int(active.any(axis=0).sum())
