@@ -64,7 +64,13 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, n
             total = 0.0
             last_ok = 0
             for o in range(n_opt):
-                w = np.exp(util[o] - top) if util[o] > -np.inf else 0.0  # exp is the costly part
+                u = util[o]
+                if u == top:
+                    w = 1.0  # exp(0), exactly as numpy gives it; exp is the costly part
+                elif u > -np.inf:
+                    w = np.exp(u - top)
+                else:
+                    w = 0.0
                 weight[o] = w
                 total += w
                 if w > 0.0:
@@ -197,17 +203,20 @@ def _relationship_counts(last_week, week, window):
     lost = np.zeros((n_chunks, n_ret), dtype=np.int64)
     anyone = np.zeros(n_chunks, dtype=np.int64)
     for c in prange(n_chunks):
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            seen = False
-            for r in range(n_ret):
+        start, stop = c * n // n_chunks, (c + 1) * n // n_chunks
+        seen = np.zeros(stop - start, dtype=np.int64)
+        for r in range(n_ret):  # row by row: contiguous reads, counts kept in registers
+            n_active = 0
+            n_lost = 0
+            for i in range(start, stop):
                 gap = week - last_week[r, i]
-                if gap < window:
-                    active[c, r] += 1
-                    seen = True
-                elif gap == window:
-                    lost[c, r] += 1
-            if seen:
-                anyone[c] += 1
+                hit = gap < window
+                n_active += hit
+                n_lost += gap == window
+                seen[i - start] |= hit
+            active[c, r] = n_active
+            lost[c, r] = n_lost
+        anyone[c] = seen.sum()
     return active.sum(axis=0), lost.sum(axis=0), anyone.sum()
 
 

@@ -163,13 +163,13 @@ class RetailMarket(mesa.Model):
         shares = self.metrics.trailing_revenue_share(self.config.review_weeks)
         for r in self.retailers:
             r.review(float(shares[r.index]))
-        closed_any = False
+        closed = []
         for r in self.retailers:
             for store in self.closure_policy.to_close(r.open_stores):
                 self._close_store(store, reason=self.closure_policy.name)
-                closed_any = True
-        if closed_any:
-            self._update_store_geography()
+                closed.append(store)
+        if closed:
+            self._update_store_geography(closed)
 
     def measure_attrition(self) -> None:
         """Annual attrition: share of a year-ago active customers who are not active now."""
@@ -236,27 +236,39 @@ class RetailMarket(mesa.Model):
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
 
-    def _update_store_geography(self) -> None:
+    def _update_store_geography(self, closed: list[Store] | None = None) -> None:
         """Nearest open store of each retailer for every consumer, and site footfall.
 
-        Computed once and again only when stores open or close.
+        Computed in full once; after closures only the consumers whose nearest store
+        closed are looked up again.
         """
         pop, n_r = self.population, len(self.retailers)
-        self.nearest_km = np.full((n_r, pop.n), np.inf, dtype=np.float32)
-        self.nearest_slot = np.full((n_r, pop.n), -1, dtype=np.int32)
-        homes = np.column_stack([pop.home_x, pop.home_y])
-        for r in self.retailers:
-            open_stores = r.open_stores
-            if not open_stores:
-                continue
-            sites = np.array([s.site for s in open_stores])
-            tree = cKDTree(np.column_stack([self.region.site_x[sites], self.region.site_y[sites]]))
-            dist, which = tree.query(homes, workers=1)
-            self.nearest_km[r.index] = dist
-            self.nearest_slot[r.index] = np.array([s.slot for s in open_stores], dtype=np.int32)[which]
+        if closed is None:
+            self._homes = np.column_stack([pop.home_x, pop.home_y]).astype(np.float64)
+            self.nearest_km = np.full((n_r, pop.n), np.inf, dtype=np.float32)
+            self.nearest_slot = np.full((n_r, pop.n), -1, dtype=np.int32)
+            for r in self.retailers:
+                self._assign_nearest(r, np.arange(pop.n))
+        else:
+            for r in {s.retailer for s in closed}:
+                slots = [s.slot for s in closed if s.retailer is r]
+                self._assign_nearest(r, np.flatnonzero(np.isin(self.nearest_slot[r.index], slots)))
         footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
         site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
         self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
+
+    def _assign_nearest(self, retailer: Retailer, who: np.ndarray) -> None:
+        row = retailer.index
+        open_stores = retailer.open_stores
+        if not open_stores:
+            self.nearest_km[row, who] = np.inf
+            self.nearest_slot[row, who] = -1
+            return
+        sites = np.array([s.site for s in open_stores])
+        tree = cKDTree(np.column_stack([self.region.site_x[sites], self.region.site_y[sites]]))
+        dist, which = tree.query(self._homes[who], workers=-1)  # same answer whatever the workers
+        self.nearest_km[row, who] = dist
+        self.nearest_slot[row, who] = np.array([s.slot for s in open_stores], dtype=np.int32)[which]
 
     def _warm_up(self, weeks: int) -> None:
         """Weeks of shopping before week 1 so relationships exist; nothing is recorded."""

@@ -174,3 +174,15 @@ def test_strategy_reprs(small_run):
     for r in small_run.retailers:
         assert r.name in repr(r.strategy)
         assert r.strategy.name in repr(r)
+
+
+def test_nearest_stores_after_closures_match_a_full_recomputation():
+    scenario = small_scenario(**{"stores.staff_eur_m2_year": 3000.0, "stores.loss_reviews": 1,
+                                 "stores.min_age_weeks": 13, "steps": 40})
+    m = RetailMarket(scenario, seed=2)
+    m.run()
+    assert m.closures
+    km, slot = m.nearest_km.copy(), m.nearest_slot.copy()
+    m._update_store_geography()
+    np.testing.assert_array_equal(slot, m.nearest_slot)
+    np.testing.assert_array_equal(km, m.nearest_km)
