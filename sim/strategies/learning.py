@@ -24,14 +24,19 @@ class LearningStrategy(Strategy):
     name = "learning"
     source = "Pine, Peppers & Rogers (1995), Harvard Business Review"
 
-    def personal_fit(self, knowledge: np.ndarray) -> np.ndarray:
+    def personal_fit(self, knowledge: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """fit_max·(1 − e^(−c·k)) / (1 − e^(−c)), in float32, in place into ``out`` if given."""
         p = self.params
         c = p.fit_curvature
-        return (p.fit_max * (1.0 - np.exp(-c * knowledge)) / (1.0 - np.exp(-c))).astype(np.float32)
+        out = np.multiply(knowledge, np.float32(-c), out=out, dtype=np.float32)
+        np.exp(out, out=out)
+        np.subtract(np.float32(1.0), out, out=out)
+        out *= np.float32(p.fit_max / (1.0 - np.exp(-c)))
+        return out
 
     def setup(self, pop):
         super().setup(pop)
-        self.utility_row[:] = self.personal_fit(pop.knowledge[self.r])
+        self.personal_fit(pop.knowledge[self.r], out=self.utility_row)
 
     def after_sales(self, pop, buyers, channel, paid_eur, week):
         p = self.params
@@ -44,5 +49,5 @@ class LearningStrategy(Strategy):
         p = self.params
         if p.decay_weekly > 0:
             pop.knowledge[self.r] *= np.float32(1.0 - p.decay_weekly)
-            self.utility_row[:] = self.personal_fit(pop.knowledge[self.r])
+            self.personal_fit(pop.knowledge[self.r], out=self.utility_row)
         self.retailer.accounts.it_data += p.it_eur_year / 52.0 + p.data_eur_customer_year / 52.0 * n_active
