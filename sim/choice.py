@@ -29,14 +29,18 @@ import numpy as np
 
 @dataclass
 class MarketArrays:
-    """References to the full arrays the choice reads (no copies): (R, n) or (n,) or (R,)."""
+    """References to the full arrays the choice reads (no copies).
 
-    taste_fit: np.ndarray  # (R, n) float32
-    extra_utility: np.ndarray  # (R, n) float32, kept by the strategies
-    discount: np.ndarray  # (R, n) float32, perceived share of the price not paid
+    Per-option arrays are laid out (consumer, retailer), so that everything one
+    consumer's choice reads sits together in memory.
+    """
+
+    taste_fit: np.ndarray  # (n, R) float32
+    extra_utility: np.ndarray  # (n, R) float32, kept by the strategies
+    discount: np.ndarray  # (n, R) float32, perceived share of the price not paid
     rel_posted: np.ndarray  # (R,) float64, posted price / market reference price
-    nearest_km: np.ndarray  # (R, n) float32, inf where the retailer has no open store
-    nearest_slot: np.ndarray  # (R, n) int32, −1 where none
+    nearest_km: np.ndarray  # (n, R) float32, inf where the retailer has no open store
+    nearest_slot: np.ndarray  # (n, R) int32, −1 where none
     slot_footfall: np.ndarray  # (n_slots,) float32
     sells_online: np.ndarray  # (R,) bool
     adopted: np.ndarray  # (n,) bool
@@ -71,12 +75,12 @@ class ChoiceInputs:
 def gather(a: MarketArrays, idx: np.ndarray) -> ChoiceInputs:
     """Columns of the shoppers ``idx``, converted to float64 in the order the compiled engine uses."""
     f8 = np.float64
-    slot = a.nearest_slot[:, idx]
+    slot = a.nearest_slot[idx].T
     footfall = np.where(slot >= 0, a.slot_footfall[np.maximum(slot, 0)], 0.0).astype(f8)
     return ChoiceInputs(
-        shared_utility=a.taste_fit[:, idx].astype(f8) + a.extra_utility[:, idx].astype(f8),
-        rel_price=a.rel_posted[:, None] * (1.0 - a.discount[:, idx].astype(f8)) - 1.0,
-        store_distance_km=a.nearest_km[:, idx].astype(f8),
+        shared_utility=a.taste_fit[idx].T.astype(f8) + a.extra_utility[idx].T.astype(f8),
+        rel_price=a.rel_posted[:, None] * (1.0 - a.discount[idx].T.astype(f8)) - 1.0,
+        store_distance_km=a.nearest_km[idx].T.astype(f8),
         store_footfall=footfall,
         sells_online=a.sells_online,
         adopted=a.adopted[idx],

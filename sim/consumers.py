@@ -69,9 +69,10 @@ class ConsumerPopulation:
         self.points = np.zeros(shape, dtype=np.float32)
         self.knowledge = np.zeros(shape, dtype=np.float32)
         # what each retailer's strategy adds to its utility, and the discount she perceives;
-        # each strategy keeps its own row up to date
-        self.extra_utility = np.zeros(shape, dtype=np.float32)
-        self.discount = np.zeros(shape, dtype=np.float32)
+        # each strategy keeps its own column up to date. Laid out (consumer, retailer)
+        # because the weekly choice reads all of one consumer's values together.
+        self.extra_utility = np.zeros((n, n_retailers), dtype=np.float32)
+        self.discount = np.zeros((n, n_retailers), dtype=np.float32)
         self.main_retailer = np.full(n, -1, dtype=np.int16)  # largest wallet share over the last year
 
     # ---- state queries -----------------------------------------------------------

@@ -22,7 +22,7 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, n
             sells_online, adopted, price_sens, travel_sens, online_friction, last_retailer,
             inertia, online_inertia_factor, online_price_sens_factor, out_ret, out_chan, out_util):
     n_shop = idx.shape[0]
-    n_ret = taste_fit.shape[0]
+    n_ret = taste_fit.shape[1]
     n_opt = 2 * n_ret
     n_chunks = min(N_CHUNKS, max(n_shop, 1))
     for c in prange(n_chunks):
@@ -36,12 +36,12 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, n
             last = last_retailer[i]
             top = -np.inf
             for r in range(n_ret):
-                base = np.float64(taste_fit[r, i]) + np.float64(extra[r, i])
-                price = ps * (rel_posted[r] * (1.0 - np.float64(discount[r, i])) - 1.0)
+                base = np.float64(taste_fit[i, r]) + np.float64(extra[i, r])
+                price = ps * (rel_posted[r] * (1.0 - np.float64(discount[i, r])) - 1.0)
                 same = inertia if last == r else 0.0
-                dist = np.float64(nearest_km[r, i])
+                dist = np.float64(nearest_km[i, r])
                 if np.isfinite(dist):
-                    slot = nearest_slot[r, i]
+                    slot = nearest_slot[i, r]
                     foot = np.float64(slot_footfall[slot]) if slot >= 0 else 0.0
                     store = (base - price) - ts * dist
                     store = store + foot
@@ -150,10 +150,10 @@ def _book(buyers, ret, chan, cost, paid, util_ok, lapsed, nearest_km, nearest_sl
             orders[r] += 1
         else:
             rev_store[r] += paid[j]
-            slot = nearest_slot[r, buyers[j]]
+            slot = nearest_slot[buyers[j], r]
             store_rev[slot] += paid[j]
             store_cogs[slot] += cost[j]
-            sum_dist += np.float64(nearest_km[r, buyers[j]])
+            sum_dist += np.float64(nearest_km[buyers[j], r])
             n_store += 1
     starts = np.zeros(n_ret + 1, dtype=np.int64)
     for r in range(n_ret):

@@ -51,9 +51,7 @@ class RetailMarket(mesa.Model):
         self.horizon = config.steps
         self.engine = self._pick_engine(config)
         if self.engine == "numba":
-            from sim.fastchoice import choose_numba, settle_numba
-
-            from sim.fastchoice import relationship_counts_numba
+            from sim.fastchoice import choose_numba, relationship_counts_numba, settle_numba
 
             self._choose, self._settle = choose_numba, settle_numba
             self._counts = relationship_counts_numba
@@ -68,9 +66,9 @@ class RetailMarket(mesa.Model):
                                              len(self.retailers), self.streams.population)
         for r in self.retailers:
             r.strategy.setup(self.population)
-        taste_gap = np.abs(self.population.taste[None, :] - np.array([r.taste for r in self.retailers],
-                                                                     dtype=np.float32)[:, None])
-        self.taste_fit = (-config.consumers.taste_weight * taste_gap).astype(np.float32)  # (R, n), fixed
+        taste_gap = np.abs(self.population.taste[:, None] - np.array([r.taste for r in self.retailers],
+                                                                     dtype=np.float32)[None, :])
+        self.taste_fit = (-config.consumers.taste_weight * taste_gap).astype(np.float32)  # (n, R), fixed
         self.stores: list[Store] = []  # every store ever opened, by slot
         self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
         self.closure_policy = CLOSURE_POLICIES[config.stores.closure](config.stores)
@@ -245,14 +243,15 @@ class RetailMarket(mesa.Model):
         pop, n_r = self.population, len(self.retailers)
         if closed is None:
             self._homes = np.column_stack([pop.home_x, pop.home_y]).astype(np.float64)
-            self.nearest_km = np.full((n_r, pop.n), np.inf, dtype=np.float32)
-            self.nearest_slot = np.full((n_r, pop.n), -1, dtype=np.int32)
+            # (consumer, retailer), as the weekly choice reads them
+            self.nearest_km = np.full((pop.n, n_r), np.inf, dtype=np.float32)
+            self.nearest_slot = np.full((pop.n, n_r), -1, dtype=np.int32)
             for r in self.retailers:
                 self._assign_nearest(r, np.arange(pop.n))
         else:
             for r in {s.retailer for s in closed}:
                 slots = [s.slot for s in closed if s.retailer is r]
-                self._assign_nearest(r, np.flatnonzero(np.isin(self.nearest_slot[r.index], slots)))
+                self._assign_nearest(r, np.flatnonzero(np.isin(self.nearest_slot[:, r.index], slots)))
         footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
         site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
         self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
@@ -261,14 +260,14 @@ class RetailMarket(mesa.Model):
         row = retailer.index
         open_stores = retailer.open_stores
         if not open_stores:
-            self.nearest_km[row, who] = np.inf
-            self.nearest_slot[row, who] = -1
+            self.nearest_km[who, row] = np.inf
+            self.nearest_slot[who, row] = -1
             return
         sites = np.array([s.site for s in open_stores])
         tree = cKDTree(np.column_stack([self.region.site_x[sites], self.region.site_y[sites]]))
         dist, which = tree.query(self._homes[who], workers=-1)  # same answer whatever the workers
-        self.nearest_km[row, who] = dist
-        self.nearest_slot[row, who] = np.array([s.slot for s in open_stores], dtype=np.int32)[which]
+        self.nearest_km[who, row] = dist
+        self.nearest_slot[who, row] = np.array([s.slot for s in open_stores], dtype=np.int32)[which]
 
     def _warm_up(self, weeks: int) -> None:
         """Weeks of shopping before week 1 so relationships exist; nothing is recorded."""

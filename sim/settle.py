@@ -53,8 +53,8 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
     paid = cost * price_factor[r]
     online = c == ONLINE
     in_store = ~online
-    slot = nearest_slot[r[in_store], buyers[in_store]]
-    dist = nearest_km[r[in_store], buyers[in_store]]
+    slot = nearest_slot[buyers[in_store], r[in_store]]
+    dist = nearest_km[buyers[in_store], r[in_store]]
 
     lapsed = (week - pop.last_week[r, buyers]) >= window
     pop.since_week[r[lapsed], buyers[lapsed]] = week

@@ -62,14 +62,14 @@ def test_stranded_shopper_gets_no_retailer():
 def random_market(n=30_000, n_ret=5, seed=0) -> MarketArrays:
     rng = np.random.default_rng(seed)
     f4 = np.float32
-    km = rng.uniform(0.1, 8.0, (n_ret, n)).astype(f4)
-    km[1] = np.inf  # a retailer with no stores
-    slot = rng.integers(0, 12, (n_ret, n)).astype(np.int32)
-    slot[1] = -1
+    km = rng.uniform(0.1, 8.0, (n, n_ret)).astype(f4)
+    km[:, 1] = np.inf  # a retailer with no stores
+    slot = rng.integers(0, 12, (n, n_ret)).astype(np.int32)
+    slot[:, 1] = -1
     return MarketArrays(
-        taste_fit=(-3 * rng.random((n_ret, n))).astype(f4),
-        extra_utility=rng.random((n_ret, n)).astype(f4),
-        discount=(0.02 * rng.random((n_ret, n))).astype(f4),
+        taste_fit=(-3 * rng.random((n, n_ret))).astype(f4),
+        extra_utility=rng.random((n, n_ret)).astype(f4),
+        discount=(0.02 * rng.random((n, n_ret))).astype(f4),
         rel_posted=rng.uniform(0.9, 1.1, n_ret),
         nearest_km=km, nearest_slot=slot, slot_footfall=rng.random(12).astype(f4),
         sells_online=np.array([True, True, False, True, True]),

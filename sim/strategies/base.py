@@ -36,8 +36,8 @@ class Strategy:
         them up to date in place, only where they change, and the weekly choice reads
         them instead of recomputing them.
         """
-        self.utility_row = pop.extra_utility[self.r]
-        self.discount_row = pop.discount[self.r]
+        self.utility_row = pop.extra_utility[:, self.r]
+        self.discount_row = pop.discount[:, self.r]
 
     @property
     def r(self) -> int:
