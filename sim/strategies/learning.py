@@ -34,9 +34,14 @@ class LearningStrategy(Strategy):
         out *= np.float32(p.fit_max / (1.0 - np.exp(-c)))
         return out
 
+    def _fit_buffer(self, n: int) -> np.ndarray:
+        if getattr(self, "_buffer", None) is None or len(self._buffer) != n:
+            self._buffer = np.empty(n, dtype=np.float32)
+        return self._buffer
+
     def setup(self, pop):
         super().setup(pop)
-        self.personal_fit(pop.knowledge[self.r], out=self.utility_row)
+        self.utility_row[:] = self.personal_fit(pop.knowledge[self.r])
 
     def after_sales(self, pop, buyers, channel, paid_eur, week):
         p = self.params
@@ -49,5 +54,6 @@ class LearningStrategy(Strategy):
         p = self.params
         if p.decay_weekly > 0:
             pop.knowledge[self.r] *= np.float32(1.0 - p.decay_weekly)
-            self.personal_fit(pop.knowledge[self.r], out=self.utility_row)
+            # computed contiguously, then copied into the strided column the choice reads
+            self.utility_row[:] = self.personal_fit(pop.knowledge[self.r], out=self._fit_buffer(pop.n))
         self.retailer.accounts.it_data += p.it_eur_year / 52.0 + p.data_eur_customer_year / 52.0 * n_active
