@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import detmath
+
 
 @dataclass
 class MarketArrays:
@@ -127,7 +129,7 @@ def pick(u: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     n_ret = n_opt // 2
     top = u.max(axis=0)
     stranded = ~np.isfinite(top)
-    weight = np.exp(u - np.where(stranded, 0.0, top)[None, :])
+    weight = detmath.exp(u - np.where(stranded, 0.0, top)[None, :])
     cum = np.cumsum(weight, axis=0)
     target = uniforms.astype(np.float64) * cum[-1]
     option = (cum <= target[None, :]).sum(axis=0)
@@ -158,5 +160,5 @@ def choice_probabilities(x: ChoiceInputs) -> np.ndarray:
     """Logit probabilities of each option, shape (2R, S); used by tests and the app."""
     u = option_utilities(x)
     top = u.max(axis=0, keepdims=True)
-    e = np.exp(u - np.where(np.isfinite(top), top, 0.0))
+    e = detmath.exp(u - np.where(np.isfinite(top), top, 0.0))
     return e / e.sum(axis=0, keepdims=True)

@@ -9,12 +9,50 @@ compiles nothing until the first call, and compiled code is cached on disk.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
+from sim import detmath
 from sim.choice import MarketArrays
 
 N_CHUNKS = 256
+_C = detmath.COEFFS
+_LN2_HI, _LN2_LO, _INV_LN2 = detmath.LN2_HI, detmath.LN2_LO, detmath.INV_LN2
+_EXP_MIN, _EXP_MAX = detmath.EXP_MIN, detmath.EXP_MAX
+
+
+@njit(cache=True, inline="always")
+def det_exp(x):
+    """Scalar twin of ``sim.detmath.exp``: the same operations in the same order."""
+    if x < _EXP_MIN:
+        return 0.0
+    if x > _EXP_MAX:
+        x = _EXP_MAX
+    k = math.floor(x * _INV_LN2 + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = _C[0]
+    p = p * r + _C[1]
+    p = p * r + _C[2]
+    p = p * r + _C[3]
+    p = p * r + _C[4]
+    p = p * r + _C[5]
+    p = p * r + _C[6]
+    p = p * r + _C[7]
+    p = p * r + _C[8]
+    p = p * r + _C[9]
+    p = p * r + _C[10]
+    p = p * r + _C[11]
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return math.ldexp(p, int(k))
+
+
+@njit(cache=True)
+def _det_exp_array(x, out):
+    for i in range(x.shape[0]):
+        out[i] = det_exp(x[i])
 
 
 @njit(parallel=True, cache=True)
@@ -68,7 +106,7 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, n
                 if u == top:
                     w = 1.0  # exp(0), exactly as numpy gives it; exp is the costly part
                 elif u > -np.inf:
-                    w = np.exp(u - top)
+                    w = det_exp(u - top)
                 else:
                     w = 0.0
                 weight[o] = w

@@ -1,0 +1,59 @@
+"""Both choice engines, and the numba engine at any thread count, give the same run."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+
+import pandas as pd
+
+from sim.model import RetailMarket
+
+from .conftest import ROOT, small_scenario
+
+
+def _frame(engine: str, seed: int = 7) -> pd.DataFrame:
+    model = RetailMarket(small_scenario(engine=engine, steps=60), seed=seed)
+    model.run()
+    assert model.engine == engine
+    return model.metrics.to_frame()
+
+
+def test_numpy_and_numba_engines_give_identical_runs():
+    pd.testing.assert_frame_equal(_frame("numpy"), _frame("numba"), check_exact=True)
+
+
+def test_auto_engine_picks_numba_only_for_large_populations():
+    assert RetailMarket._pick_engine(small_scenario()) == "numpy"
+    assert RetailMarket._pick_engine(small_scenario(**{"consumers.n": 200_000})) == "numba"
+
+
+SCRIPT = """
+import hashlib, io, sys
+sys.path.insert(0, {root!r})
+from sim.model import RetailMarket
+from tests.conftest import small_scenario
+m = RetailMarket(small_scenario(engine="numba", steps=40), seed=5)
+m.run()
+buf = io.BytesIO()
+m.metrics.to_frame().to_parquet(buf, index=False)
+print(hashlib.sha256(buf.getvalue()).hexdigest())
+"""
+
+
+def test_thread_count_never_changes_results():
+    digests = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        out = subprocess.run([sys.executable, "-c", SCRIPT.format(root=str(ROOT))], capture_output=True,
+                             text=True, env=env, check=True, timeout=300)
+        digests.add(out.stdout.strip().splitlines()[-1])
+    m = RetailMarket(small_scenario(engine="numba", steps=40), seed=5)
+    m.run()
+    buf = io.BytesIO()
+    m.metrics.to_frame().to_parquet(buf, index=False)
+    digests.add(hashlib.sha256(buf.getvalue()).hexdigest())
+    assert len(digests) == 1
