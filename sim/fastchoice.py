@@ -18,7 +18,7 @@ from sim import detmath
 from sim.choice import MarketArrays
 
 N_CHUNKS = 256
-_C = detmath.COEFFS
+_A = detmath.A
 _LN2_HI, _LN2_LO, _INV_LN2 = detmath.LN2_HI, detmath.LN2_LO, detmath.INV_LN2
 _EXP_MIN, _EXP_MAX = detmath.EXP_MIN, detmath.EXP_MAX
 
@@ -32,20 +32,14 @@ def det_exp(x):
         x = _EXP_MAX
     k = math.floor(x * _INV_LN2 + 0.5)
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = _C[0]
-    p = p * r + _C[1]
-    p = p * r + _C[2]
-    p = p * r + _C[3]
-    p = p * r + _C[4]
-    p = p * r + _C[5]
-    p = p * r + _C[6]
-    p = p * r + _C[7]
-    p = p * r + _C[8]
-    p = p * r + _C[9]
-    p = p * r + _C[10]
-    p = p * r + _C[11]
-    p = p * r + 1.0
-    p = p * r + 1.0
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    s0 = (_A[0] + _A[1] * r) + (_A[2] + _A[3] * r) * r2
+    s1 = (_A[4] + _A[5] * r) + (_A[6] + _A[7] * r) * r2
+    s2 = (_A[8] + _A[9] * r) + (_A[10] + _A[11] * r) * r2
+    s3 = _A[12] + _A[13] * r
+    p = (s0 + s1 * r4) + (s2 + s3 * r4) * r8
     return math.ldexp(p, int(k))
 
 
