@@ -256,3 +256,19 @@ def relationship_counts_numba(last_week, week, window):
     """Per retailer: active customers and customers lost this week; and consumers active anywhere."""
     active, lost, anyone = _relationship_counts(last_week, week, window)
     return active, lost, int(anyone)
+
+
+@njit(parallel=True, cache=True)
+def _decay_and_refit(knowledge, fit, keep, neg_c, scale):
+    n = knowledge.shape[0]
+    n_chunks = min(N_CHUNKS, max(n, 1))
+    for c in prange(n_chunks):
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            k = knowledge[i] * keep  # float32 × float32, as numpy's in-place multiply
+            knowledge[i] = k
+            fit[i] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)
+
+
+def decay_and_refit_numba(knowledge, fit, keep, neg_c, scale):
+    """Learning's weekly decay and personal-fit refresh in one pass (same bits as the numpy path)."""
+    _decay_and_refit(knowledge, fit, np.float32(keep), float(neg_c), float(scale))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import detmath
 from sim.strategies.base import Strategy
 
 
@@ -24,24 +25,23 @@ class LearningStrategy(Strategy):
     name = "learning"
     source = "Pine, Peppers & Rogers (1995), Harvard Business Review"
 
-    def personal_fit(self, knowledge: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """fit_max·(1 − e^(−c·k)) / (1 − e^(−c)), in float32, in place into ``out`` if given."""
-        p = self.params
-        c = p.fit_curvature
-        out = np.multiply(knowledge, np.float32(-c), out=out, dtype=np.float32)
-        np.exp(out, out=out)
-        np.subtract(np.float32(1.0), out, out=out)
-        out *= np.float32(p.fit_max / (1.0 - np.exp(-c)))
-        return out
+    def personal_fit(self, knowledge: np.ndarray) -> np.ndarray:
+        """fit_max·(1 − e^(−c·k)) / (1 − e^(−c)) in float32 (the exp both engines share)."""
+        neg_c, scale = self._fit_constants()
+        return ((1.0 - detmath.exp(knowledge.astype(np.float64) * neg_c)) * scale).astype(np.float32)
 
-    def _fit_buffer(self, n: int) -> np.ndarray:
-        if getattr(self, "_buffer", None) is None or len(self._buffer) != n:
-            self._buffer = np.empty(n, dtype=np.float32)
-        return self._buffer
+    def _fit_constants(self) -> tuple[float, float]:
+        c = self.params.fit_curvature
+        return -c, self.params.fit_max / (1.0 - float(detmath.exp(np.array([-c]))[0]))
 
     def setup(self, pop):
         super().setup(pop)
         self.utility_row[:] = self.personal_fit(pop.knowledge[self.r])
+        self._refit = None
+        if self.retailer.model.engine == "numba":
+            from sim.fastchoice import decay_and_refit_numba
+
+            self._refit = decay_and_refit_numba
 
     def after_sales(self, pop, buyers, channel, paid_eur, week):
         p = self.params
@@ -53,7 +53,10 @@ class LearningStrategy(Strategy):
     def weekly(self, pop, week, n_active):
         p = self.params
         if p.decay_weekly > 0:
-            pop.knowledge[self.r] *= np.float32(1.0 - p.decay_weekly)
-            # computed contiguously, then copied into the strided column the choice reads
-            self.utility_row[:] = self.personal_fit(pop.knowledge[self.r], out=self._fit_buffer(pop.n))
+            knowledge, keep = pop.knowledge[self.r], np.float32(1.0 - p.decay_weekly)
+            if self._refit is not None:
+                self._refit(knowledge, self.utility_row, keep, *self._fit_constants())
+            else:
+                knowledge *= keep
+                self.utility_row[:] = self.personal_fit(knowledge)
         self.retailer.accounts.it_data += p.it_eur_year / 52.0 + p.data_eur_customer_year / 52.0 * n_active
