@@ -138,14 +138,19 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
 # ---- settling the week ------------------------------------------------------------------
 
 @njit(parallel=True, cache=True)
-def _update_relationships(buyers, ret, chan, paid, util_ok, week, window, last_week, since_week, spend_year,
-                          total_spent, last_retailer, last_channel, last_utility, lapsed):
-    n = buyers.shape[0]
+def _pay_and_update(idx, ret, chan, util, basket, households_per_agent, price_factor, week, window, last_week,
+                    since_week, spend_year, total_spent, last_retailer, last_channel, last_utility,
+                    cost, paid, lapsed):
+    n = idx.shape[0]
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
         for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            i = buyers[j]
             r = ret[j]
+            if r < 0:
+                continue
+            i = idx[j]
+            cost[j] = np.float64(basket[i]) * households_per_agent
+            paid[j] = cost[j] * price_factor[r]
             lapsed[j] = (week - last_week[r, i]) >= window
             if lapsed[j]:
                 since_week[r, i] = week
@@ -154,11 +159,11 @@ def _update_relationships(buyers, ret, chan, paid, util_ok, week, window, last_w
             total_spent[i] += paid[j]
             last_retailer[i] = r
             last_channel[i] = chan[j]
-            last_utility[i] = util_ok[j]
+            last_utility[i] = util[j]
 
 
 @njit(cache=True)
-def _book(buyers, ret, chan, cost, paid, util_ok, lapsed, nearest_km, nearest_slot, n_ret, n_slots):
+def _book(idx, ret, chan, util, cost, paid, lapsed, nearest_km, nearest_slot, n_ret, n_slots):
     rev_store = np.zeros(n_ret)
     rev_online = np.zeros(n_ret)
     cogs = np.zeros(n_ret)
@@ -168,13 +173,16 @@ def _book(buyers, ret, chan, cost, paid, util_ok, lapsed, nearest_km, nearest_sl
     store_rev = np.zeros(n_slots)
     store_cogs = np.zeros(n_slots)
     sum_dist = 0.0
-    n_store = 0
     sum_util = 0.0
-    for j in range(buyers.shape[0]):  # in index order, as numpy's bincount adds
+    n_store = 0
+    for j in range(idx.shape[0]):  # in index order, as numpy's bincount adds
         r = ret[j]
-        sum_util += np.float64(util_ok[j])
+        if r < 0:
+            continue
+        i = idx[j]
         n_tx[r] += 1
         cogs[r] += cost[j]
+        sum_util += np.float64(util[j])
         if lapsed[j]:
             acquired[r] += 1
         if chan[j] == 1:
@@ -182,21 +190,30 @@ def _book(buyers, ret, chan, cost, paid, util_ok, lapsed, nearest_km, nearest_sl
             orders[r] += 1
         else:
             rev_store[r] += paid[j]
-            slot = nearest_slot[buyers[j], r]
+            slot = nearest_slot[i, r]
             store_rev[slot] += paid[j]
             store_cogs[slot] += cost[j]
-            sum_dist += np.float64(nearest_km[buyers[j], r])
+            sum_dist += np.float64(nearest_km[i, r])
             n_store += 1
     starts = np.zeros(n_ret + 1, dtype=np.int64)
     for r in range(n_ret):
         starts[r + 1] = starts[r] + n_tx[r]
     fill = starts[:-1].copy()
-    order = np.empty(buyers.shape[0], dtype=np.int64)
-    for j in range(buyers.shape[0]):  # counting sort: stable, grouped by retailer
-        order[fill[ret[j]]] = j
-        fill[ret[j]] += 1
+    n_buy = starts[n_ret]
+    buyers = np.empty(n_buy, dtype=np.int64)
+    group_chan = np.empty(n_buy, dtype=np.int8)
+    group_paid = np.empty(n_buy)
+    for j in range(idx.shape[0]):  # counting sort: grouped by retailer, stable within a group
+        r = ret[j]
+        if r < 0:
+            continue
+        k = fill[r]
+        buyers[k] = idx[j]
+        group_chan[k] = chan[j]
+        group_paid[k] = paid[j]
+        fill[r] += 1
     return (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
-            order, starts)
+            buyers, group_chan, group_paid, starts)
 
 
 def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, nearest_km, nearest_slot,
@@ -204,25 +221,23 @@ def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, 
     """The numba engine's settlement: same figures as ``sim.settle.settle_numpy``."""
     from sim.settle import Settlement
 
-    ok = ret >= 0
-    buyers = np.asarray(idx[ok], dtype=np.int64)
-    r = ret[ok].astype(np.int64)
-    c = chan[ok]
-    util_ok = util[ok]
-    cost = pop.basket_eur[buyers].astype(np.float64) * households_per_agent
-    paid = cost * np.asarray(price_factor, dtype=np.float64)[r]
-    lapsed = np.empty(len(buyers), dtype=np.bool_)
-    _update_relationships(buyers, r, c, paid, util_ok, week, window, pop.last_week, pop.since_week,
-                          pop.spend_year, pop.total_spent_eur, pop.last_retailer, pop.last_channel,
-                          pop.last_utility, lapsed)
+    idx = np.asarray(idx, dtype=np.int64)
+    n = len(idx)
+    cost = np.empty(n)
+    paid = np.empty(n)
+    lapsed = np.zeros(n, dtype=np.bool_)
+    price_factor = np.asarray(price_factor, dtype=np.float64)
+    _pay_and_update(idx, ret, chan, util, pop.basket_eur, float(households_per_agent), price_factor, week, window,
+                    pop.last_week, pop.since_week, pop.spend_year, pop.total_spent_eur, pop.last_retailer,
+                    pop.last_channel, pop.last_utility, cost, paid, lapsed)
     (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
-     order, starts) = _book(buyers, r, c, cost, paid, util_ok, lapsed, nearest_km, nearest_slot, len(price_factor),
-                            n_slots)
+     buyers, group_chan, group_paid, starts) = _book(idx, ret, chan, util, cost, paid, lapsed, nearest_km,
+                                                     nearest_slot, len(price_factor), n_slots)
     return Settlement(
-        buyers=buyers, retailer=r, channel=c, paid_eur=paid, by_retailer=order, starts=starts,
+        buyers=buyers, channel=group_chan, paid_eur=group_paid, starts=starts,
         revenue_store=rev_store, revenue_online=rev_online, cogs=cogs, n_orders_online=orders,
         n_acquired=acquired, n_transactions=n_tx, store_revenue=store_rev, store_cogs=store_cogs,
-        n_stranded=int((~ok).sum()), sum_distance_km=float(sum_dist), n_store_purchases=int(n_store),
+        n_stranded=int(n - starts[-1]), sum_distance_km=float(sum_dist), n_store_purchases=int(n_store),
         sum_utility=float(sum_util),
     )
 
@@ -264,7 +279,10 @@ def _decay_and_refit(knowledge, fit, keep, neg_c, scale):
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
         for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            k = knowledge[i] * keep  # float32 × float32, as numpy's in-place multiply
+            k = knowledge[i]
+            if k == 0:
+                continue  # nothing known: nothing decays, and the fit stays 0
+            k = k * keep  # float32 × float32, as numpy's in-place multiply
             knowledge[i] = k
             fit[i] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)
 
@@ -272,3 +290,23 @@ def _decay_and_refit(knowledge, fit, keep, neg_c, scale):
 def decay_and_refit_numba(knowledge, fit, keep, neg_c, scale):
     """Learning's weekly decay and personal-fit refresh in one pass (same bits as the numpy path)."""
     _decay_and_refit(knowledge, fit, np.float32(keep), float(neg_c), float(scale))
+
+
+@njit(parallel=True, cache=True)
+def _learn(knowledge, fit, buyers, channel, rate_store, rate_online, neg_c, scale):
+    n = buyers.shape[0]
+    n_chunks = min(N_CHUNKS, max(n, 1))
+    for c in prange(n_chunks):
+        for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            i = buyers[j]
+            rate = rate_online if channel[j] == 1 else rate_store
+            k = knowledge[i]
+            k = k + rate * (np.float32(1.0) - k)  # float32 throughout, as the numpy path
+            knowledge[i] = k
+            fit[i] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)
+
+
+def learn_numba(knowledge, fit, buyers, channel, rate_store, rate_online, neg_c, scale):
+    """Learning's update after purchases: knowledge grows, personal fit refreshed (same bits as numpy)."""
+    _learn(knowledge, fit, buyers, channel, np.float32(rate_store), np.float32(rate_online), float(neg_c),
+           float(scale))

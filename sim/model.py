@@ -130,7 +130,7 @@ class RetailMarket(mesa.Model):
         self._active_cache_week = self._counts_week = None  # purchases changed who is active
         for r in self.retailers:
             mine = week.of_retailer(r.index)
-            if len(mine):
+            if mine.stop > mine.start:
                 r.strategy.after_sales(pop, week.buyers[mine], week.channel[mine], week.paid_eur[mine], self.week)
 
         n_buyers = len(week.buyers)

@@ -18,14 +18,13 @@ from sim.consumers import ONLINE, ConsumerPopulation
 
 @dataclass
 class Settlement:
-    """The week's purchases, booked. Per-retailer arrays have length R, per-store length n_slots."""
+    """The week's purchases, booked. Purchases are grouped by retailer (stable within a group);
+    per-retailer arrays have length R, per-store arrays length n_slots."""
 
     buyers: np.ndarray  # consumer index of each purchase
-    retailer: np.ndarray  # retailer of each purchase
     channel: np.ndarray  # 0 store, 1 online
     paid_eur: np.ndarray  # what each buyer paid
-    by_retailer: np.ndarray  # positions into buyers, grouped by retailer (stable)
-    starts: np.ndarray  # (R + 1,) group boundaries in by_retailer
+    starts: np.ndarray  # (R + 1,) group boundaries: retailer r's purchases are starts[r]:starts[r+1]
     revenue_store: np.ndarray
     revenue_online: np.ndarray
     cogs: np.ndarray
@@ -39,9 +38,9 @@ class Settlement:
     n_store_purchases: int
     sum_utility: float
 
-    def of_retailer(self, r: int) -> np.ndarray:
-        """Positions of retailer ``r``'s purchases in ``buyers``."""
-        return self.by_retailer[self.starts[r]:self.starts[r + 1]]
+    def of_retailer(self, r: int) -> slice:
+        """Retailer ``r``'s purchases in ``buyers``, ``channel`` and ``paid_eur``."""
+        return slice(int(self.starts[r]), int(self.starts[r + 1]))
 
 
 def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, households_per_agent: float,
@@ -50,7 +49,7 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
     ok = ret >= 0
     buyers, r, c = idx[ok], ret[ok].astype(np.intp), chan[ok]
     cost = pop.basket_eur[buyers].astype(np.float64) * households_per_agent
-    paid = cost * price_factor[r]
+    paid = cost * np.asarray(price_factor, dtype=np.float64)[r]
     online = c == ONLINE
     in_store = ~online
     slot = nearest_slot[buyers[in_store], r[in_store]]
@@ -68,8 +67,8 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
     order = np.argsort(r, kind="stable")
     n_tx = np.bincount(r, minlength=n_r)
     return Settlement(
-        buyers=buyers, retailer=r, channel=c, paid_eur=paid,
-        by_retailer=order, starts=np.concatenate([[0], np.cumsum(n_tx)]),
+        buyers=buyers[order], channel=c[order], paid_eur=paid[order],
+        starts=np.concatenate([[0], np.cumsum(n_tx)]),
         revenue_store=np.bincount(r[in_store], weights=paid[in_store], minlength=n_r),
         revenue_online=np.bincount(r[online], weights=paid[online], minlength=n_r),
         cogs=np.bincount(r, weights=cost, minlength=n_r),

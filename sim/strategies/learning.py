@@ -37,17 +37,21 @@ class LearningStrategy(Strategy):
     def setup(self, pop):
         super().setup(pop)
         self.utility_row[:] = self.personal_fit(pop.knowledge[self.r])
-        self._refit = None
+        self._refit = self._learn = None
         if self.retailer.model.engine == "numba":
-            from sim.fastchoice import decay_and_refit_numba
+            from sim.fastchoice import decay_and_refit_numba, learn_numba
 
-            self._refit = decay_and_refit_numba
+            self._refit, self._learn = decay_and_refit_numba, learn_numba
 
     def after_sales(self, pop, buyers, channel, paid_eur, week):
         p = self.params
         k = pop.knowledge[self.r]
+        if self._learn is not None:
+            self._learn(k, self.utility_row, buyers, channel, p.learn_rate_store, p.learn_rate_online,
+                        *self._fit_constants())
+            return
         rate = np.where(channel == 1, p.learn_rate_online, p.learn_rate_store).astype(np.float32)
-        k[buyers] += rate * (1.0 - k[buyers])
+        k[buyers] += rate * (np.float32(1.0) - k[buyers])
         self.utility_row[buyers] = self.personal_fit(k[buyers])
 
     def weekly(self, pop, week, n_active):
