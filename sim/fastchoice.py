@@ -9,8 +9,6 @@ compiles nothing until the first call, and compiled code is cached on disk.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
@@ -21,6 +19,7 @@ N_CHUNKS = 256
 _A = detmath.A
 _LN2_HI, _LN2_LO, _INV_LN2 = detmath.LN2_HI, detmath.LN2_LO, detmath.INV_LN2
 _EXP_MIN, _EXP_MAX = detmath.EXP_MIN, detmath.EXP_MAX
+_ROUND_MAGIC, _POW2, _POW2_OFFSET = detmath.ROUND_MAGIC, detmath.POW2, detmath.POW2_OFFSET
 
 
 @njit(cache=True, inline="always")
@@ -30,7 +29,7 @@ def det_exp(x):
         return 0.0
     if x > _EXP_MAX:
         x = _EXP_MAX
-    k = math.floor(x * _INV_LN2 + 0.5)
+    k = (x * _INV_LN2 + _ROUND_MAGIC) - _ROUND_MAGIC
     r = (x - k * _LN2_HI) - k * _LN2_LO
     r2 = r * r
     r4 = r2 * r2
@@ -40,7 +39,7 @@ def det_exp(x):
     s2 = (_A[8] + _A[9] * r) + (_A[10] + _A[11] * r) * r2
     s3 = _A[12] + _A[13] * r
     p = (s0 + s1 * r4) + (s2 + s3 * r4) * r8
-    return math.ldexp(p, int(k))
+    return p * _POW2[int(k) + _POW2_OFFSET]
 
 
 @njit(cache=True)
