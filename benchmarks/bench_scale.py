@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_SAMPLE = 20_000
 REFERENCE_WEEKS = 3
+REFERENCE_REPEATS = 3
 
 
 def measure(n: int, weeks: int, seed: int) -> dict:
@@ -51,10 +53,13 @@ def measure(n: int, weeks: int, seed: int) -> dict:
 
     sample = np.random.default_rng(seed).choice(n, size=min(n, REFERENCE_SAMPLE), replace=False)
     reference = ReferenceMarket(model, consumers=sample, seed=seed)
-    started = time.perf_counter()
-    for _ in range(REFERENCE_WEEKS):
-        reference.step()
-    reference_s = time.perf_counter() - started
+    timings = []
+    for _ in range(REFERENCE_REPEATS):  # the median of a few, as the reference is short
+        started = time.perf_counter()
+        for _ in range(REFERENCE_WEEKS):
+            reference.step()
+        timings.append(time.perf_counter() - started)
+    reference_s = statistics.median(timings)
 
     model_per_cs = run_s / (n * weeks)
     reference_per_cs = reference_s / (len(sample) * REFERENCE_WEEKS)
@@ -80,7 +85,7 @@ def main() -> None:
     header = (f"{'consumers':>10} {'engine':>6} {'build s':>8} {'run s':>8} {'ms/week':>8} "
               f"{'cons-steps/s':>13} {'peak MiB':>9} {'reference c-s/s':>16} {'speed-up':>9}")
     print(f"baseline scenario, {args.weeks} weeks, seed {args.seed}; reference: plain Mesa agents, "
-          f"{REFERENCE_SAMPLE:,} consumers × {REFERENCE_WEEKS} weeks")
+          f"{REFERENCE_SAMPLE:,} consumers × {REFERENCE_WEEKS} weeks, median of {REFERENCE_REPEATS}")
     print(header)
     for n in args.sizes:
         out = subprocess.run([sys.executable, __file__, "--child", "--sizes", str(n), "--weeks", str(args.weeks),

@@ -84,10 +84,10 @@ class ConsumerPopulation:
         """One week of Bass diffusion: non-adopters adopt with hazard (p + q·F) / 52."""
         share = self.adopted.mean()
         hazard = (p_innovation + q_imitation * share) / 52.0
-        draws = rng.random(self.n, dtype=np.float32)
-        new = (~self.adopted) & (draws < hazard)
-        self.adopted |= new
-        return int(new.sum())
+        waiting = np.flatnonzero(~self.adopted)
+        new = waiting[rng.random(len(waiting), dtype=np.float32) < hazard]
+        self.adopted[new] = True
+        return len(new)
 
     def roll_year(self) -> float:
         """Close a 52-week window: new main retailers, and the share who changed main retailer.

@@ -63,7 +63,9 @@ class LoyaltyStrategy(Strategy):
         tier = np.zeros(pop.n, dtype=np.int8)
         customers = np.flatnonzero(spend > 0)
         if len(customers):
-            rank = np.argsort(np.argsort(-spend[customers], kind="stable"), kind="stable")
+            order = np.argsort(-spend[customers], kind="stable")
+            rank = np.empty(len(customers), dtype=np.int64)
+            rank[order] = np.arange(len(customers))
             n_top = round(TOP_SHARE * len(customers))
             n_mid = round((TOP_SHARE + MIDDLE_SHARE) * len(customers))
             tier[customers[rank < n_mid]] = 1
