@@ -50,6 +50,10 @@ class ConsumerPopulation:
         self.p_shop = self.p_shop.astype(np.float32)
         # spend per trip keeps each consumer's expected weekly spend equal to her budget
         self.basket_eur = (self.budget_eur / self.p_shop).astype(np.float32)
+        # value tier by budget: 2 = top 20 %, 1 = next 30 %, 0 = the rest (the Pareto rule)
+        rank = np.empty(n, dtype=np.int64)
+        rank[np.argsort(-self.budget_eur, kind="stable")] = np.arange(n)
+        self.value_tier = np.where(rank < 0.2 * n, 2, np.where(rank < 0.5 * n, 1, 0)).astype(np.int8)
         self.price_sens = (cfg.price_sens_mean * rng.lognormal(-0.08, 0.4, n)).astype(np.float32)
         self.travel_sens = (cfg.travel_sens_mean * rng.lognormal(-0.08, 0.4, n)).astype(np.float32)
         self.taste = rng.uniform(0.0, 1.0, n).astype(np.float32)
@@ -89,18 +93,23 @@ class ConsumerPopulation:
         self.adopted[new] = True
         return len(new)
 
-    def roll_year(self) -> float:
-        """Close a 52-week window: new main retailers, and the share who changed main retailer.
+    def roll_year(self) -> tuple[float, np.ndarray]:
+        """Close a 52-week window: new main retailers, the share who changed main retailer,
+        and the switching matrix (old main × new main, consumers who changed).
 
-        Only consumers who shopped in both windows count; returns NaN if none did.
+        Only consumers who shopped in both windows count; the rate is NaN if none did.
         """
         spent = self.spend_year.sum(axis=0) > 0
         new_main = np.where(spent, self.spend_year.argmax(axis=0), -1).astype(np.int16)
         both = (self.main_retailer >= 0) & (new_main >= 0)
-        rate = float((self.main_retailer[both] != new_main[both]).mean()) if both.any() else float("nan")
+        changed = both & (self.main_retailer != new_main)
+        rate = float(changed.sum() / both.sum()) if both.any() else float("nan")
+        r = self.n_retailers
+        matrix = np.bincount(self.main_retailer[changed].astype(np.int64) * r + new_main[changed],
+                             minlength=r * r).reshape(r, r)
         self.main_retailer = new_main
         self.spend_year[:] = 0.0
-        return rate
+        return rate, matrix
 
 
 class Consumer(mesa.Agent):

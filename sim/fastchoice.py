@@ -139,7 +139,7 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
 @njit(parallel=True, cache=True)
 def _pay_and_update(idx, ret, chan, util, basket, households_per_agent, price_factor, week, window, last_week,
                     since_week, spend_year, total_spent, last_retailer, last_channel, last_utility,
-                    cost, paid, lapsed):
+                    cost, paid, lapsed, previous):
     n = idx.shape[0]
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
@@ -156,13 +156,14 @@ def _pay_and_update(idx, ret, chan, util, basket, households_per_agent, price_fa
             last_week[r, i] = week
             spend_year[r, i] += np.float32(paid[j])
             total_spent[i] += paid[j]
+            previous[j] = last_retailer[i]
             last_retailer[i] = r
             last_channel[i] = chan[j]
             last_utility[i] = util[j]
 
 
 @njit(cache=True)
-def _book(idx, ret, chan, util, cost, paid, lapsed, nearest_km, nearest_slot, n_ret, n_slots):
+def _book(idx, ret, chan, util, cost, paid, lapsed, previous, nearest_km, nearest_slot, n_ret, n_slots):
     rev_store = np.zeros(n_ret)
     rev_online = np.zeros(n_ret)
     cogs = np.zeros(n_ret)
@@ -174,12 +175,14 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, nearest_km, nearest_slot, n_
     sum_dist = 0.0
     sum_util = 0.0
     n_store = 0
+    flows = np.zeros((n_ret + 1, n_ret), dtype=np.int64)
     for j in range(idx.shape[0]):  # in index order, as numpy's bincount adds
         r = ret[j]
         if r < 0:
             continue
         i = idx[j]
         n_tx[r] += 1
+        flows[previous[j] + 1, r] += 1
         cogs[r] += cost[j]
         sum_util += np.float64(util[j])
         if lapsed[j]:
@@ -212,7 +215,7 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, nearest_km, nearest_slot, n_
         group_paid[k] = paid[j]
         fill[r] += 1
     return (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
-            buyers, group_chan, group_paid, starts)
+            buyers, group_chan, group_paid, starts, flows)
 
 
 def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, nearest_km, nearest_slot,
@@ -225,19 +228,20 @@ def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, 
     cost = np.empty(n)
     paid = np.empty(n)
     lapsed = np.zeros(n, dtype=np.bool_)
+    previous = np.empty(n, dtype=np.int16)
     price_factor = np.asarray(price_factor, dtype=np.float64)
     _pay_and_update(idx, ret, chan, util, pop.basket_eur, float(households_per_agent), price_factor, week, window,
                     pop.last_week, pop.since_week, pop.spend_year, pop.total_spent_eur, pop.last_retailer,
-                    pop.last_channel, pop.last_utility, cost, paid, lapsed)
+                    pop.last_channel, pop.last_utility, cost, paid, lapsed, previous)
     (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
-     buyers, group_chan, group_paid, starts) = _book(idx, ret, chan, util, cost, paid, lapsed, nearest_km,
-                                                     nearest_slot, len(price_factor), n_slots)
+     buyers, group_chan, group_paid, starts, flows) = _book(idx, ret, chan, util, cost, paid, lapsed, previous,
+                                                            nearest_km, nearest_slot, len(price_factor), n_slots)
     return Settlement(
         buyers=buyers, channel=group_chan, paid_eur=group_paid, starts=starts,
         revenue_store=rev_store, revenue_online=rev_online, cogs=cogs, n_orders_online=orders,
         n_acquired=acquired, n_transactions=n_tx, store_revenue=store_rev, store_cogs=store_cogs,
         n_stranded=int(n - starts[-1]), sum_distance_km=float(sum_dist), n_store_purchases=int(n_store),
-        sum_utility=float(sum_util),
+        sum_utility=float(sum_util), flows=flows,
     )
 
 
@@ -292,20 +296,24 @@ def decay_and_refit_numba(knowledge, fit, keep, neg_c, scale):
 
 
 @njit(parallel=True, cache=True)
-def _learn(knowledge, fit, buyers, channel, rate_store, rate_online, neg_c, scale):
+def _learn(knowledge, fit, buyers, channel, value_tier, rate_store, rate_online, boost, neg_c, scale):
     n = buyers.shape[0]
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
         for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             i = buyers[j]
             rate = rate_online if channel[j] == 1 else rate_store
+            if value_tier[i] == 2:
+                rate = rate * boost
+            rate = min(rate, np.float32(1.0))
             k = knowledge[i]
             k = k + rate * (np.float32(1.0) - k)  # float32 throughout, as the numpy path
             knowledge[i] = k
             fit[i] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)
 
 
-def learn_numba(knowledge, fit, buyers, channel, rate_store, rate_online, neg_c, scale):
+def learn_numba(knowledge, fit, buyers, channel, value_tier, rate_store, rate_online, high_value_boost, neg_c,
+                scale):
     """Learning's update after purchases: knowledge grows, personal fit refreshed (same bits as numpy)."""
-    _learn(knowledge, fit, buyers, channel, np.float32(rate_store), np.float32(rate_online), float(neg_c),
-           float(scale))
+    _learn(knowledge, fit, buyers, channel, value_tier, np.float32(rate_store), np.float32(rate_online),
+           np.float32(1.0 + high_value_boost), float(neg_c), float(scale))

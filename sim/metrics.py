@@ -172,6 +172,54 @@ def attrition_rate(m):
     return m.attrition_rate.copy()
 
 
+def _quarterly_detail(name: str, doc: str):
+    def reporter(m):
+        if m.week % 13 != 0:
+            return np.full(len(m.retailers) + 1, np.nan)
+        return m.attrition_detail[name].copy()
+
+    reporter.__name__ = name
+    reporter.__doc__ = doc
+    return reporter
+
+
+_DETAIL_DOCS = {
+    "attrition_rate_new": "Annual attrition of customers who were new 52 weeks ago (tenure under 13 weeks then).",
+    "attrition_rate_tenure_13_52": "Annual attrition of customers whose tenure was 13 to 51 weeks 52 weeks ago.",
+    "attrition_rate_tenure_52_156": "Annual attrition of customers whose tenure was 1 to 3 years 52 weeks ago.",
+    "attrition_rate_tenure_156_plus": "Annual attrition of customers whose tenure was 3 years or more 52 weeks ago.",
+    "attrition_rate_top": "Annual attrition of top-value customers (top 20 % of budgets).",
+    "attrition_rate_middle": "Annual attrition of middle-value customers (next 30 % of budgets).",
+    "attrition_rate_bottom": "Annual attrition of the other customers (bottom 50 % of budgets).",
+}
+for _name, _doc in _DETAIL_DOCS.items():
+    retailer_metric(_quarterly_detail(_name, _doc + " Every 13 weeks; NaN in other weeks."))
+
+DISCOUNT_RATE = 0.10  # yearly, for customer lifetime value
+
+
+@retailer_metric
+def share_of_wallet(m):
+    """Of what the retailer's active customers spent this year (since the last year end), the share
+    spent at this retailer. Every 13 weeks; NaN in other weeks and on the market row."""
+    if m.week % 13 != 0:
+        return np.full(len(m.retailers) + 1, np.nan)
+    return m.share_of_wallet.copy()
+
+
+@retailer_metric
+def clv_eur(m):
+    """Customer lifetime value (€): gross profit per active customer over the last 52 weeks × r / (1 + d − r),
+    with retention r = 1 − annual attrition and d = 10 % a year. Every 13 weeks once attrition is measured."""
+    if m.week % 13 != 0 or len(m.metrics.weeks) < 51:
+        return np.full(len(m.retailers) + 1, np.nan)
+    past = np.array(m.metrics.columns["gross_profit_eur"][-51:]).sum(axis=0)
+    profit_year = past + gross_profit_eur(m)
+    per_customer = _ratio(profit_year, n_active_customers(m))
+    retention = 1.0 - m.attrition_rate
+    return per_customer * retention / (1.0 + DISCOUNT_RATE - retention)
+
+
 @retailer_metric
 def revenue_share(m):
     """Share of the market's revenue this week."""
@@ -294,6 +342,7 @@ class MetricsRecorder:
         self.columns: dict[str, list[np.ndarray]] = {name: [] for name in RETAILER_METRICS}
         self.market: dict[str, list[float]] = {name: [] for name in MARKET_METRICS}
         self.latest: dict[str, Any] = {}
+        self.strategies: list[list[str]] = []  # strategies can change (a copied programme)
         # batch_run and Mesa tooling read market-level series from a DataCollector
         self.datacollector = DataCollector(
             model_reporters={name: self._latest_reader(name) for name in MARKET_METRICS}
@@ -313,6 +362,7 @@ class MetricsRecorder:
     def record(self) -> None:
         m = self.model
         self.weeks.append(m.week)
+        self.strategies.append([r.strategy.name for r in m.retailers] + [""])
         for name, func in RETAILER_METRICS.items():
             values = func(m)
             self.columns[name].append(values)
@@ -331,16 +381,24 @@ class MetricsRecorder:
         total = rev.sum()
         return rev / total if total > 0 else np.zeros_like(rev)
 
+    def revenue_share_gain(self, weeks: int) -> np.ndarray | None:
+        """Each retailer's revenue share over the last ``weeks`` weeks less its share over the
+        ``weeks`` before; None until that much history exists."""
+        if len(self.weeks) < 2 * weeks:
+            return None
+        rev = np.array(self.columns["revenue_eur"][-2 * weeks:])[:, :-1]
+        before, now = rev[:weeks].sum(axis=0), rev[weeks:].sum(axis=0)
+        return now / max(now.sum(), 1e-12) - before / max(before.sum(), 1e-12)
+
     def to_frame(self) -> pd.DataFrame:
         """The tidy table: one row per week × retailer, plus market rows (retailer = all)."""
         m = self.model
         names = [*m.retailer_names, ALL]
-        strategies = [r.strategy.name for r in m.retailers] + [""]
         n_w, n_r = len(self.weeks), len(names)
         data: dict[str, Any] = {
             "week": np.repeat(np.array(self.weeks, dtype=np.int32), n_r),
             "retailer": pd.Categorical(np.tile(names, n_w), categories=names),
-            "strategy": np.tile(strategies, n_w),
+            "strategy": np.array(self.strategies, dtype=object).ravel() if n_w else np.array([], dtype=object),
         }
         for name, rows in self.columns.items():
             data[name] = np.concatenate(rows) if rows else np.array([], dtype=float)
@@ -374,11 +432,15 @@ def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, An
         rows = year[year["retailer"] == r.name]
         rev = rows["revenue_eur"].sum()
         retailers[r.name] = {
-            "strategy": r.strategy.name,
+            "strategy": r.strategy.name,  # at the end (a programme may have been copied)
             "revenue_share": _num(rev / total_rev) if total_rev > 0 else None,
             "attrition_rate": last_measured(frame.loc[frame["retailer"] == r.name, "attrition_rate"]),
             "gross_margin": _num(rows["gross_profit_eur"].sum() / rev) if rev > 0 else None,
             "operating_margin": _num(rows["operating_profit_eur"].sum() / rev) if rev > 0 else None,
+            "new_customer_attrition_rate": last_measured(
+                frame.loc[frame["retailer"] == r.name, "attrition_rate_new"]),
+            "share_of_wallet": last_measured(frame.loc[frame["retailer"] == r.name, "share_of_wallet"]),
+            "clv_eur": last_measured(frame.loc[frame["retailer"] == r.name, "clv_eur"]),
             "stores_open": int(end[end["retailer"] == r.name]["n_stores_open"].iloc[0]),
             "markup": _num(r.markup),
         }

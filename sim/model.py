@@ -17,11 +17,17 @@ from sim.retailers import Retailer
 from sim.scenario import Scenario, from_flat
 from sim.settle import relationship_counts_numpy, settle_numpy
 from sim.stores import Store
+from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
 from sim.town import generate_region
 
 QUARTER_WEEKS = 13
 YEAR_WEEKS = 52
+TENURE_BANDS = (0, 13, 52, 156)  # weeks: new, up to a year, one to three years, longer
+TENURE_BAND_NAMES = ("attrition_rate_new", "attrition_rate_tenure_13_52", "attrition_rate_tenure_52_156",
+                     "attrition_rate_tenure_156_plus")
+VALUE_TIER_NAMES = ("attrition_rate_bottom", "attrition_rate_middle", "attrition_rate_top")
+ATTRITION_GROUPS = TENURE_BAND_NAMES + VALUE_TIER_NAMES
 NUMBA_FROM_CONSUMERS = 50_000  # below this, compiling costs more than it saves
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
@@ -77,11 +83,17 @@ class RetailMarket(mesa.Model):
 
         self.active_snapshots: deque[tuple[int, np.ndarray]] = deque(maxlen=YEAR_WEEKS // QUARTER_WEEKS + 1)
         self.attrition_rate = np.full(len(self.retailers) + 1, np.nan)  # last annual figure; last = market
+        self.attrition_detail = {name: np.full(len(self.retailers) + 1, np.nan) for name in ATTRITION_GROUPS}
+        self.share_of_wallet = np.full(len(self.retailers) + 1, np.nan)
+        self.switching_records: list[dict[str, Any]] = []  # year-end main-retailer changes
+        self.flow_records: list[dict[str, Any]] = []  # purchases that moved between retailers, by quarter
+        self.flows_quarter = np.zeros((len(self.retailers) + 1, len(self.retailers)), dtype=np.int64)
         self.main_switching_rate = float("nan")
         self.shop_stats: dict[str, float] = {}
         self.n_acquired = np.zeros(len(self.retailers), dtype=np.int64)
         self.n_transactions = np.zeros(len(self.retailers), dtype=np.int64)
         self.closures: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []  # strategy changes and other notable moments
 
         self._warm_up(config.warmup_weeks)
         self.metrics = MetricsRecorder(self)
@@ -133,6 +145,9 @@ class RetailMarket(mesa.Model):
             if mine.stop > mine.start:
                 r.strategy.after_sales(pop, week.buyers[mine], week.channel[mine], week.paid_eur[mine], self.week)
 
+        self.flows_quarter += week.flows
+        if self.week % QUARTER_WEEKS == 0 and self.week > 0:
+            self._record_flows()
         n_buyers = len(week.buyers)
         self.n_transactions = week.n_transactions
         self.n_acquired = week.n_acquired
@@ -142,6 +157,14 @@ class RetailMarket(mesa.Model):
             "mean_distance_km": week.sum_distance_km / week.n_store_purchases if week.n_store_purchases else np.nan,
             "mean_utility": week.sum_utility / n_buyers if n_buyers else np.nan,
         }
+
+    def _record_flows(self) -> None:
+        names = ["(none)", *self.retailer_names]
+        for a, b in zip(*np.nonzero(self.flows_quarter), strict=True):
+            if a - 1 != b:
+                self.flow_records.append({"week": self.week, "from": names[a], "to": names[b + 1],
+                                          "n_purchases": int(self.flows_quarter[a, b])})
+        self.flows_quarter[:] = 0
 
     def settle(self, idx, retailer, channel, utility):
         """Book the week's purchases and update relationships (engine-specific, same figures)."""
@@ -161,6 +184,7 @@ class RetailMarket(mesa.Model):
         shares = self.metrics.trailing_revenue_share(self.config.review_weeks)
         for r in self.retailers:
             r.review(float(shares[r.index]))
+        imitate_programmes(self)
         closed = []
         for r in self.retailers:
             for store in self.closure_policy.to_close(r.open_stores):
@@ -170,23 +194,49 @@ class RetailMarket(mesa.Model):
             self._update_store_geography(closed)
 
     def measure_attrition(self) -> None:
-        """Annual attrition: share of a year-ago active customers who are not active now."""
+        """Quarterly: annual attrition overall, by tenure band and value tier; share of wallet; CLV.
+
+        Annual attrition is the share of the customers active 52 weeks ago who are not
+        active now; a customer's tenure band and value tier are taken as they were then.
+        """
+        pop = self.population
         active = self.active_mask()
-        self.active_snapshots.append((self.week, active))
-        then_week, then = self.active_snapshots[0]
+        tenure = self.week - pop.since_week
+        band = np.searchsorted(np.array(TENURE_BANDS[1:]), tenure, side="right").astype(np.int8)
+        self.active_snapshots.append((self.week, active, band))
+        self._measure_wallet(active)
+        then_week, then, then_band = self.active_snapshots[0]
+        n_r = len(self.retailers)
+        self.attrition_detail = {name: np.full(n_r + 1, np.nan) for name in ATTRITION_GROUPS}
         if self.week - then_week != YEAR_WEEKS:
             self.attrition_rate[:] = np.nan
             return
-        base = then.sum(axis=1)
-        lost = (then & ~active).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_retailer = np.where(base > 0, lost / np.maximum(base, 1), np.nan)
-        market = lost.sum() / base.sum() if base.sum() > 0 else np.nan
-        self.attrition_rate = np.append(per_retailer, market)
+        lost = then & ~active
+        self.attrition_rate = _lost_share(then, lost)
+        for b, name in enumerate(TENURE_BAND_NAMES):
+            group = then_band == b
+            self.attrition_detail[name] = _lost_share(then & group, lost & group)
+        for tier, name in enumerate(VALUE_TIER_NAMES):
+            group = (pop.value_tier == tier)[None, :]
+            self.attrition_detail[name] = _lost_share(then & group, lost & group)
+
+    def _measure_wallet(self, active: np.ndarray) -> None:
+        """Share of wallet: what a retailer's active customers spent there / all they spent this year."""
+        spend = self.population.spend_year
+        total = spend.sum(axis=0)
+        self.share_of_wallet = np.full(len(self.retailers) + 1, np.nan)
+        for r in range(len(self.retailers)):
+            base = total[active[r]].sum(dtype=np.float64)
+            if base > 0:
+                self.share_of_wallet[r] = spend[r, active[r]].sum(dtype=np.float64) / base
 
     def close_year(self) -> None:
-        """Year end: main retailers are re-measured and main-retailer switching computed."""
-        self.main_switching_rate = self.population.roll_year()
+        """Year end: main retailers are re-measured; main-retailer switching and its matrix."""
+        self.main_switching_rate, matrix = self.population.roll_year()
+        names = self.retailer_names
+        for a, b in zip(*np.nonzero(matrix), strict=True):
+            self.switching_records.append({"week": self.week, "from": names[a], "to": names[b],
+                                           "n_consumers": int(matrix[a, b])})
 
     # ---- building the world -------------------------------------------------------------
     def _place_initial_stores(self) -> None:
@@ -341,6 +391,12 @@ class RetailMarket(mesa.Model):
         except ValueError:
             raise KeyError(f"no retailer {name!r}; retailers: {', '.join(self.retailer_names)}") from None
 
+    def closures_and_events(self) -> list[dict[str, Any]]:
+        """Store closures and strategy events in time order, for events.csv."""
+        closures = [{"week": c["week"], "retailer": c["retailer"],
+                     "event": f"closed the store on site {c['site']} ({c['reason']})"} for c in self.closures]
+        return sorted(closures + self.events, key=lambda e: e["week"])
+
     @property
     def open_stores(self) -> list[Store]:
         return [s for s in self.stores if s.is_open]
@@ -351,6 +407,16 @@ class RetailMarket(mesa.Model):
             self.step()
             if progress is not None:
                 progress(self.week)
+
+
+def _lost_share(base: np.ndarray, lost: np.ndarray) -> np.ndarray:
+    """Per retailer lost / base from (retailer, consumer) masks, plus the market; NaN where base is 0."""
+    n_base = base.sum(axis=1)
+    n_lost = lost.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_retailer = np.where(n_base > 0, n_lost / np.maximum(n_base, 1), np.nan)
+    market = n_lost.sum() / n_base.sum() if n_base.sum() > 0 else np.nan
+    return np.append(per_retailer, market)
 
 
 __all__ = ["NEVER", "RetailMarket"]

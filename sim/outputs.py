@@ -66,6 +66,12 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
         frame.to_parquet(tmp / "metrics.parquet", index=False)
         frame.to_csv(tmp / "metrics.csv", index=False, float_format="%.10g")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        for name, records, columns in (
+            ("switching.csv", model.switching_records, ["week", "from", "to", "n_consumers"]),
+            ("flows.csv", model.flow_records, ["week", "from", "to", "n_purchases"]),
+            ("events.csv", model.closures_and_events(), ["week", "retailer", "event"]),
+        ):
+            pd.DataFrame.from_records(records, columns=columns).to_csv(tmp / name, index=False)
         (tmp / "scenario.toml").write_text(
             f"# Fully resolved scenario of run seed={model.seed}; repeat it with:\n"
             f"#   retailsim run scenario.toml --seed {model.seed}\n" + model.config.to_toml()

@@ -69,8 +69,20 @@ class Retailer(mesa.Agent):
         self.stores: list[Store] = []
         self.accounts = Accounts()
         self.revenue_share_at_review = 0.0
-        params = getattr(model.config.strategies, cfg.strategy)
-        self.strategy = STRATEGIES[cfg.strategy](params, self)
+        self.copy_due_week: int | None = None  # week a copied loyalty programme launches
+        self.strategy = self._make_strategy(cfg.strategy)
+
+    def _make_strategy(self, name: str):
+        return STRATEGIES[name](getattr(self.model.config.strategies, name), self)
+
+    def switch_strategy(self, name: str) -> None:
+        """Adopt another strategy (e.g. copy a rival's loyalty programme), keeping price and stores."""
+        pop = self.model.population
+        pop.extra_utility[:, self.index] = 0.0
+        pop.discount[:, self.index] = 0.0
+        self.strategy = self._make_strategy(name)
+        self.strategy.setup(pop)
+        self.copy_due_week = None
 
     @property
     def price_factor(self) -> float:

@@ -158,6 +158,29 @@ class LoyaltyParams(_Section):
     tier_bonus_top: float = Field(0.15, ge=0, le=1, description="Extra points rate for the top value tier (top 20 %).")
     tier_bonus_middle: float = Field(0.10, ge=0, le=1, description="Extra points rate for the middle tier (next 30 %).")
     programme_eur_year: float = Field(200_000.0, ge=0, description="Fixed cost of running the programme (€ per year).")
+    card_dilution: float = Field(
+        1.0, ge=0, le=3,
+        description="Points pull is divided by (number of cards held)^this: several cards weaken each (0 = no effect).",
+    )
+    welcome: Literal["none", "unconditional", "vesting"] = Field(
+        "none", description="Welcome offer to new customers: none, unconditional (paid at the first purchase) "
+                            "or vesting (paid if still a customer after welcome_vesting_weeks).",
+    )
+    welcome_eur: float = Field(8.0, ge=0, description="Value of the welcome gift (€ per household).")
+    welcome_vesting_weeks: int = Field(
+        8, ge=1, le=104, description="Weeks a new customer must stay for a vesting gift."
+    )
+    copy_probability: float = Field(
+        0.0, ge=0, le=1,
+        description="Chance, at each review, that a rival watching a programme gain share decides to copy it.",
+    )
+    copy_lag_weeks: int = Field(26, ge=0, le=520, description="Weeks from deciding to copy to launching the copy.")
+    copy_share_gain: float = Field(
+        0.01, ge=0, le=1, description="Revenue-share gain over the last year that makes a programme worth copying.",
+    )
+    copied_by: list[StrategyName] = Field(
+        default_factory=lambda: ["mass"], description="Strategies whose retailers may copy a programme."
+    )
 
 
 class LearningParams(_Section):
@@ -168,6 +191,9 @@ class LearningParams(_Section):
     decay_weekly: Fraction = Field(0.01, description="Share of knowledge lost each week without contact.")
     fit_max: float = Field(1.2, ge=0, description="Utility of a perfect fit (knowledge = 1).")
     fit_curvature: float = Field(3.0, gt=0, description="Diminishing returns of knowledge on fit.")
+    high_value_boost: float = Field(
+        0.5, ge=0, le=5, description="Extra learning rate for top-value consumers (top 20 % of budgets): invests more."
+    )
     it_eur_year: float = Field(250_000.0, ge=0, description="Fixed IT and data cost (€ per year).")
     data_eur_customer_year: float = Field(
         2.0, ge=0, description="Data cost per active customer (€ per year)."

@@ -37,6 +37,7 @@ class Settlement:
     sum_distance_km: float  # over store purchases
     n_store_purchases: int
     sum_utility: float
+    flows: np.ndarray  # (R + 1, R): purchases by previous retailer (row 0: none yet) × this week's
 
     def of_retailer(self, r: int) -> slice:
         """Retailer ``r``'s purchases in ``buyers``, ``channel`` and ``paid_eur``."""
@@ -55,6 +56,7 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
     slot = nearest_slot[buyers[in_store], r[in_store]]
     dist = nearest_km[buyers[in_store], r[in_store]]
 
+    previous = pop.last_retailer[buyers].astype(np.intp)
     lapsed = (week - pop.last_week[r, buyers]) >= window
     pop.since_week[r[lapsed], buyers[lapsed]] = week
     pop.last_week[r, buyers] = week
@@ -81,6 +83,7 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
         sum_distance_km=_sequential_sum(dist),
         n_store_purchases=int(in_store.sum()),
         sum_utility=_sequential_sum(util[ok]),
+        flows=np.bincount((previous + 1) * n_r + r, minlength=(n_r + 1) * n_r).reshape(n_r + 1, n_r),
     )
 
 

@@ -29,7 +29,10 @@ def run_dir(tmp_path_factory):
 
 def test_run_writes_the_output_contract(run_dir):
     names = {p.name for p in run_dir.iterdir()}
-    assert {"metrics.parquet", "metrics.csv", "summary.json", "dashboard.png", "scenario.toml"} <= names
+    assert {"metrics.parquet", "metrics.csv", "summary.json", "dashboard.png", "scenario.toml", "switching.csv",
+            "flows.csv", "events.csv"} <= names
+    flows = pd.read_csv(run_dir / "flows.csv")
+    assert (flows["n_purchases"] > 0).all() and (flows["from"] != flows["to"]).all()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert set(summary) >= SUMMARY_KEYS
     assert summary["seed"] == 3 and summary["steps"] == 60 and summary["n_consumers"] == 800

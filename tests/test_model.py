@@ -20,7 +20,9 @@ from .conftest import small_scenario
 RATE_COLUMNS = [
     "gross_margin", "attrition_rate", "revenue_share", "customer_share", "online_share", "vacancy_rate",
     "vacancy_rate_floor", "vacancy_rate_centre", "vacancy_rate_neighbourhood", "vacancy_rate_retail_park",
-    "share_adopted_online", "main_switching_rate", "hhi",
+    "share_adopted_online", "main_switching_rate", "hhi", "share_of_wallet", "attrition_rate_new",
+    "attrition_rate_tenure_13_52", "attrition_rate_tenure_52_156", "attrition_rate_tenure_156_plus",
+    "attrition_rate_top", "attrition_rate_middle", "attrition_rate_bottom",
 ]
 
 

@@ -13,7 +13,8 @@ class LearningStrategy(Strategy):
 
     Rule: every purchase closes a share of the gap between what the retailer knows of
     the customer and full knowledge (a larger share online, where data capture is
-    cheap); knowledge decays slowly every week. Personal fit rises with knowledge with
+    cheap, and a larger one again for high-value customers, in whom the retailer
+    invests more); knowledge decays slowly every week. Personal fit rises with knowledge with
     diminishing returns, fit_max·(1 − e^(−c·k)) / (1 − e^(−c)). What a customer loses
     by leaving is that fit. The retailer holds its price rather than discount, and
     pays a fixed IT cost plus a data cost per active customer.
@@ -47,10 +48,12 @@ class LearningStrategy(Strategy):
         p = self.params
         k = pop.knowledge[self.r]
         if self._learn is not None:
-            self._learn(k, self.utility_row, buyers, channel, p.learn_rate_store, p.learn_rate_online,
-                        *self._fit_constants())
+            self._learn(k, self.utility_row, buyers, channel, pop.value_tier, p.learn_rate_store,
+                        p.learn_rate_online, p.high_value_boost, *self._fit_constants())
             return
-        rate = np.where(channel == 1, p.learn_rate_online, p.learn_rate_store).astype(np.float32)
+        rate = np.where(channel == 1, np.float32(p.learn_rate_online), np.float32(p.learn_rate_store))
+        rate = np.where(pop.value_tier[buyers] == 2, rate * np.float32(1.0 + p.high_value_boost), rate)
+        rate = np.minimum(rate, np.float32(1.0))
         k[buyers] += rate * (np.float32(1.0) - k[buyers])
         self.utility_row[buyers] = self.personal_fit(k[buyers])
 
