@@ -50,7 +50,7 @@ class MarketArrays:
     travel_sens: np.ndarray  # (n,) float32
     online_friction: np.ndarray  # (n,) float32
     last_retailer: np.ndarray  # (n,) int16, −1 for none
-    inertia: float
+    inertia: np.ndarray  # (n,) float32: each consumer's habit strength
     online_inertia_factor: float
     online_price_sens_factor: float
 
@@ -69,7 +69,7 @@ class ChoiceInputs:
     travel_sens: np.ndarray  # (S,)
     online_friction: np.ndarray  # (S,)
     last_retailer: np.ndarray  # (S,) int, −1 for none
-    inertia: float
+    inertia: np.ndarray  # (S,)
     online_inertia_factor: float
     online_price_sens_factor: float
 
@@ -90,7 +90,7 @@ def gather(a: MarketArrays, idx: np.ndarray) -> ChoiceInputs:
         travel_sens=a.travel_sens[idx].astype(f8),
         online_friction=a.online_friction[idx].astype(f8),
         last_retailer=a.last_retailer[idx],
-        inertia=a.inertia,
+        inertia=a.inertia[idx].astype(f8),
         online_inertia_factor=a.online_inertia_factor,
         online_price_sens_factor=a.online_price_sens_factor,
     )
@@ -101,7 +101,7 @@ def option_utilities(x: ChoiceInputs) -> np.ndarray:
     n_ret, n_shop = x.shared_utility.shape
     u = np.empty((2 * n_ret, n_shop), dtype=np.float64)
     price = x.price_sens[None, :] * x.rel_price
-    same = x.inertia * (x.last_retailer[None, :] == np.arange(n_ret)[:, None])
+    same = x.inertia[None, :] * (x.last_retailer[None, :] == np.arange(n_ret)[:, None])
 
     store = u[:n_ret]
     np.subtract(x.shared_utility, price, out=store)

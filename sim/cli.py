@@ -123,6 +123,44 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- experiment ---------------------------------------------------------------------------
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from sim.experiment import load_experiment, run, write_report
+
+    try:
+        experiment, module = load_experiment(args.name)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except ScenarioError as exc:
+        _fail(str(exc))
+    out = Path(args.out) if args.out else Path("runs") / "experiments" / experiment.name
+    n_rep = args.replications or experiment.replications
+    n_runs = n_rep * len(experiment.arms)
+    started = time.perf_counter()
+    try:
+        if args.quiet:
+            frame = run(experiment, replications=n_rep, workers=args.workers)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("runs"), TimeRemainingColumn(), transient=True) as bar:
+                task = bar.add_task(experiment.name, total=n_runs)
+                frame = run(experiment, replications=n_rep, workers=args.workers,
+                            progress=lambda done, total: bar.update(task, completed=done))
+    except ScenarioError as exc:
+        _fail(str(exc))
+    findings = write_report(experiment, module, frame, out)
+    if not args.quiet:
+        print(f"{experiment.title}: {n_runs} runs in {time.perf_counter() - started:.0f} s")
+        for f in findings:
+            print(f"  {'holds' if f.holds else 'NOT shown'}: {f.statement}: {f.mean * f.scale:.2f}{f.unit} "
+                  f"[{f.ci_low * f.scale:.2f}, {f.ci_high * f.scale:.2f}]")
+        print(f"report in {out}/report.md, figure in {out}/figure.png")
+    return 0
+
+
 # ---- entry point ---------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     run.add_argument("--no-figure", action="store_true", help="skip dashboard.png (faster)")
     run.set_defaults(func=cmd_run)
+
+    exp = sub.add_parser("experiment", help="run a declared experiment from experiments/",
+                         description="Run an experiment declared in experiments/NAME.py and write runs.csv, "
+                                     "summary.csv, report.md and figure.png.")
+    exp.add_argument("name", help="experiment name (a file in experiments/) or a path to one")
+    exp.add_argument("--replications", type=_positive_int, help="replications per arm (default: as declared)")
+    exp.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
+    exp.add_argument("--out", help="output folder (default: runs/experiments/NAME)")
+    exp.add_argument("--quiet", action="store_true", help="no progress bar")
+    exp.set_defaults(func=cmd_experiment)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", help="scenario TOML file")

@@ -54,7 +54,12 @@ class ConsumerPopulation:
         rank = np.empty(n, dtype=np.int64)
         rank[np.argsort(-self.budget_eur, kind="stable")] = np.arange(n)
         self.value_tier = np.where(rank < 0.2 * n, 2, np.where(rank < 0.5 * n, 1, 0)).astype(np.int8)
-        self.price_sens = (cfg.price_sens_mean * rng.lognormal(-0.08, 0.4, n)).astype(np.float32)
+        # deal-prone consumers: price-sensitive and weak in habit (correlated lognormals, mean 1)
+        z_price = rng.standard_normal(n)
+        z_habit = -choice.deal_proneness * z_price + np.sqrt(1 - choice.deal_proneness**2) * rng.standard_normal(n)
+        self.price_sens = (cfg.price_sens_mean * np.exp(0.4 * z_price - 0.08)).astype(np.float32)
+        s = choice.inertia_sd
+        self.inertia = (choice.inertia * np.exp(s * z_habit - s * s / 2)).astype(np.float32)
         self.travel_sens = (cfg.travel_sens_mean * rng.lognormal(-0.08, 0.4, n)).astype(np.float32)
         self.taste = rng.uniform(0.0, 1.0, n).astype(np.float32)
         self.online_friction = rng.normal(choice.online_friction_mean, choice.online_friction_sd, n).astype(

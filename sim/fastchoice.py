@@ -69,7 +69,7 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, n
             for r in range(n_ret):
                 base = np.float64(taste_fit[i, r]) + np.float64(extra[i, r])
                 price = ps * (rel_posted[r] * (1.0 - np.float64(discount[i, r])) - 1.0)
-                same = inertia if last == r else 0.0
+                same = np.float64(inertia[i]) if last == r else 0.0
                 dist = np.float64(nearest_km[i, r])
                 if np.isfinite(dist):
                     slot = nearest_slot[i, r]
@@ -129,7 +129,7 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
     _choose(np.asarray(idx, dtype=np.int64), uniforms, a.taste_fit, a.extra_utility, a.discount,
             a.rel_posted.astype(np.float64), a.nearest_km, a.nearest_slot, a.slot_footfall,
             a.sells_online, a.adopted, a.price_sens, a.travel_sens, a.online_friction, a.last_retailer,
-            float(a.inertia), float(a.online_inertia_factor), float(a.online_price_sens_factor),
+            a.inertia, float(a.online_inertia_factor), float(a.online_price_sens_factor),
             out_ret, out_chan, out_util)
     return out_ret, out_chan, out_util
 

@@ -358,7 +358,7 @@ class RetailMarket(mesa.Model):
             travel_sens=pop.travel_sens,
             online_friction=pop.online_friction,
             last_retailer=pop.last_retailer,
-            inertia=cfg.choice.inertia,
+            inertia=pop.inertia,
             online_inertia_factor=cfg.choice.online_inertia_factor,
             online_price_sens_factor=cfg.choice.online_price_sens_factor,
         )

@@ -47,6 +47,7 @@ class AgentConsumer(mesa.Agent):
         self.p_shop = float(pop.p_shop[i])
         self.basket = float(pop.basket_eur[i])
         self.price_sens = float(pop.price_sens[i])
+        self.inertia = float(pop.inertia[i])
         self.travel_sens = float(pop.travel_sens[i])
         self.online_friction = float(pop.online_friction[i])
         self.adopted = bool(pop.adopted[i])
@@ -93,7 +94,7 @@ class AgentConsumer(mesa.Agent):
             extra, discount = self.offer(r, view)
             shared = -m.taste_weight * abs(self.taste - view.taste) + extra
             price = self.price_sens * (view.rel_posted * (1.0 - discount) - 1.0)
-            same = m.inertia if self.last_retailer == r else 0.0
+            same = self.inertia if self.last_retailer == r else 0.0
             distance, footfall = self.nearest_store(view)
             if math.isfinite(distance):
                 store.append(shared - price - self.travel_sens * distance + footfall + same)
@@ -161,7 +162,6 @@ class ReferenceMarket(mesa.Model):
         self.week = market.week + 1
         self.window = cfg.choice.active_window_weeks
         self.taste_weight = cfg.consumers.taste_weight
-        self.inertia = cfg.choice.inertia
         self.online_inertia_factor = cfg.choice.online_inertia_factor
         self.online_price_sens_factor = cfg.choice.online_price_sens_factor
         indices = range(market.population.n) if consumers is None else consumers

@@ -84,7 +84,14 @@ class ConsumerConfig(_Section):
 class ChoiceConfig(_Section):
     """The weekly multinomial-logit choice between stores and online channels."""
 
-    inertia: float = Field(6.0, ge=0, description="Utility bonus for the retailer used last time.")
+    inertia: float = Field(6.0, ge=0, description="Mean utility bonus for the retailer used last time (habit).")
+    inertia_sd: float = Field(
+        0.4, ge=0, le=2, description="Spread (lognormal sigma) of habit strength across consumers."
+    )
+    deal_proneness: float = Field(
+        0.5, ge=0, lt=1,
+        description="Correlation between price sensitivity and weak habit: deal-prone consumers switch more.",
+    )
     online_inertia_factor: Fraction = Field(
         0.8, description="Inertia online as a fraction of inertia in store (online is less inert)."
     )
@@ -176,7 +183,8 @@ class LoyaltyParams(_Section):
     )
     copy_lag_weeks: int = Field(26, ge=0, le=520, description="Weeks from deciding to copy to launching the copy.")
     copy_share_gain: float = Field(
-        0.01, ge=0, le=1, description="Revenue-share gain over the last year that makes a programme worth copying.",
+        0.005, ge=0, le=1,
+        description="Revenue-share gain (last 26 weeks over the 26 before) that makes a programme worth copying.",
     )
     copied_by: list[StrategyName] = Field(
         default_factory=lambda: ["mass"], description="Strategies whose retailers may copy a programme."
@@ -186,10 +194,10 @@ class LoyaltyParams(_Section):
 class LearningParams(_Section):
     """learning: knowledge of each customer grows with purchases and raises personal fit."""
 
-    learn_rate_store: Fraction = Field(0.05, description="Share of the knowledge gap closed by a store purchase.")
-    learn_rate_online: Fraction = Field(0.12, description="Share of the knowledge gap closed by an online purchase.")
-    decay_weekly: Fraction = Field(0.01, description="Share of knowledge lost each week without contact.")
-    fit_max: float = Field(1.2, ge=0, description="Utility of a perfect fit (knowledge = 1).")
+    learn_rate_store: Fraction = Field(0.02, description="Share of the knowledge gap closed by a store purchase.")
+    learn_rate_online: Fraction = Field(0.05, description="Share of the knowledge gap closed by an online purchase.")
+    decay_weekly: Fraction = Field(0.003, description="Share of knowledge lost each week without contact.")
+    fit_max: float = Field(1.5, ge=0, description="Utility of a perfect fit (knowledge = 1).")
     fit_curvature: float = Field(3.0, gt=0, description="Diminishing returns of knowledge on fit.")
     high_value_boost: float = Field(
         0.5, ge=0, le=5, description="Extra learning rate for top-value consumers (top 20 % of budgets): invests more."

@@ -23,7 +23,7 @@ def inputs(n=20_000, price=(0.0, 0.1, -0.1), dist=(1.0, 2.0, np.inf), online=(Tr
         travel_sens=np.full(n, 0.4),
         online_friction=np.full(n, 0.5),
         last_retailer=rng.integers(-1, r, n).astype(np.int16),
-        inertia=1.0, online_inertia_factor=0.5, online_price_sens_factor=1.5,
+        inertia=np.full(n, 1.0), online_inertia_factor=0.5, online_price_sens_factor=1.5,
     )
 
 
@@ -78,7 +78,7 @@ def random_market(n=30_000, n_ret=5, seed=0) -> MarketArrays:
         travel_sens=rng.lognormal(-1, 0.4, n).astype(f4),
         online_friction=rng.normal(0.3, 0.8, n).astype(f4),
         last_retailer=rng.integers(-1, n_ret, n).astype(np.int16),
-        inertia=4.0, online_inertia_factor=0.8, online_price_sens_factor=1.5,
+        inertia=rng.lognormal(1.3, 0.4, n).astype(f4), online_inertia_factor=0.8, online_price_sens_factor=1.5,
     )
 
 

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 def imitate_programmes(model: RetailMarket) -> None:
     """At a review: rivals watch loyalty programmes and may copy one that gains share.
 
-    A programme is worth copying when its owner's revenue share over the last 52
-    weeks exceeds its share over the 52 weeks before by ``copy_share_gain``. Each
+    A programme is worth copying when its owner's revenue share over the last 26
+    weeks exceeds its share over the 26 weeks before by ``copy_share_gain``. Each
     retailer following one of the ``copied_by`` strategies then decides to copy with
     probability ``copy_probability`` per review, and launches its own programme
     ``copy_lag_weeks`` later (Peppers & Rogers: loyalty programmes are easy to copy,
@@ -28,7 +28,7 @@ def imitate_programmes(model: RetailMarket) -> None:
             model.events.append({"week": week, "retailer": r.name, "event": "launched a copied loyalty programme"})
     if p.copy_probability <= 0:
         return
-    gain = model.metrics.revenue_share_gain(52)
+    gain = model.metrics.revenue_share_gain(26)
     if gain is None:
         return
     leaders = [r for r in model.retailers

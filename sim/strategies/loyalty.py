@@ -21,8 +21,10 @@ class LoyaltyStrategy(Strategy):
     switching cost) in proportion to how close she is to a voucher, divided by the
     number of programmes whose cards she holds (several cards weaken each).
     A welcome gift can attract new customers: *unconditional* gifts are paid at the
-    first purchase, so nothing holds the newcomer afterwards; *vesting* gifts are paid
-    only if she is still a customer after some weeks, so the pending gift holds her.
+    first purchase, so nothing holds the newcomer afterwards and deal-seekers take the
+    gift and go; *vesting* gifts are paid only if she is still a customer after some
+    weeks, so the pending gift holds her, and it appeals more to habitual shoppers
+    than to deal-seekers (its value is scaled by her habit strength).
     Each consumer gets at most one gift. The programme has a fixed running cost; gifts
     and vouchers are booked as rewards.
 
@@ -44,7 +46,12 @@ class LoyaltyStrategy(Strategy):
         scale = model.config.consumers.households_per_agent
         # the gift seen as a price cut on her first basket, valued by her price sensitivity
         basket_paid = np.maximum(pop.basket_eur * scale * self.retailer.price_factor, 1e-6)
-        self._gift_utility = (pop.price_sens * (self.params.welcome_eur * scale) / basket_paid).astype(np.float32)
+        gift = pop.price_sens * (self.params.welcome_eur * scale) / basket_paid
+        if self.params.welcome == "vesting":
+            # a gift paid only to those who stay is worth more to habitual shoppers and less to
+            # deal-seekers, who do not mean to stay: it selects the newcomers it attracts
+            gift = gift * np.clip(pop.inertia / max(model.config.choice.inertia, 1e-9), 0.0, 2.0)
+        self._gift_utility = gift.astype(np.float32)
         self.discount_row[:] = self._rate(np.arange(pop.n))
         self._refresh(pop, np.arange(pop.n))
 

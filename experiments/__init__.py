@@ -1,0 +1,1 @@
+"""Experiment declarations, one per stylised fact (run with `retailsim experiment NAME`)."""
