@@ -56,7 +56,15 @@ def metrics_md() -> str:
     return "\n".join(lines) + "\n"
 
 
-DOCS = {"parameters.md": parameters_md, "metrics.md": metrics_md}
+def odd_md() -> str:
+    """docs/ODD.md: the hand-written template with the schema's parameter table filled in."""
+    template = (ROOT / "docs" / "odd_template.md").read_text()
+    table = parameters_md().split("\n", 2)[2].lstrip("\n")  # drop the page title
+    notice = "<!-- generated from docs/odd_template.md by `make docs`; edit the template -->\n"
+    return notice + template.replace("{{PARAMETERS}}", table.strip())
+
+
+DOCS = {"parameters.md": parameters_md, "metrics.md": metrics_md, "ODD.md": odd_md}
 
 
 def main() -> None:

@@ -9,3 +9,26 @@ def test_generated_docs_are_up_to_date():
     for name, make in DOCS.items():
         committed = (ROOT / "docs" / name).read_text()
         assert committed == make(), f"docs/{name} is out of date: run `make docs`"
+
+
+def test_odd_names_only_parameters_that_exist():
+    import re
+
+    from sim.scenario import RetailerConfig, parameter_table
+
+    keys = {row["key"] for row in parameter_table()}
+    leaves = {k.rsplit(".", 1)[-1] for k in keys} | set(RetailerConfig.model_fields)
+    sections = {k.split(".")[0] for k in keys} | {".".join(k.split(".")[:2]) for k in keys}
+    other_words = {  # values, zones, verbs and modules the ODD names in backticks
+        "centre", "neighbourhood", "retail_park", "never", "loss_threshold", "none", "unconditional", "vesting",
+        "mass", "loyalty", "learning", "inertia", "budget_eur", "p_shop", "all", "make docs",
+    }
+    text = (ROOT / "docs" / "odd_template.md").read_text()
+    unknown = []
+    for token in re.findall(r"`([^`]+)`", text):
+        if not re.fullmatch(r"[a-z_]+(\.[a-z_0-9]+)*", token) or "/" in token:
+            continue
+        if token in keys or token in leaves or token in sections or token in other_words:
+            continue
+        unknown.append(token)
+    assert not unknown, f"docs/odd_template.md names parameters the schema does not have: {unknown}"
