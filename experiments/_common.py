@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.experiment import mean_ci
+from sim.experiment import _is_rate, mean_ci
 
 
 def frame_of(model) -> pd.DataFrame:
@@ -34,8 +34,7 @@ def window_ratio(model, retailer: str, num: str, den: str, start: int, end: int 
     return float(rows[num].sum() / total) if total else float("nan")
 
 
-def bar_figure(frame: pd.DataFrame, outcomes: dict[str, str], path: Path, title: str, scale: float = 100.0,
-               unit: str = "%") -> None:
+def bar_figure(frame: pd.DataFrame, outcomes: dict[str, str], path: Path, title: str) -> None:
     """One panel per outcome: each arm's mean with its 95 % confidence interval."""
     import matplotlib
 
@@ -46,6 +45,7 @@ def bar_figure(frame: pd.DataFrame, outcomes: dict[str, str], path: Path, title:
     fig, axes = plt.subplots(1, len(outcomes), figsize=(4.2 * len(outcomes), 4.2), squeeze=False)
     for ax, (outcome, label) in zip(axes[0], outcomes.items(), strict=True):
         stats = [mean_ci(frame.loc[frame["arm"] == arm, outcome].to_numpy()) for arm in arms]
+        scale, unit = (100.0, "%") if _is_rate(outcome) else (1.0, "")
         means = np.array([s[0] for s in stats]) * scale
         err = np.array([[s[0] - s[1], s[2] - s[0]] for s in stats]).T * scale
         ax.bar(range(len(arms)), means, yerr=err, capsize=5, color="tab:blue", alpha=0.8)

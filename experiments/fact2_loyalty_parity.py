@@ -52,6 +52,9 @@ def findings(frame):
     from sim.experiment import mean_ci
 
     return [
+        Finding("the programme lifts its owner's retention edge in years 1–2 (programme − no programme)",
+                *paired_difference(frame, "advantage_early", "programme, not copied", "no programme"),
+                expected_sign=+1),
         Finding("the owner's retention edge before rivals copy (rivals' attrition − owner's)",
                 *mean_ci(frame.loc[frame["arm"] == "programme, not copied", "advantage_early"].to_numpy()),
                 expected_sign=+1),

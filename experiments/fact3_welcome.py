@@ -12,7 +12,7 @@ def measure(model):
     return {
         "new_attrition": window_mean(model, "Loyal", "attrition_rate_new", START),
         "attrition": window_mean(model, "Loyal", "attrition_rate", START),
-        "acquired_count": window_mean(model, "Loyal", "n_acquired", START),
+        "n_acquired": window_mean(model, "Loyal", "n_acquired", START),
     }
 
 
@@ -30,7 +30,7 @@ EXPERIMENT = Experiment(
     measure=measure,
     outcomes={
         "new_attrition": "new-customer attrition", "attrition": "all customers' attrition",
-        "acquired_count": "customers won a week (count)",
+        "n_acquired": "customers won a week (count)",
     },
 )
 

@@ -126,7 +126,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # ---- experiment ---------------------------------------------------------------------------
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from sim.experiment import load_experiment, run, write_report
+    from sim.experiment import load_experiment, write_report
 
     try:
         experiment, module = load_experiment(args.name)
@@ -138,19 +138,19 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     n_rep = args.replications or experiment.replications
     n_runs = n_rep * len(experiment.arms)
     started = time.perf_counter()
-    try:
-        if args.quiet:
-            frame = run(experiment, replications=n_rep, workers=args.workers)
-        else:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    if args.from_runs:  # re-analyse finished runs without running them again
+        import pandas as pd
 
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("runs"), TimeRemainingColumn(), transient=True) as bar:
-                task = bar.add_task(experiment.name, total=n_runs)
-                frame = run(experiment, replications=n_rep, workers=args.workers,
-                            progress=lambda done, total: bar.update(task, completed=done))
-    except ScenarioError as exc:
-        _fail(str(exc))
+        runs_csv = Path(args.from_runs)
+        if not runs_csv.is_file():
+            _fail(f"--from-runs {runs_csv}: no such file")
+        frame = pd.read_csv(runs_csv)
+        n_runs = len(frame)
+    else:
+        try:
+            frame = _run_experiment(experiment, n_rep, n_runs, args.workers, args.quiet)
+        except ScenarioError as exc:
+            _fail(str(exc))
     findings = write_report(experiment, module, frame, out)
     if not args.quiet:
         print(f"{experiment.title}: {n_runs} runs in {time.perf_counter() - started:.0f} s")
@@ -159,6 +159,20 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                   f"[{f.ci_low * f.scale:.2f}, {f.ci_high * f.scale:.2f}]")
         print(f"report in {out}/report.md, figure in {out}/figure.png")
     return 0
+
+
+def _run_experiment(experiment, n_rep: int, n_runs: int, workers: int | None, quiet: bool):
+    from sim.experiment import run
+
+    if quiet:
+        return run(experiment, replications=n_rep, workers=workers)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("runs"), TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(experiment.name, total=n_runs)
+        return run(experiment, replications=n_rep, workers=workers,
+                   progress=lambda done, total: bar.update(task, completed=done))
 
 
 # ---- entry point ---------------------------------------------------------------------------
@@ -190,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
     exp.add_argument("--out", help="output folder (default: runs/experiments/NAME)")
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
+    exp.add_argument("--from-runs", metavar="RUNS_CSV", help="rebuild the report from a finished runs.csv")
     exp.set_defaults(func=cmd_experiment)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")

@@ -209,8 +209,13 @@ def report_markdown(experiment: Experiment, frame: pd.DataFrame, findings: list[
     return "\n".join(lines) + "\n"
 
 
+def _is_rate(outcome: str) -> bool:
+    """Outcomes are rates (shown in %) unless named as counts, money or weeks."""
+    return not (outcome.startswith("n_") or outcome.endswith(("_eur", "_count", "_weeks")))
+
+
 def _scale(outcome: str) -> float:
-    return 1.0 if outcome.endswith(("_eur", "_count", "_weeks")) else 100.0
+    return 100.0 if _is_rate(outcome) else 1.0
 
 
 def _digits(outcome: str) -> int:

@@ -16,6 +16,7 @@ from sim import detmath
 from sim.choice import MarketArrays
 
 N_CHUNKS = 256
+BOOK_CHUNKS = 16  # settlement sums: partial sums per chunk, added in chunk order (as the numpy engine)
 _A = detmath.A
 _LN2_HI, _LN2_LO, _INV_LN2 = detmath.LN2_HI, detmath.LN2_LO, detmath.INV_LN2
 _EXP_MIN, _EXP_MAX = detmath.EXP_MIN, detmath.EXP_MAX
@@ -162,60 +163,90 @@ def _pay_and_update(idx, ret, chan, util, basket, households_per_agent, price_fa
             last_utility[i] = util[j]
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _book(idx, ret, chan, util, cost, paid, lapsed, previous, nearest_km, nearest_slot, n_ret, n_slots):
-    rev_store = np.zeros(n_ret)
-    rev_online = np.zeros(n_ret)
-    cogs = np.zeros(n_ret)
-    orders = np.zeros(n_ret, dtype=np.int64)
-    acquired = np.zeros(n_ret, dtype=np.int64)
-    n_tx = np.zeros(n_ret, dtype=np.int64)
-    store_rev = np.zeros(n_slots)
-    store_cogs = np.zeros(n_slots)
+    n = idx.shape[0]
+    n_chunks = BOOK_CHUNKS
+    # per-chunk partial sums, added in chunk order afterwards: the same order as the numpy engine
+    p_rev_store = np.zeros((n_chunks, n_ret))
+    p_rev_online = np.zeros((n_chunks, n_ret))
+    p_cogs = np.zeros((n_chunks, n_ret))
+    p_orders = np.zeros((n_chunks, n_ret), dtype=np.int64)
+    p_acquired = np.zeros((n_chunks, n_ret), dtype=np.int64)
+    p_tx = np.zeros((n_chunks, n_ret), dtype=np.int64)
+    p_store_rev = np.zeros((n_chunks, n_slots))
+    p_store_cogs = np.zeros((n_chunks, n_slots))
+    p_dist = np.zeros(n_chunks)
+    p_util = np.zeros(n_chunks)
+    p_store = np.zeros(n_chunks, dtype=np.int64)
+    p_flows = np.zeros((n_chunks, n_ret + 1, n_ret), dtype=np.int64)
+    for c in prange(n_chunks):
+        for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            r = ret[j]
+            if r < 0:
+                continue
+            i = idx[j]
+            p_tx[c, r] += 1
+            p_cogs[c, r] += cost[j]
+            p_util[c] += np.float64(util[j])
+            p_flows[c, previous[j] + 1, r] += 1
+            if lapsed[j]:
+                p_acquired[c, r] += 1
+            if chan[j] == 1:
+                p_rev_online[c, r] += paid[j]
+                p_orders[c, r] += 1
+            else:
+                p_rev_store[c, r] += paid[j]
+                slot = nearest_slot[i, r]
+                p_store_rev[c, slot] += paid[j]
+                p_store_cogs[c, slot] += cost[j]
+                p_dist[c] += np.float64(nearest_km[i, r])
+                p_store[c] += 1
+    rev_store = _sum_chunks(p_rev_store)
+    rev_online = _sum_chunks(p_rev_online)
+    cogs = _sum_chunks(p_cogs)
+    store_rev = _sum_chunks(p_store_rev)
+    store_cogs = _sum_chunks(p_store_cogs)
     sum_dist = 0.0
     sum_util = 0.0
-    n_store = 0
-    flows = np.zeros((n_ret + 1, n_ret), dtype=np.int64)
-    for j in range(idx.shape[0]):  # in index order, as numpy's bincount adds
-        r = ret[j]
-        if r < 0:
-            continue
-        i = idx[j]
-        n_tx[r] += 1
-        flows[previous[j] + 1, r] += 1
-        cogs[r] += cost[j]
-        sum_util += np.float64(util[j])
-        if lapsed[j]:
-            acquired[r] += 1
-        if chan[j] == 1:
-            rev_online[r] += paid[j]
-            orders[r] += 1
-        else:
-            rev_store[r] += paid[j]
-            slot = nearest_slot[i, r]
-            store_rev[slot] += paid[j]
-            store_cogs[slot] += cost[j]
-            sum_dist += np.float64(nearest_km[i, r])
-            n_store += 1
+    for b in range(n_chunks):
+        sum_dist += p_dist[b]
+        sum_util += p_util[b]
+    n_tx = p_tx.sum(axis=0)
     starts = np.zeros(n_ret + 1, dtype=np.int64)
-    for r in range(n_ret):
-        starts[r + 1] = starts[r] + n_tx[r]
-    fill = starts[:-1].copy()
+    for q in range(n_ret):
+        starts[q + 1] = starts[q] + n_tx[q]
+    fill = np.empty((n_chunks, n_ret), dtype=np.int64)  # where each chunk's group of a retailer begins
+    for q in range(n_ret):
+        at = starts[q]
+        for b in range(n_chunks):
+            fill[b, q] = at
+            at += p_tx[b, q]
     n_buy = starts[n_ret]
     buyers = np.empty(n_buy, dtype=np.int64)
     group_chan = np.empty(n_buy, dtype=np.int8)
     group_paid = np.empty(n_buy)
-    for j in range(idx.shape[0]):  # counting sort: grouped by retailer, stable within a group
-        r = ret[j]
-        if r < 0:
-            continue
-        k = fill[r]
-        buyers[k] = idx[j]
-        group_chan[k] = chan[j]
-        group_paid[k] = paid[j]
-        fill[r] += 1
-    return (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
-            buyers, group_chan, group_paid, starts, flows)
+    for cc in range(n_chunks):  # counting sort: grouped by retailer, stable within a group
+        for jj in range(cc * n // n_chunks, (cc + 1) * n // n_chunks):
+            rr = ret[jj]
+            if rr < 0:
+                continue
+            kk = fill[cc, rr]
+            buyers[kk] = idx[jj]
+            group_chan[kk] = chan[jj]
+            group_paid[kk] = paid[jj]
+            fill[cc, rr] = kk + 1
+    return (rev_store, rev_online, cogs, p_orders.sum(axis=0), p_acquired.sum(axis=0), n_tx, store_rev, store_cogs,
+            sum_dist, p_store.sum(), sum_util, buyers, group_chan, group_paid, starts, p_flows.sum(axis=0))
+
+
+@njit(cache=True)
+def _sum_chunks(partial):
+    total = np.zeros(partial.shape[1])
+    for c in range(partial.shape[0]):
+        for k in range(partial.shape[1]):
+            total[k] += partial[c, k]
+    return total
 
 
 def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, nearest_km, nearest_slot,

@@ -48,6 +48,7 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
                  nearest_km, nearest_slot, n_slots: int, week: int, window: int) -> Settlement:
     n_r = len(price_factor)
     ok = ret >= 0
+    chunk = _chunk_of(len(idx))[ok]
     buyers, r, c = idx[ok], ret[ok].astype(np.intp), chan[ok]
     cost = pop.basket_eur[buyers].astype(np.float64) * households_per_agent
     paid = cost * np.asarray(price_factor, dtype=np.float64)[r]
@@ -71,25 +72,37 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
     return Settlement(
         buyers=buyers[order], channel=c[order], paid_eur=paid[order],
         starts=np.concatenate([[0], np.cumsum(n_tx)]),
-        revenue_store=np.bincount(r[in_store], weights=paid[in_store], minlength=n_r),
-        revenue_online=np.bincount(r[online], weights=paid[online], minlength=n_r),
-        cogs=np.bincount(r, weights=cost, minlength=n_r),
+        revenue_store=_chunked_sum(chunk[in_store], r[in_store], paid[in_store], n_r),
+        revenue_online=_chunked_sum(chunk[online], r[online], paid[online], n_r),
+        cogs=_chunked_sum(chunk, r, cost, n_r),
         n_orders_online=np.bincount(r[online], minlength=n_r),
         n_acquired=np.bincount(r[lapsed], minlength=n_r),
         n_transactions=n_tx,
-        store_revenue=np.bincount(slot, weights=paid[in_store], minlength=n_slots),
-        store_cogs=np.bincount(slot, weights=cost[in_store], minlength=n_slots),
+        store_revenue=_chunked_sum(chunk[in_store], slot, paid[in_store], n_slots),
+        store_cogs=_chunked_sum(chunk[in_store], slot, cost[in_store], n_slots),
         n_stranded=int((~ok).sum()),
-        sum_distance_km=_sequential_sum(dist),
+        sum_distance_km=float(_chunked_sum(chunk[in_store], np.zeros(len(dist), dtype=np.intp), dist, 1)[0]),
         n_store_purchases=int(in_store.sum()),
-        sum_utility=_sequential_sum(util[ok]),
+        sum_utility=float(_chunked_sum(chunk, np.zeros(len(chunk), dtype=np.intp), util[ok], 1)[0]),
         flows=np.bincount((previous + 1) * n_r + r, minlength=(n_r + 1) * n_r).reshape(n_r + 1, n_r),
     )
 
 
-def _sequential_sum(values: np.ndarray) -> float:
-    """Sum in index order (as the compiled engine does), not numpy's pairwise order."""
-    return float(np.cumsum(values, dtype=np.float64)[-1]) if len(values) else 0.0
+BOOK_CHUNKS = 16  # must match sim.fastchoice.BOOK_CHUNKS
+
+
+def _chunk_of(n: int) -> np.ndarray:
+    """The chunk of each of n shoppers: chunk c holds shoppers c·n//16 … (c+1)·n//16 − 1."""
+    bounds = np.arange(BOOK_CHUNKS + 1) * n // BOOK_CHUNKS
+    return np.repeat(np.arange(BOOK_CHUNKS), np.diff(bounds))
+
+
+def _chunked_sum(chunk: np.ndarray, key: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
+    """Sums by key, added in index order within each chunk, then chunk by chunk: the order the
+    compiled engine uses on its parallel chunks, so both engines book the same figures."""
+    partial = np.bincount(chunk * n_keys + key, weights=values.astype(np.float64),
+                          minlength=BOOK_CHUNKS * n_keys).reshape(BOOK_CHUNKS, n_keys)
+    return np.cumsum(partial, axis=0)[-1]
 
 
 def relationship_counts_numpy(last_week: np.ndarray, week: int, window: int):

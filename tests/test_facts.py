@@ -1,0 +1,49 @@
+"""Each stylised fact's direction at a small size (the experiments show them with 20 replications)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sim.experiment import load_experiment, paired_difference, run
+
+SMALL = {"consumers.n": 2500}
+
+
+def small_run(name: str, replications: int = 3):
+    experiment, module = load_experiment(name)
+    small = dataclasses.replace(experiment, base_overrides={**experiment.base_overrides, **SMALL})
+    return run(small, replications=replications, workers=2), module
+
+
+def test_fact1_learning_steepens_the_fall_of_attrition_with_tenure():
+    frame, _ = small_run("fact1_tenure")
+    learns = frame[frame["arm"] == "seat learns"]
+    assert (learns["seat_fall"] > 0).all()
+    assert paired_difference(frame, "seat_relative_fall", "seat learns", "seat is mass")[0] > 0
+
+
+def test_fact2_programme_lifts_retention_then_parity_lowers_margins():
+    frame, _ = small_run("fact2_loyalty_parity")
+    assert paired_difference(frame, "advantage_early", "programme, not copied", "no programme")[0] > 0
+    copied = frame[frame["arm"] == "programme, copied"]
+    assert (copied["advantage_late"] - copied["advantage_early"]).mean() < 0
+    assert paired_difference(frame, "gross_margin_late", "programme, copied", "no programme")[0] < 0
+
+
+def test_fact6_top_fifth_brings_most_revenue():
+    frame, _ = small_run("fact6_pareto")
+    base = frame[frame["arm"] == "budgets 80/20"]["top20_share"]
+    assert (base > 0.5).all()
+    assert paired_difference(frame, "top20_share", "budgets 80/20", "budgets 60/20")[0] > 0
+
+
+@pytest.mark.parametrize("name", ["fact1_tenure", "fact2_loyalty_parity", "fact3_welcome", "fact4_price_war",
+                                  "fact6_pareto", "fact7_learning_rivals", "tournament"])
+def test_every_experiment_declares_twenty_replications_and_valid_arms(name):
+    experiment, module = load_experiment(name)
+    assert experiment.replications >= 20
+    for arm in experiment.arms:
+        experiment.scenario_for(arm)  # raises on a bad override
+    assert callable(module.figure) and callable(module.findings)
