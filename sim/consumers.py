@@ -75,6 +75,7 @@ class ConsumerPopulation:
         self.last_week = np.full(shape, NEVER, dtype=np.int32)
         self.since_week = np.full(shape, NEVER, dtype=np.int32)  # start of the current relationship
         self.spend_year = np.zeros(shape, dtype=np.float32)  # spend over the current 52-week window
+        self.spend_last_year = np.zeros(shape, dtype=np.float32)  # over the window before
         self.points = np.zeros(shape, dtype=np.float32)
         self.knowledge = np.zeros(shape, dtype=np.float32)
         # what each retailer's strategy adds to its utility, and the discount she perceives;
@@ -113,6 +114,7 @@ class ConsumerPopulation:
         matrix = np.bincount(self.main_retailer[changed].astype(np.int64) * r + new_main[changed],
                              minlength=r * r).reshape(r, r)
         self.main_retailer = new_main
+        self.spend_year, self.spend_last_year = self.spend_last_year, self.spend_year
         self.spend_year[:] = 0.0
         return rate, matrix
 

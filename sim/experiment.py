@@ -13,7 +13,9 @@ replication.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable
@@ -54,6 +56,7 @@ class Experiment:
     base_overrides: dict[str, Any] = field(default_factory=dict)
     replications: int = 20
     master_seed: int = 20_261_123
+    source: str | None = None  # the file that declares it (set by load_experiment)
 
     def scenario_for(self, arm: Arm) -> Scenario:
         path = Path(self.scenario)
@@ -64,6 +67,19 @@ class Experiment:
         """The seed of one replication: the same in every arm (common random numbers)."""
         seq = np.random.SeedSequence(entropy=self.master_seed, spawn_key=(replication,))
         return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+_LOADED: dict[str, Experiment] = {}
+
+
+def _run_task(task: tuple[str, dict[str, Any], str, int]) -> dict[str, Any]:
+    """Worker side: load the declaration from its file (once per process) and run one arm × replication."""
+    source, base_overrides, label, replication = task
+    if source not in _LOADED:
+        _LOADED[source] = load_experiment(source)[0]
+    experiment = dataclasses.replace(_LOADED[source], base_overrides=base_overrides)
+    arm = next(a for a in experiment.arms if a.label == label)
+    return _run_one((experiment, arm, replication))
 
 
 def _run_one(task: tuple[Experiment, Arm, int]) -> dict[str, Any]:
@@ -83,14 +99,16 @@ def run(experiment: Experiment, replications: int | None = None, workers: int | 
     tasks = [(experiment, arm, rep) for rep in range(n_rep) for arm in experiment.arms]
     workers = workers or min(len(tasks), os.cpu_count() or 1)
     rows = []
-    if workers == 1:
+    if workers == 1 or experiment.source is None:
         for i, task in enumerate(tasks):
             rows.append(_run_one(task))
             if progress:
                 progress(i + 1, len(tasks))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for i, row in enumerate(pool.map(_run_one, tasks)):
+        # fresh worker processes (spawn): forking a process that runs compiled threads can deadlock
+        jobs = [(experiment.source, experiment.base_overrides, arm.label, rep) for _, arm, rep in tasks]
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for i, row in enumerate(pool.map(_run_task, jobs)):
                 rows.append(row)
                 if progress:
                     progress(i + 1, len(tasks))
@@ -147,8 +165,9 @@ def load_experiment(name_or_path: str) -> tuple[Experiment, Any]:
     name = f"experiments.{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # so that worker processes can unpickle its measure function
+    sys.modules[name] = module
     spec.loader.exec_module(module)
+    module.EXPERIMENT.source = str(path.resolve())
     return module.EXPERIMENT, module
 
 
