@@ -6,7 +6,7 @@ online shopping). Option ``o`` is retailer ``o % R`` through channel ``o // R``
 (0 = store, 1 = online). Choice is multinomial logit on
 
     U = shared(r) − price_sens·rel_price(r)·[1 or online factor]
-        − travel_sens·distance·[store] + footfall·[store]
+        + (− travel_sens·distance + footfall)·[store]
         − online_friction·[online] + inertia·[r used last time]·[1 or online factor]
         + Gumbel noise
 
@@ -41,13 +41,10 @@ class MarketArrays:
     extra_utility: np.ndarray  # (n, R) float32, kept by the strategies
     discount: np.ndarray  # (n, R) float32, perceived share of the price not paid
     rel_posted: np.ndarray  # (R,) float64, posted price / market reference price
-    nearest_km: np.ndarray  # (n, R) float32, inf where the retailer has no open store
-    nearest_slot: np.ndarray  # (n, R) int32, −1 where none
-    slot_footfall: np.ndarray  # (n_slots,) float32
+    store_static: np.ndarray  # (n, R) float64: taste fit − travel cost + footfall of the nearest store; −inf: none
     sells_online: np.ndarray  # (R,) bool
     adopted: np.ndarray  # (n,) bool
     price_sens: np.ndarray  # (n,) float32
-    travel_sens: np.ndarray  # (n,) float32
     online_friction: np.ndarray  # (n,) float32
     last_retailer: np.ndarray  # (n,) int16, −1 for none
     inertia: np.ndarray  # (n,) float32: each consumer's habit strength
@@ -59,14 +56,12 @@ class MarketArrays:
 class ChoiceInputs:
     """The same inputs gathered for the week's shoppers only (columns), in float64."""
 
-    shared_utility: np.ndarray  # (R, S)
+    shared_utility: np.ndarray  # (R, S) taste fit + the strategy's extra utility (any channel)
+    store_utility: np.ndarray  # (R, S) the same at the nearest store: − travel cost + footfall; −inf: none
     rel_price: np.ndarray  # (R, S) net price / market reference price − 1
-    store_distance_km: np.ndarray  # (R, S), inf where the retailer has no open store
-    store_footfall: np.ndarray  # (R, S)
     sells_online: np.ndarray  # (R,) bool
     adopted: np.ndarray  # (S,) bool
     price_sens: np.ndarray  # (S,)
-    travel_sens: np.ndarray  # (S,)
     online_friction: np.ndarray  # (S,)
     last_retailer: np.ndarray  # (S,) int, −1 for none
     inertia: np.ndarray  # (S,)
@@ -77,17 +72,14 @@ class ChoiceInputs:
 def gather(a: MarketArrays, idx: np.ndarray) -> ChoiceInputs:
     """Columns of the shoppers ``idx``, converted to float64 in the order the compiled engine uses."""
     f8 = np.float64
-    slot = a.nearest_slot[idx].T
-    footfall = np.where(slot >= 0, a.slot_footfall[np.maximum(slot, 0)], 0.0).astype(f8)
+    extra = a.extra_utility[idx].T.astype(f8)
     return ChoiceInputs(
-        shared_utility=a.taste_fit[idx].T.astype(f8) + a.extra_utility[idx].T.astype(f8),
+        shared_utility=a.taste_fit[idx].T.astype(f8) + extra,
+        store_utility=a.store_static[idx].T + extra,
         rel_price=a.rel_posted[:, None] * (1.0 - a.discount[idx].T.astype(f8)) - 1.0,
-        store_distance_km=a.nearest_km[idx].T.astype(f8),
-        store_footfall=footfall,
         sells_online=a.sells_online,
         adopted=a.adopted[idx],
         price_sens=a.price_sens[idx].astype(f8),
-        travel_sens=a.travel_sens[idx].astype(f8),
         online_friction=a.online_friction[idx].astype(f8),
         last_retailer=a.last_retailer[idx],
         inertia=a.inertia[idx].astype(f8),
@@ -104,11 +96,8 @@ def option_utilities(x: ChoiceInputs) -> np.ndarray:
     same = x.inertia[None, :] * (x.last_retailer[None, :] == np.arange(n_ret)[:, None])
 
     store = u[:n_ret]
-    np.subtract(x.shared_utility, price, out=store)
-    store -= x.travel_sens[None, :] * x.store_distance_km
-    store += x.store_footfall
+    np.subtract(x.store_utility, price, out=store)  # −inf stays −inf where there is no store
     store += same
-    store[~np.isfinite(x.store_distance_km)] = -np.inf
 
     online = u[n_ret:]
     np.subtract(x.shared_utility, x.online_price_sens_factor * price, out=online)

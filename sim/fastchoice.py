@@ -50,8 +50,8 @@ def _det_exp_array(x, out):
 
 
 @njit(parallel=True, cache=True)
-def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, nearest_slot, slot_footfall,
-            sells_online, adopted, price_sens, travel_sens, online_friction, last_retailer,
+def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, store_static,
+            sells_online, adopted, price_sens, online_friction, last_retailer,
             inertia, online_inertia_factor, online_price_sens_factor, out_ret, out_chan, out_util):
     n_shop = idx.shape[0]
     n_ret = taste_fit.shape[1]
@@ -63,23 +63,15 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, nearest_km, n
         for j in range(c * n_shop // n_chunks, (c + 1) * n_shop // n_chunks):
             i = idx[j]
             ps = np.float64(price_sens[i])
-            ts = np.float64(travel_sens[i])
             fr = np.float64(online_friction[i])
             last = last_retailer[i]
             top = -np.inf
             for r in range(n_ret):
-                base = np.float64(taste_fit[i, r]) + np.float64(extra[i, r])
+                ex = np.float64(extra[i, r])
+                base = np.float64(taste_fit[i, r]) + ex
                 price = ps * (rel_posted[r] * (1.0 - np.float64(discount[i, r])) - 1.0)
                 same = np.float64(inertia[i]) if last == r else 0.0
-                dist = np.float64(nearest_km[i, r])
-                if np.isfinite(dist):
-                    slot = nearest_slot[i, r]
-                    foot = np.float64(slot_footfall[slot]) if slot >= 0 else 0.0
-                    store = (base - price) - ts * dist
-                    store = store + foot
-                    store = store + same
-                else:
-                    store = -np.inf
+                store = ((store_static[i, r] + ex) - price) + same  # −inf stays −inf: no store
                 if sells_online[r] and adopted[i]:
                     online = (base - online_price_sens_factor * price) - fr
                     online = online + same * online_inertia_factor
@@ -128,8 +120,8 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
     out_chan = np.empty(n_shop, dtype=np.int8)
     out_util = np.empty(n_shop, dtype=np.float32)
     _choose(np.asarray(idx, dtype=np.int64), uniforms, a.taste_fit, a.extra_utility, a.discount,
-            a.rel_posted.astype(np.float64), a.nearest_km, a.nearest_slot, a.slot_footfall,
-            a.sells_online, a.adopted, a.price_sens, a.travel_sens, a.online_friction, a.last_retailer,
+            a.rel_posted.astype(np.float64), a.store_static,
+            a.sells_online, a.adopted, a.price_sens, a.online_friction, a.last_retailer,
             a.inertia, float(a.online_inertia_factor), float(a.online_price_sens_factor),
             out_ret, out_chan, out_util)
     return out_ret, out_chan, out_util

@@ -305,6 +305,13 @@ class RetailMarket(mesa.Model):
         footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
         site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
         self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
+        # what a store option is worth before prices and habits; changes only when stores do
+        foot = np.where(self.nearest_slot >= 0, self.slot_footfall[np.maximum(self.nearest_slot, 0)], 0.0)
+        static = (self.taste_fit.astype(np.float64)
+                  - pop.travel_sens.astype(np.float64)[:, None] * self.nearest_km.astype(np.float64))
+        static += foot.astype(np.float64)
+        static[~np.isfinite(self.nearest_km)] = -np.inf
+        self.store_static = static
 
     def _assign_nearest(self, retailer: Retailer, who: np.ndarray) -> None:
         row = retailer.index
@@ -349,13 +356,10 @@ class RetailMarket(mesa.Model):
             extra_utility=pop.extra_utility,
             discount=pop.discount,
             rel_posted=posted / posted.mean(),
-            nearest_km=self.nearest_km,
-            nearest_slot=self.nearest_slot,
-            slot_footfall=self.slot_footfall,
+            store_static=self.store_static,
             sells_online=np.array([r.sells_online for r in self.retailers]),
             adopted=pop.adopted,
             price_sens=pop.price_sens,
-            travel_sens=pop.travel_sens,
             online_friction=pop.online_friction,
             last_retailer=pop.last_retailer,
             inertia=pop.inertia,

@@ -14,13 +14,11 @@ def inputs(n=20_000, price=(0.0, 0.1, -0.1), dist=(1.0, 2.0, np.inf), online=(Tr
     r = len(price)
     return ChoiceInputs(
         shared_utility=np.zeros((r, n)),
+        store_utility=np.repeat(-0.4 * np.array(dist, dtype=float)[:, None], n, axis=1),
         rel_price=np.repeat(np.array(price, dtype=float)[:, None], n, axis=1),
-        store_distance_km=np.repeat(np.array(dist, dtype=float)[:, None], n, axis=1),
-        store_footfall=np.zeros((r, n)),
         sells_online=np.array(online),
         adopted=rng.random(n) < 0.5,
         price_sens=np.full(n, 8.0),
-        travel_sens=np.full(n, 0.4),
         online_friction=np.full(n, 0.5),
         last_retailer=rng.integers(-1, r, n).astype(np.int16),
         inertia=np.full(n, 1.0), online_inertia_factor=0.5, online_price_sens_factor=1.5,
@@ -62,20 +60,17 @@ def test_stranded_shopper_gets_no_retailer():
 def random_market(n=30_000, n_ret=5, seed=0) -> MarketArrays:
     rng = np.random.default_rng(seed)
     f4 = np.float32
-    km = rng.uniform(0.1, 8.0, (n, n_ret)).astype(f4)
-    km[:, 1] = np.inf  # a retailer with no stores
-    slot = rng.integers(0, 12, (n, n_ret)).astype(np.int32)
-    slot[:, 1] = -1
+    static = -0.4 * rng.uniform(0.1, 8.0, (n, n_ret)) + rng.random((n, n_ret))
+    static[:, 1] = -np.inf  # a retailer with no stores
     return MarketArrays(
         taste_fit=(-3 * rng.random((n, n_ret))).astype(f4),
         extra_utility=rng.random((n, n_ret)).astype(f4),
         discount=(0.02 * rng.random((n, n_ret))).astype(f4),
         rel_posted=rng.uniform(0.9, 1.1, n_ret),
-        nearest_km=km, nearest_slot=slot, slot_footfall=rng.random(12).astype(f4),
+        store_static=static,
         sells_online=np.array([True, True, False, True, True]),
         adopted=rng.random(n) < 0.4,
         price_sens=rng.lognormal(2, 0.4, n).astype(f4),
-        travel_sens=rng.lognormal(-1, 0.4, n).astype(f4),
         online_friction=rng.normal(0.3, 0.8, n).astype(f4),
         last_retailer=rng.integers(-1, n_ret, n).astype(np.int16),
         inertia=rng.lognormal(1.3, 0.4, n).astype(f4), online_inertia_factor=0.8, online_price_sens_factor=1.5,
@@ -97,7 +92,7 @@ def test_numba_engine_makes_the_same_picks_as_numpy():
 
 def test_numba_engine_handles_stranded_shoppers():
     market = random_market(n=100)
-    market.nearest_km[:] = np.inf
+    market.store_static[:] = -np.inf
     market.adopted[:] = False
     ret, chan, util = choose_numba(market, np.arange(100), np.full(100, 0.5))
     assert (ret == -1).all() and (chan == -1).all() and (util == 0).all()

@@ -74,7 +74,7 @@ class LoyaltyStrategy(Strategy):
         p = self.params
         held = pop.points[self.r, idx]
         pull = p.points_utility * np.minimum(held / p.redeem_threshold_points, 1.0)
-        if p.card_dilution > 0:
+        if p.card_dilution > 0 and self._rival_programmes():  # with one programme, one card at most
             pull = pull / self._cards_held(idx) ** p.card_dilution
         if p.welcome != "none":
             pull = pull + np.where(self.gift[idx] != GIFT_DONE, self._gift_utility[idx], 0.0)
