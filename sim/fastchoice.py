@@ -173,27 +173,52 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, previous, nearest_km, neares
     p_store = np.zeros(n_chunks, dtype=np.int64)
     p_flows = np.zeros((n_chunks, n_ret + 1, n_ret), dtype=np.int64)
     for c in prange(n_chunks):
+        # accumulate in the chunk's own arrays, copied out at the end (no false sharing between threads)
+        tx = np.zeros(n_ret, dtype=np.int64)
+        acq = np.zeros(n_ret, dtype=np.int64)
+        orders = np.zeros(n_ret, dtype=np.int64)
+        cg = np.zeros(n_ret)
+        rs = np.zeros(n_ret)
+        ro = np.zeros(n_ret)
+        srev = np.zeros(n_slots)
+        scogs = np.zeros(n_slots)
+        flows = np.zeros((n_ret + 1, n_ret), dtype=np.int64)
+        dist = 0.0
+        utl = 0.0
+        n_in_store = 0
         for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             r = ret[j]
             if r < 0:
                 continue
             i = idx[j]
-            p_tx[c, r] += 1
-            p_cogs[c, r] += cost[j]
-            p_util[c] += np.float64(util[j])
-            p_flows[c, previous[j] + 1, r] += 1
+            tx[r] += 1
+            cg[r] += cost[j]
+            utl += np.float64(util[j])
+            flows[previous[j] + 1, r] += 1
             if lapsed[j]:
-                p_acquired[c, r] += 1
+                acq[r] += 1
             if chan[j] == 1:
-                p_rev_online[c, r] += paid[j]
-                p_orders[c, r] += 1
+                ro[r] += paid[j]
+                orders[r] += 1
             else:
-                p_rev_store[c, r] += paid[j]
+                rs[r] += paid[j]
                 slot = nearest_slot[i, r]
-                p_store_rev[c, slot] += paid[j]
-                p_store_cogs[c, slot] += cost[j]
-                p_dist[c] += np.float64(nearest_km[i, r])
-                p_store[c] += 1
+                srev[slot] += paid[j]
+                scogs[slot] += cost[j]
+                dist += np.float64(nearest_km[i, r])
+                n_in_store += 1
+        p_tx[c] = tx
+        p_acquired[c] = acq
+        p_orders[c] = orders
+        p_cogs[c] = cg
+        p_rev_store[c] = rs
+        p_rev_online[c] = ro
+        p_store_rev[c] = srev
+        p_store_cogs[c] = scogs
+        p_flows[c] = flows
+        p_dist[c] = dist
+        p_util[c] = utl
+        p_store[c] = n_in_store
     rev_store = _sum_chunks(p_rev_store)
     rev_online = _sum_chunks(p_rev_online)
     cogs = _sum_chunks(p_cogs)
@@ -218,16 +243,16 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, previous, nearest_km, neares
     buyers = np.empty(n_buy, dtype=np.int64)
     group_chan = np.empty(n_buy, dtype=np.int8)
     group_paid = np.empty(n_buy)
-    for cc in range(n_chunks):  # counting sort: grouped by retailer, stable within a group
+    for cc in range(n_chunks):  # counting sort (serial: under prange it gave wrong groups)
+        at = fill[cc].copy()
         for jj in range(cc * n // n_chunks, (cc + 1) * n // n_chunks):
             rr = ret[jj]
-            if rr < 0:
-                continue
-            kk = fill[cc, rr]
-            buyers[kk] = idx[jj]
-            group_chan[kk] = chan[jj]
-            group_paid[kk] = paid[jj]
-            fill[cc, rr] = kk + 1
+            if rr >= 0:
+                kk = at[rr]
+                buyers[kk] = idx[jj]
+                group_chan[kk] = chan[jj]
+                group_paid[kk] = paid[jj]
+                at[rr] = kk + 1
     return (rev_store, rev_online, cogs, p_orders.sum(axis=0), p_acquired.sum(axis=0), n_tx, store_rev, store_cogs,
             sum_dist, p_store.sum(), sum_util, buyers, group_chan, group_paid, starts, p_flows.sum(axis=0))
 

@@ -202,7 +202,9 @@ class RetailMarket(mesa.Model):
         pop = self.population
         active = self.active_mask()
         tenure = self.week - pop.since_week
-        band = np.searchsorted(np.array(TENURE_BANDS[1:]), tenure, side="right").astype(np.int8)
+        band = np.zeros(tenure.shape, dtype=np.int8)
+        for edge in TENURE_BANDS[1:]:
+            band += tenure >= edge
         self.active_snapshots.append((self.week, active, band))
         self._measure_wallet(active)
         then_week, then, then_band = self.active_snapshots[0]
@@ -223,12 +225,12 @@ class RetailMarket(mesa.Model):
     def _measure_wallet(self, active: np.ndarray) -> None:
         """Share of wallet: what a retailer's active customers spent there / all they spent this year."""
         spend = self.population.spend_year
-        total = spend.sum(axis=0)
+        total = spend.sum(axis=0, dtype=np.float64)
         self.share_of_wallet = np.full(len(self.retailers) + 1, np.nan)
         for r in range(len(self.retailers)):
-            base = total[active[r]].sum(dtype=np.float64)
+            base = float(np.dot(active[r], total))
             if base > 0:
-                self.share_of_wallet[r] = spend[r, active[r]].sum(dtype=np.float64) / base
+                self.share_of_wallet[r] = float(np.dot(active[r], spend[r].astype(np.float64))) / base
 
     def close_year(self) -> None:
         """Year end: main retailers are re-measured; main-retailer switching and its matrix."""

@@ -127,14 +127,13 @@ class LoyaltyStrategy(Strategy):
         """Re-rank customers into value tiers by their spend over the current year."""
         spend = pop.spend_year[self.r]
         tier = np.zeros(pop.n, dtype=np.int8)
-        customers = np.flatnonzero(spend > 0)
-        if len(customers):
-            order = np.argsort(-spend[customers], kind="stable")
-            rank = np.empty(len(customers), dtype=np.int64)
-            rank[order] = np.arange(len(customers))
-            n_top = round(TOP_SHARE * len(customers))
-            n_mid = round((TOP_SHARE + MIDDLE_SHARE) * len(customers))
-            tier[customers[rank < n_mid]] = 1
-            tier[customers[rank < n_top]] = 2
+        own = spend[spend > 0]
+        if len(own):
+            # the spend that opens each tier (a selection, not a full sort); ties share a tier
+            k_top = max(round(TOP_SHARE * len(own)), 1)
+            k_mid = max(round((TOP_SHARE + MIDDLE_SHARE) * len(own)), 1)
+            cut = np.partition(own, [len(own) - k_mid, len(own) - k_top])
+            tier += (spend >= cut[len(own) - k_mid]) & (spend > 0)
+            tier += (spend >= cut[len(own) - k_top]) & (spend > 0)
         self.tier = tier
         self.discount_row[:] = self._rate(np.arange(pop.n))
