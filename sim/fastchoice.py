@@ -365,3 +365,15 @@ def learn_numba(knowledge, fit, buyers, channel, value_tier, rate_store, rate_on
     """Learning's update after purchases: knowledge grows, personal fit refreshed (same bits as numpy)."""
     _learn(knowledge, fit, buyers, channel, value_tier, np.float32(rate_store), np.float32(rate_online),
            np.float32(1.0 + high_value_boost), float(neg_c), float(scale))
+
+
+def warm() -> None:
+    """Compile every kernel once (cached on disk), so that the first real run does not wait."""
+    from sim.model import RetailMarket
+
+    model = RetailMarket(consumers_n=500, steps=14, engine="numba", seed=0)
+    model.run()
+
+
+if __name__ == "__main__":
+    warm()

@@ -28,7 +28,7 @@ TENURE_BAND_NAMES = ("attrition_rate_new", "attrition_rate_tenure_13_52", "attri
                      "attrition_rate_tenure_156_plus")
 VALUE_TIER_NAMES = ("attrition_rate_bottom", "attrition_rate_middle", "attrition_rate_top")
 ATTRITION_GROUPS = TENURE_BAND_NAMES + VALUE_TIER_NAMES
-NUMBA_FROM_CONSUMERS = 50_000  # below this, compiling costs more than it saves
+NUMBA_FROM_CONSUMERS = 20_000  # below this, compiling costs more than it saves
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
 

@@ -259,7 +259,7 @@ class Scenario(_Section):
         13, ge=0, le=520, description="Weeks of shopping before week 1 so that relationships exist at the start."
     )
     engine: Literal["auto", "numpy", "numba"] = Field(
-        "auto", description="Weekly choice engine; auto uses numba from 50,000 consumers (same picks, faster)."
+        "auto", description="Weekly choice engine; auto uses numba from 20,000 consumers (same results, faster)."
     )
     review_weeks: int = Field(13, ge=1, le=520, description="Weeks between reviews (pricing, closures).")
     region: RegionConfig = Field(default_factory=RegionConfig)

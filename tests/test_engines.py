@@ -28,7 +28,7 @@ def test_numpy_and_numba_engines_give_identical_runs():
 
 def test_auto_engine_picks_numba_only_for_large_populations():
     assert RetailMarket._pick_engine(small_scenario()) == "numpy"
-    assert RetailMarket._pick_engine(small_scenario(**{"consumers.n": 200_000})) == "numba"
+    assert RetailMarket._pick_engine(small_scenario(**{"consumers.n": 20_000})) == "numba"
 
 
 SCRIPT = """
