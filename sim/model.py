@@ -81,7 +81,8 @@ class RetailMarket(mesa.Model):
         self._place_initial_stores()
         self._update_store_geography()
 
-        self.active_snapshots: deque[tuple[int, np.ndarray]] = deque(maxlen=YEAR_WEEKS // QUARTER_WEEKS + 1)
+        # (week, active mask, tenure band) every quarter, back to a year ago
+        self.active_snapshots: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=YEAR_WEEKS // QUARTER_WEEKS + 1)
         self.attrition_rate = np.full(len(self.retailers) + 1, np.nan)  # last annual figure; last = market
         self.attrition_detail = {name: np.full(len(self.retailers) + 1, np.nan) for name in ATTRITION_GROUPS}
         self.share_of_wallet = np.full(len(self.retailers) + 1, np.nan)
@@ -338,6 +339,7 @@ class RetailMarket(mesa.Model):
         self.week = 0
         self.population.spend_year[:] = 0.0
         self.population.total_spent_eur[:] = 0.0  # money is counted from week 1, as the accounts are
+        self.flows_quarter[:] = 0
         for r in self.retailers:
             r.accounts.clear()
             r.review(0.0)
