@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.consumers import NEVER
 from sim.strategies.base import Strategy
 
 TOP_SHARE, MIDDLE_SHARE = 0.2, 0.3  # value tiers: top 20 % of customers, next 30 %
@@ -46,12 +47,14 @@ class LoyaltyStrategy(Strategy):
         scale = model.config.consumers.households_per_agent
         # the gift seen as a price cut on her first basket, valued by her price sensitivity
         basket_paid = np.maximum(pop.basket_eur * scale * self.retailer.price_factor, 1e-6)
-        gift = pop.price_sens * (self.params.welcome_eur * scale) / basket_paid
+        # capped at a free basket: a gift is not worth more than what she came to buy
+        gift = pop.price_sens * np.minimum((self.params.welcome_eur * scale) / basket_paid, 1.0)
         if self.params.welcome == "vesting":
             # a gift paid only to those who stay is worth more to habitual shoppers and less to
             # deal-seekers, who do not mean to stay: it selects the newcomers it attracts
             gift = gift * np.clip(pop.inertia / max(model.config.choice.inertia, 1e-9), 0.0, 2.0)
         self._gift_utility = gift.astype(np.float32)
+        self.offer_open = False  # the welcome offer opens after the warm-up: earlier buyers are not new
         self.discount_row[:] = self._rate(np.arange(pop.n))
         self._refresh(pop, np.arange(pop.n))
 
@@ -76,7 +79,7 @@ class LoyaltyStrategy(Strategy):
         pull = p.points_utility * np.minimum(held / p.redeem_threshold_points, 1.0)
         if p.card_dilution > 0 and self._rival_programmes():  # with one programme, one card at most
             pull = pull / self._cards_held(idx) ** p.card_dilution
-        if p.welcome != "none":
+        if p.welcome != "none" and self.offer_open:
             pull = pull + np.where(self.gift[idx] != GIFT_DONE, self._gift_utility[idx], 0.0)
         self.utility_row[idx] = pull
 
@@ -91,7 +94,7 @@ class LoyaltyStrategy(Strategy):
             balance -= vouchers * p.redeem_threshold_points
             pop.points[self.r, buyers] = balance
             self.retailer.accounts.rewards += float((vouchers * p.redeem_threshold_points).sum() * p.eur_per_point)
-        if p.welcome != "none":
+        if p.welcome != "none" and self.offer_open:
             newcomers = buyers[self.gift[buyers] == NO_GIFT]
             if p.welcome == "unconditional":
                 self._pay_gifts(newcomers)
@@ -108,6 +111,11 @@ class LoyaltyStrategy(Strategy):
     def weekly(self, pop, week, n_active):
         p = self.params
         self.retailer.accounts.programme += p.programme_eur_year / 52.0
+        if p.welcome != "none" and not self.offer_open and week >= 1:
+            # launch: whoever bought here already is an existing customer, not a newcomer
+            self.offer_open = True
+            self.gift[pop.last_week[self.r] > NEVER] = GIFT_DONE
+            self._refresh(pop, np.arange(pop.n))
         if p.welcome == "vesting":
             due = np.flatnonzero((self.gift == GIFT_PENDING) & (self.gift_due_week <= week))
             if len(due):
