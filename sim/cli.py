@@ -96,8 +96,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
                         f"{years:.1f} years, final year", title_justify="left")
     table.add_column("retailer", no_wrap=True)
     table.add_column("strategy", no_wrap=True)
-    for col in ("revenue share", "attrition", "gross margin", "op. margin", "stores open"):
-        table.add_column(col, justify="right")
+    for col in ("revenue\nshare", "attrition", "gross\nmargin", "operating\nmargin", "stores\nopen"):
+        table.add_column(col, justify="right", no_wrap=True)
     for name, r in summary["retailers"].items():
         table.add_row(name, r["strategy"], _pct(r["revenue_share"]), _pct(r["attrition_rate"]),
                       _pct(r["gross_margin"]), _pct(r["operating_margin"]), str(r["stores_open"]))
