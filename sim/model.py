@@ -19,7 +19,7 @@ from sim.settle import relationship_counts_numpy, settle_numpy
 from sim.stores import Store
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
-from sim.town import generate_region
+from sim.town import build_region
 
 QUARTER_WEEKS = 13
 YEAR_WEEKS = 52
@@ -65,7 +65,7 @@ class RetailMarket(mesa.Model):
             self._choose, self._settle = choice.choose_numpy, settle_numpy
             self._counts = relationship_counts_numpy
 
-        self.region = generate_region(config.region, self.streams.region)
+        self.region = build_region(config.region, self.streams.region)
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
         self.retailer_names = [r.name for r in self.retailers]
         self.population = ConsumerPopulation(config.consumers, config.choice, self.region,
@@ -247,9 +247,12 @@ class RetailMarket(mesa.Model):
         zone_of = self.region.site_zone
         from sim.town import ZONE_CODE
 
+        for site, occupant in enumerate(self.region.site_occupant):  # stores named in a sites CSV
+            if occupant:
+                self._open_store(self.retailers[self.retailer_index(occupant)], site)
         for r, rc in zip(self.retailers, self.config.retailers, strict=True):
             allowed = np.isin(zone_of, [ZONE_CODE[z] for z in rc.zones])
-            for _ in range(rc.n_stores):
+            for _ in range(rc.n_stores - len(r.stores)):
                 free = np.flatnonzero((self.site_store < 0) & allowed)
                 if len(free) == 0:
                     free = np.flatnonzero(self.site_store < 0)  # fall back to any zone

@@ -92,7 +92,7 @@ def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
 
     colours = _retailer_colours(model)
     fig, axes = plt.subplots(2, 3, figsize=(16, 9))
-    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.07, top=0.9, wspace=0.25, hspace=0.35)
+    fig.subplots_adjust(left=0.05, right=0.93, bottom=0.07, top=0.9, wspace=0.25, hspace=0.35)
     fig.suptitle(f"{model.config.name} — seed {model.seed}, {model.population.n:,} consumers, "
                  f"{model.week} weeks", fontsize=14)
     years = frame["week"] / 52.0
@@ -168,7 +168,7 @@ def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None) -> 
     ax.set_aspect("equal")
     ax.set_title(f"Sites at week {model.week}: {vacant.sum()} of {region.n_sites} vacant", fontsize=11)
     ax.set_xlabel("km")
-    ax.legend(fontsize=7, loc="upper right", markerscale=0.6)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=0.6, borderaxespad=0)
 
 
 def _rolling(rows: pd.DataFrame, cols: list[str], weeks: int = 13) -> pd.DataFrame:

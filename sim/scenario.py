@@ -52,6 +52,14 @@ class RegionConfig(_Section):
         description="Base rent of a site in each zone (€ per m² per year).",
     )
     share_rural: Fraction = Field(0.1, description="Share of consumers living outside towns.")
+    sites_csv: str | None = Field(
+        None, description="Your own sites: CSV with x, y (km), floor_area_m2, rent_eur_m2_year, zone, town "
+                          "and optionally occupant (a retailer's name); path relative to the scenario file.",
+    )
+    population_csv: str | None = Field(
+        None, description="Your own population: CSV grid with x, y (km, cell centres) and count; "
+                          "path relative to the scenario file.",
+    )
     town_radius_km: float = Field(3.0, gt=0, description="Spread of homes around the largest town (km).")
 
 
@@ -366,7 +374,16 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     raw.setdefault("name", _name_from_path(path))
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value, "--set")
-    return validate(raw, str(path))
+    region = raw.get("region")
+    if isinstance(region, dict):  # data files are named relative to the scenario file
+        for key in ("sites_csv", "population_csv"):
+            if isinstance(region.get(key), str):
+                region[key] = str((path.parent / region[key]).resolve())
+    scenario = validate(raw, str(path))
+    from sim.town import check_region_files
+
+    check_region_files(scenario)
+    return scenario
 
 
 def _name_from_path(path: Path) -> str:

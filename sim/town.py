@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -34,12 +36,18 @@ class Region:
         self.site_tree = cKDTree(np.column_stack([self.site_x, self.site_y]))
         self.n_sites = len(self.site_x)
         self.n_towns = len(self.town_x)
+        self.site_occupant: list[str] = [""] * self.n_sites  # retailer named in a sites CSV
+        self.town_names = [f"town {t + 1}" for t in range(self.n_towns)]
+        self.home_grid: dict[str, np.ndarray] | None = None  # population grid from a CSV
 
     def zone_name(self, site: int) -> str:
         return ZONES[int(self.site_zone[site])]
 
     def sample_homes(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Home positions: most around towns (Gaussian), the rest spread over the region."""
+        """Home positions: from the population grid if there is one; else most around towns
+        (Gaussian) and the rest spread over the region."""
+        if self.home_grid is not None:
+            return self._sample_grid(n, rng)
         n_rural = int(rng.binomial(n, self.share_rural))
         n_town = n - n_rural
         town = rng.choice(self.n_towns, size=n_town, p=self.town_weight)
@@ -52,6 +60,15 @@ class Region:
         y[n_town:] = rng.uniform(0.0, self.height_km, n_rural)
         order = rng.permutation(n)  # so that row order says nothing about where one lives
         return np.clip(x[order], 0, self.width_km), np.clip(y[order], 0, self.height_km)
+
+    def _sample_grid(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        grid = self.home_grid
+        cell = rng.choice(len(grid["count"]), size=n, p=grid["count"] / grid["count"].sum())
+        xs, ys = np.unique(grid["x"]), np.unique(grid["y"])
+        step = min(np.diff(xs).min() if len(xs) > 1 else 1.0, np.diff(ys).min() if len(ys) > 1 else 1.0)
+        x = grid["x"][cell] + rng.uniform(-step / 2, step / 2, n)
+        y = grid["y"][cell] + rng.uniform(-step / 2, step / 2, n)
+        return np.clip(x, 0, self.width_km), np.clip(y, 0, self.height_km)
 
     def footfall(self, open_sites: np.ndarray, radius_km: float) -> np.ndarray:
         """Attraction of each site in [0, 1]: log open floor space within ``radius_km``.
@@ -138,3 +155,135 @@ def _place_towns(cfg: RegionConfig, radius: np.ndarray, rng: np.random.Generator
         xs.append(best[1])
         ys.append(best[2])
     return np.array(xs), np.array(ys)
+
+
+# ---- a real place: sites and population from CSV ---------------------------------------------
+
+SITE_COLUMNS = ("x", "y", "floor_area_m2", "rent_eur_m2_year", "zone", "town")
+POPULATION_COLUMNS = ("x", "y", "count")
+
+
+def _read_csv(path: str, required: tuple[str, ...]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    from sim.scenario import ScenarioError
+
+    if not Path(path).is_file():
+        raise ScenarioError(f"{path}: no such file")
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(line for line in handle if not line.lstrip().startswith("#"))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ScenarioError(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+                                f"{', '.join(missing)}; the file needs {', '.join(required)}")
+        rows = [(reader.line_num, {k.strip(): (v or "").strip() for k, v in row.items() if k}) for row in reader]
+    if not rows:
+        raise ScenarioError(f"{path}: no rows after the header")
+    return header, rows
+
+
+def _number(path: str, line: int, column: str, text: str, low: float | None = None,
+            low_inclusive: bool = True, high: float | None = None) -> float:
+    from sim.scenario import ScenarioError
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise ScenarioError(f"{path}: line {line}, column {column}: not a number (got {text!r})") from None
+    too_low = low is not None and (value < low if low_inclusive else value <= low)
+    if too_low or (high is not None and value > high) or not np.isfinite(value):
+        bound = f"{'≥' if low_inclusive else '>'} {low:g}" if low is not None else ""
+        if high is not None:
+            bound = f"between {low:g} and {high:g}" if low is not None else f"≤ {high:g}"
+        raise ScenarioError(f"{path}: line {line}, column {column}: must be {bound} (got {text})")
+    return value
+
+
+def read_sites(path: str, cfg: RegionConfig) -> dict[str, np.ndarray | list[str]]:
+    """Sites from CSV, checked row by row; errors name the file, line and column."""
+    from sim.scenario import ScenarioError
+
+    header, rows = _read_csv(path, SITE_COLUMNS)
+    out: dict[str, list] = {k: [] for k in (*SITE_COLUMNS, "occupant")}
+    for line, row in rows:
+        out["x"].append(_number(path, line, "x", row["x"], 0.0, True, cfg.width_km))
+        out["y"].append(_number(path, line, "y", row["y"], 0.0, True, cfg.height_km))
+        out["floor_area_m2"].append(_number(path, line, "floor_area_m2", row["floor_area_m2"], 0.0, False))
+        out["rent_eur_m2_year"].append(_number(path, line, "rent_eur_m2_year", row["rent_eur_m2_year"], 0.0))
+        if row["zone"] not in ZONES:
+            raise ScenarioError(f"{path}: line {line}, column zone: must be one of {', '.join(ZONES)} "
+                                f"(got {row['zone']!r})")
+        out["zone"].append(row["zone"])
+        if not row["town"]:
+            raise ScenarioError(f"{path}: line {line}, column town: is empty")
+        out["town"].append(row["town"])
+        out["occupant"].append(row.get("occupant", "") if "occupant" in header else "")
+    return out
+
+
+def read_population(path: str, cfg: RegionConfig) -> dict[str, np.ndarray]:
+    """A population grid from CSV: cell centres and household counts."""
+    from sim.scenario import ScenarioError
+
+    _, rows = _read_csv(path, POPULATION_COLUMNS)
+    x, y, count = [], [], []
+    for line, row in rows:
+        x.append(_number(path, line, "x", row["x"], 0.0, True, cfg.width_km))
+        y.append(_number(path, line, "y", row["y"], 0.0, True, cfg.height_km))
+        count.append(_number(path, line, "count", row["count"], 0.0))
+    if sum(count) <= 0:
+        raise ScenarioError(f"{path}: column count: every cell is empty; at least one must hold households")
+    return {"x": np.array(x), "y": np.array(y), "count": np.array(count)}
+
+
+def check_region_files(scenario) -> None:
+    """Read and check the scenario's CSV files, if it names any, before anything runs."""
+    from sim.scenario import ScenarioError
+
+    cfg = scenario.region
+    if cfg.sites_csv:
+        sites = read_sites(cfg.sites_csv, cfg)
+        names = {r.name for r in scenario.retailers}
+        for line, occupant in enumerate(sites["occupant"], start=2):
+            if occupant and occupant not in names:
+                raise ScenarioError(f"{cfg.sites_csv}: column occupant: {occupant!r} is not a retailer of the "
+                                    f"scenario ({', '.join(sorted(names))}); rows are counted from line {line}")
+        n_stores = sum(r.n_stores for r in scenario.retailers)
+        if n_stores > len(sites["x"]):
+            raise ScenarioError(f"{cfg.sites_csv}: {len(sites['x'])} sites but the retailers open {n_stores} stores")
+    if cfg.population_csv:
+        read_population(cfg.population_csv, cfg)
+
+
+def load_region(cfg: RegionConfig, rng: np.random.Generator) -> Region:
+    """The region from the scenario's CSV files (sites, and a population grid if given)."""
+    sites = read_sites(cfg.sites_csv, cfg)
+    town_names = list(dict.fromkeys(sites["town"]))
+    town = np.array([town_names.index(t) for t in sites["town"]], dtype=np.int16)
+    x, y = np.array(sites["x"]), np.array(sites["y"])
+    n_towns = len(town_names)
+    count = np.bincount(town, minlength=n_towns).astype(float)
+    town_x = np.array([x[town == t].mean() for t in range(n_towns)])
+    town_y = np.array([y[town == t].mean() for t in range(n_towns)])
+    radius = np.array([max(np.hypot(x[town == t] - town_x[t], y[town == t] - town_y[t]).max(), 0.5)
+                       for t in range(n_towns)])
+    region = Region(
+        width_km=cfg.width_km, height_km=cfg.height_km, town_x=town_x, town_y=town_y,
+        town_weight=count / count.sum(), town_radius_km=radius, site_x=x, site_y=y,
+        site_area_m2=np.array(sites["floor_area_m2"]), site_rent_eur_m2_year=np.array(sites["rent_eur_m2_year"]),
+        site_zone=np.array([ZONE_CODE[z] for z in sites["zone"]], dtype=np.int8), site_town=town,
+        share_rural=cfg.share_rural,
+    )
+    region.site_occupant = list(sites["occupant"])
+    region.town_names = town_names
+    if cfg.population_csv:
+        region.home_grid = read_population(cfg.population_csv, cfg)
+    return region
+
+
+def build_region(cfg: RegionConfig, rng: np.random.Generator) -> Region:
+    """The scenario's region: its own sites if it names a CSV, else a generated one; homes from
+    the population grid if it names one."""
+    region = load_region(cfg, rng) if cfg.sites_csv else generate_region(cfg, rng)
+    if cfg.population_csv and region.home_grid is None:
+        region.home_grid = read_population(cfg.population_csv, cfg)
+    return region

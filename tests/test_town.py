@@ -1,0 +1,77 @@
+"""Bringing your own town: sites and population from CSV, with clear errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from sim.model import RetailMarket
+from sim.scenario import ScenarioError, load
+
+from .conftest import SCENARIOS
+
+
+def test_example_town_loads_and_runs():
+    scenario = load(SCENARIOS / "exampleton.toml").with_overrides({"steps": 20, "consumers.n": 1500})
+    model = RetailMarket(scenario, seed=2)
+    model.run()
+    region = model.region
+    assert region.n_sites == 29 and set(region.town_names) == {"Exampleton", "Littlebury"}
+    occupied = {model.stores[slot].retailer.name for slot in model.site_store[model.site_store >= 0]}
+    assert {"Grocer", "Discounter", "Deli"} <= occupied
+    for site, occupant in enumerate(region.site_occupant):  # named occupants got their sites
+        if occupant:
+            assert model.stores[model.site_store[site]].retailer.name == occupant
+    # homes follow the population grid: most live within 3 km of the town centre
+    homes = np.hypot(model.population.home_x - 5.0, model.population.home_y - 5.0)
+    assert (homes < 3.0).mean() > 0.7
+
+
+def _town_with(tmp_path, sites_text=None, population_text=None):
+    for name in ("exampleton_sites.csv", "exampleton_population.csv"):
+        shutil.copy(SCENARIOS / "towns" / name, tmp_path / name)
+    if sites_text is not None:
+        (tmp_path / "exampleton_sites.csv").write_text(sites_text)
+    if population_text is not None:
+        (tmp_path / "exampleton_population.csv").write_text(population_text)
+    text = (SCENARIOS / "exampleton.toml").read_text().replace("towns/", "")
+    path = tmp_path / "town.toml"
+    path.write_text(text)
+    return path
+
+
+HEADER = "x,y,floor_area_m2,rent_eur_m2_year,zone,town\n"
+
+
+@pytest.mark.parametrize(
+    ("sites", "expected"),
+    [
+        ("x,y,floor_area_m2,zone,town\n1,1,100,centre,A\n", "missing column rent_eur_m2_year"),
+        (HEADER + "1,1,100,200,centre,A\n2,2,-50,200,centre,A\n", "line 3, column floor_area_m2: must be > 0"),
+        (HEADER + "1,1,100,200,centre,A\n12,2,50,200,centre,A\n", "line 3, column x: must be between 0 and 10"),
+        (HEADER + "1,1,abc,200,centre,A\n", "line 2, column floor_area_m2: not a number"),
+        (HEADER + "1,1,100,200,downtown,A\n", "line 2, column zone: must be one of centre"),
+    ],
+)
+def test_bad_sites_csv_names_file_line_and_column(tmp_path, sites, expected):
+    path = _town_with(tmp_path, sites_text=sites)
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    assert expected in str(err.value)
+    assert "exampleton_sites.csv" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_population_csv(tmp_path):
+    path = _town_with(tmp_path, population_text="x,y,count\n1,1,-3\n")
+    with pytest.raises(ScenarioError, match=r"exampleton_population.csv: line 2, column count: must be ≥ 0"):
+        load(path)
+
+
+def test_unknown_occupant_is_an_error(tmp_path):
+    text = (SCENARIOS / "towns" / "exampleton_sites.csv").read_text().replace("Grocer", "Grocerz", 1)
+    path = _town_with(tmp_path, sites_text=text)
+    with pytest.raises(ScenarioError, match="'Grocerz' is not a retailer of the scenario"):
+        load(path)
