@@ -302,7 +302,7 @@ class Scenario(_Section):
     # ---- conveniences -------------------------------------------------------------
     def to_toml(self) -> str:
         """The fully resolved scenario as TOML text (every default written out)."""
-        return tomli_w.dumps(self.model_dump(mode="json"))
+        return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))  # TOML has no null
 
     def with_overrides(self, overrides: dict[str, Any], source: str = "override") -> Scenario:
         """A copy with dotted-key overrides applied, e.g. ``{"consumers.n": 2000}``."""
