@@ -273,6 +273,24 @@ for _zone in ZONES:
 
 
 @market_metric
+def mean_nearest_store_km(m):
+    """Mean distance from a consumer's home to the nearest open store of any retailer (km)."""
+    return m.access["mean_nearest_store_km"]
+
+
+@market_metric
+def share_no_store_nearby(m):
+    """Share of consumers with no open store within stores.access_km (2 km by default)."""
+    return m.access["share_no_store_nearby"]
+
+
+@market_metric
+def n_closures(m):
+    """Stores closed this week."""
+    return float(sum(1 for c in m.closures if c["week"] == m.week))
+
+
+@market_metric
 def share_adopted_online(m):
     """Share of consumers who have adopted online shopping (Bass diffusion)."""
     return float(m.population.adopted.mean())
@@ -454,6 +472,8 @@ def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, An
         "attrition_rate": last_measured(all_rows["attrition_rate"]),
         "share_adopted_online": _num(end_market["share_adopted_online"]),
         "stores_closed": len(model.closures),
+        "mean_nearest_store_km": _num(end_market["mean_nearest_store_km"]),
+        "share_no_store_nearby": _num(end_market["share_no_store_nearby"]),
         "retailers": retailers,
     }
 

@@ -95,6 +95,7 @@ class RetailMarket(mesa.Model):
         self.n_transactions = np.zeros(len(self.retailers), dtype=np.int64)
         self.closures: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []  # strategy changes and other notable moments
+        self.town_records: list[dict[str, Any]] = []  # quarterly vacancy by town
 
         self._warm_up(config.warmup_weeks)
         self.metrics = MetricsRecorder(self)
@@ -112,6 +113,7 @@ class RetailMarket(mesa.Model):
             self.review()
         if self.week % QUARTER_WEEKS == 0:
             self.measure_attrition()
+            self.record_vacancy_by_town()
         if self.week % YEAR_WEEKS == 0:
             self.close_year()
         self.metrics.record()
@@ -233,6 +235,19 @@ class RetailMarket(mesa.Model):
             if base > 0:
                 self.share_of_wallet[r] = float(np.dot(active[r], spend[r].astype(np.float64))) / base
 
+    def record_vacancy_by_town(self) -> None:
+        """Quarterly: vacant sites and floor space in each town (vacancy differs by town size)."""
+        region = self.region
+        vacant = self.site_store < 0
+        for t, name in enumerate(region.town_names):
+            here = region.site_town == t
+            self.town_records.append({
+                "week": self.week, "town": name, "n_sites": int(here.sum()), "n_vacant": int((vacant & here).sum()),
+                "vacancy_rate": float((vacant & here).sum() / here.sum()) if here.any() else float("nan"),
+                "vacancy_rate_floor": float(region.site_area_m2[vacant & here].sum() / region.site_area_m2[here].sum())
+                if here.any() else float("nan"),
+            })
+
     def close_year(self) -> None:
         """Year end: main retailers are re-measured; main-retailer switching and its matrix."""
         self.main_switching_rate, matrix = self.population.roll_year()
@@ -308,6 +323,13 @@ class RetailMarket(mesa.Model):
             for r in {s.retailer for s in closed}:
                 slots = [s.slot for s in closed if s.retailer is r]
                 self._assign_nearest(r, np.flatnonzero(np.isin(self.nearest_slot[:, r.index], slots)))
+        # access: how far each consumer is from the nearest open store of any retailer
+        nearest_any = self.nearest_km.min(axis=1) if len(self.retailers) else np.full(pop.n, np.inf)
+        finite = np.isfinite(nearest_any)
+        self.access = {
+            "mean_nearest_store_km": float(nearest_any[finite].mean()) if finite.any() else float("nan"),
+            "share_no_store_nearby": float((nearest_any > self.config.stores.access_km).mean()),
+        }
         footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
         site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
         self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)

@@ -70,6 +70,8 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
             ("switching.csv", model.switching_records, ["week", "from", "to", "n_consumers"]),
             ("flows.csv", model.flow_records, ["week", "from", "to", "n_purchases"]),
             ("events.csv", model.closures_and_events(), ["week", "retailer", "event"]),
+            ("vacancy_by_town.csv", model.town_records,
+             ["week", "town", "n_sites", "n_vacant", "vacancy_rate", "vacancy_rate_floor"]),
         ):
             pd.DataFrame.from_records(records, columns=columns).to_csv(tmp / name, index=False)
         (tmp / "scenario.toml").write_text(
@@ -78,6 +80,7 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
         )
         if figure:
             dashboard(model, frame, tmp / "dashboard.png")
+            map_figure(model, tmp / "map.png")
     return summary
 
 
@@ -144,6 +147,20 @@ def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize=8, loc="upper left")
 
     site_map(model, axes[1, 2], colours)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def map_figure(model: RetailMarket, path: Path) -> None:
+    """The map of sites on its own, larger: occupants, vacant sites, consumer density."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 7))
+    fig.subplots_adjust(left=0.08, right=0.78, bottom=0.08, top=0.93)
+    site_map(model, ax)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 

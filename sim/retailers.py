@@ -70,6 +70,8 @@ class Retailer(mesa.Agent):
         self.accounts = Accounts()
         self.revenue_share_at_review = 0.0
         self.copy_due_week: int | None = None  # week a copied loyalty programme launches
+        self.online_steps_acted = 0  # online_shift closure: steps of online share already acted on
+        self.revenue_history: list[tuple[float, float]] = []  # (store, online) revenue, last 52 weeks
         self.strategy = self._make_strategy(cfg.strategy)
 
     def _make_strategy(self, name: str):
@@ -100,6 +102,14 @@ class Retailer(mesa.Agent):
         acc.revenue_online += revenue_online
         acc.cogs += cogs
         acc.delivery += n_online_orders * self.model.config.online.delivery_eur_order
+        self.revenue_history.append((revenue_store, revenue_online))
+        del self.revenue_history[:-52]
+
+    def trailing_online_share(self) -> float:
+        """Online share of this retailer's revenue over the last 52 weeks."""
+        store = sum(s for s, _ in self.revenue_history)
+        online = sum(o for _, o in self.revenue_history)
+        return online / (store + online) if store + online > 0 else 0.0
 
     def pay_running_costs(self) -> None:
         if self.sells_online:

@@ -131,13 +131,24 @@ class StoreConfig(_Section):
 
     staff_eur_m2_year: float = Field(150.0, ge=0, description="Staff cost per m² of floor (€ per year).")
     fixed_eur_year: float = Field(30_000.0, ge=0, description="Fixed cost of running a store (€ per year).")
-    closure: Literal["never", "loss_threshold"] = Field(
-        "loss_threshold", description="Store-closure policy of retailers."
+    closure: Literal["never", "loss_threshold", "rationalise", "online_shift"] = Field(
+        "loss_threshold", description="Store-closure policy of retailers: never, loss_threshold, rationalise "
+                                      "(close the worst stores each year) or online_shift (close the worst as "
+                                      "the retailer's online share grows).",
     )
     loss_reviews: int = Field(
         4, ge=1, le=40, description="loss_threshold: close after this many reviews in a row with a trailing-year loss."
     )
     min_age_weeks: int = Field(52, ge=0, description="A store is not judged before it is this old (weeks).")
+    rationalise_share: Fraction = Field(
+        0.1, description="rationalise: share of its stores a retailer closes each year, worst first "
+                         "(only loss-making ones)."
+    )
+    online_shift_step: float = Field(
+        0.1, gt=0, le=1, description="online_shift: the worst store closes each time the retailer's online share "
+                                     "of revenue passes another step of this size."
+    )
+    access_km: float = Field(2.0, gt=0, description="Distance within which a consumer counts as having a store (km).")
 
 
 class OnlineConfig(_Section):

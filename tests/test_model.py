@@ -22,7 +22,7 @@ RATE_COLUMNS = [
     "vacancy_rate_floor", "vacancy_rate_centre", "vacancy_rate_neighbourhood", "vacancy_rate_retail_park",
     "share_adopted_online", "main_switching_rate", "hhi", "share_of_wallet", "attrition_rate_new",
     "attrition_rate_tenure_13_52", "attrition_rate_tenure_52_156", "attrition_rate_tenure_156_plus",
-    "attrition_rate_top", "attrition_rate_middle", "attrition_rate_bottom",
+    "attrition_rate_top", "attrition_rate_middle", "attrition_rate_bottom", "share_no_store_nearby",
 ]
 
 
@@ -188,3 +188,38 @@ def test_nearest_stores_after_closures_match_a_full_recomputation():
     m._update_store_geography()
     np.testing.assert_array_equal(slot, m.nearest_slot)
     np.testing.assert_array_equal(km, m.nearest_km)
+
+
+def test_rationalise_closes_the_worst_loss_makers_at_year_ends_only():
+    scenario = small_scenario(**{"stores.closure": "rationalise", "stores.rationalise_share": 0.5,
+                                 "stores.staff_eur_m2_year": 3000.0, "stores.min_age_weeks": 13, "steps": 104})
+    m = RetailMarket(scenario, seed=2)
+    m.run()
+    assert m.closures
+    assert {c["week"] for c in m.closures} <= {52, 104}
+    for r in m.retailers:  # at most half of a retailer's stores at each year end
+        for week in (52, 104):
+            n = sum(1 for c in m.closures if c["retailer"] == r.name and c["week"] == week)
+            assert n <= len(r.stores) // 2
+
+
+def test_online_shift_closes_a_store_per_step_of_online_share():
+    scenario = small_scenario(**{"stores.closure": "online_shift", "stores.online_shift_step": 0.05,
+                                 "stores.min_age_weeks": 0, "choice.online_friction_mean": -2.0, "steps": 52})
+    m = RetailMarket(scenario, seed=2)
+    m.run()
+    for r in m.retailers:
+        closed = sum(1 for c in m.closures if c["retailer"] == r.name)
+        assert closed <= r.online_steps_acted
+        assert r.online_steps_acted == int(r.trailing_online_share() / 0.05) or closed == len(r.stores)
+    assert m.closures
+
+
+def test_access_measures_follow_closures():
+    m = RetailMarket(small_scenario(steps=2), seed=1)
+    before = dict(m.access)
+    for store in list(m.open_stores)[:-1]:  # close all but one store
+        m._close_store(store, reason="test")
+    m._update_store_geography([s for s in m.stores if not s.is_open])
+    assert m.access["mean_nearest_store_km"] > before["mean_nearest_store_km"]
+    assert m.access["share_no_store_nearby"] >= before["share_no_store_nearby"]
