@@ -175,6 +175,49 @@ def _run_experiment(experiment, n_rep: int, n_runs: int, workers: int | None, qu
                    progress=lambda done, total: bar.update(task, completed=done))
 
 
+# ---- compare ------------------------------------------------------------------------------
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.scenarios) < 2:
+        _fail("compare needs at least two scenario files")
+    scenarios = []
+    try:
+        for path in args.scenarios:
+            scenario = load_scenario(path, args.set, args.steps)
+            scenarios.append((scenario.name, scenario))
+    except ScenarioError as exc:
+        _fail(str(exc))
+    labels = [label for label, _ in scenarios]
+    if len(set(labels)) < len(labels):
+        scenarios = [(f"{label}#{i + 1}", s) for i, (label, s) in enumerate(scenarios)]
+    from sim import compare
+    from sim.outputs import atomic_directory
+
+    out = Path(args.out) if args.out else Path("runs") / "compare" / "_vs_".join(label for label, _ in scenarios)
+    n_runs = args.replications * len(scenarios)
+    if args.quiet:
+        frame = compare.run_comparison(scenarios, args.replications, workers=args.workers)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("[bold]compare"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                      TimeRemainingColumn(), transient=True) as bar:
+            task = bar.add_task("compare", total=n_runs)
+            frame = compare.run_comparison(scenarios, args.replications, workers=args.workers,
+                                           progress=lambda done, total: bar.update(task, completed=done))
+    table = compare.differences(frame)
+    text = compare.report(table, args.replications)
+    with atomic_directory(out) as tmp:
+        frame.to_csv(tmp / "runs.csv", index=False, float_format="%.10g")
+        table.to_csv(tmp / "differences.csv", index=False, float_format="%.10g")
+        (tmp / "report.md").write_text(text)
+        compare.figure(table, tmp / "figure.png")
+    if not args.quiet:
+        print(text)
+        print(f"outputs in {out}/ (runs.csv, differences.csv, report.md, figure.png)")
+    return 0
+
+
 # ---- entry point ---------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
     exp.add_argument("--from-runs", metavar="RUNS_CSV", help="rebuild the report from a finished runs.csv")
     exp.set_defaults(func=cmd_experiment)
+
+    cmp = sub.add_parser("compare", help="compare scenarios on common random numbers",
+                         description="Run each scenario with the same seeds and report every final-year "
+                                     "metric's difference from the first scenario with a 95 % CI.")
+    cmp.add_argument("scenarios", nargs="+", help="two or more scenario TOML files; the first is the reference")
+    cmp.add_argument("--replications", type=_positive_int, default=10, help="replications per scenario (10)")
+    cmp.add_argument("--steps", type=_positive_int, help="horizon in weeks (overrides the scenarios)")
+    cmp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a parameter in every scenario")
+    cmp.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
+    cmp.add_argument("--out", help="output folder (default: runs/compare/A_vs_B)")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    cmp.set_defaults(func=cmd_compare)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", help="scenario TOML file")

@@ -115,3 +115,21 @@ def test_failed_run_keeps_earlier_results(run_dir, tmp_path):
 def test_validate(capsys):
     assert main(["validate", str(SCENARIOS / "baseline.toml")]) == 0
     assert "ok:" in capsys.readouterr().out
+
+
+def test_compare_reports_paired_differences(tmp_path):
+    base = (SCENARIOS / "classroom.toml").read_text()
+    a = tmp_path / "a.toml"
+    a.write_text(base)
+    b = tmp_path / "b.toml"  # a costlier world in which stores close
+    b.write_text(base.replace('name = "classroom"', 'name = "costly"')
+                 + '\n[stores]\nstaff_eur_m2_year = 2500.0\nloss_reviews = 1\nmin_age_weeks = 13\n')
+    out = tmp_path / "cmp"
+    assert main(["compare", str(a), str(b), "--replications", "3", "--steps", "40", "--set", "consumers.n=600",
+                 "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out / "differences.csv")
+    vacancy = table[(table["metric"] == "vacancy_rate") & (table["scenario"] == "costly")].iloc[0]
+    assert vacancy["diff"] > 0 and vacancy["diff_ci_low"] > 0
+    assert {"runs.csv", "report.md", "figure.png"} <= {p.name for p in out.iterdir()}
+    runs = pd.read_csv(out / "runs.csv")
+    assert (runs.groupby("replication")["seed"].nunique() == 1).all()  # common random numbers
