@@ -19,7 +19,7 @@ from sim.settle import relationship_counts_numpy, settle_numpy
 from sim.stores import Store
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
-from sim.town import build_region
+from sim.town import ZONE_CODE, build_region
 
 QUARTER_WEEKS = 13
 YEAR_WEEKS = 52
@@ -77,6 +77,7 @@ class RetailMarket(mesa.Model):
         self.taste_fit = (-config.consumers.taste_weight * taste_gap).astype(np.float32)  # (n, R), fixed
         self.stores: list[Store] = []  # every store ever opened, by slot
         self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
+        self.asking_rent = self.region.site_rent_eur_m2_year.astype(float).copy()  # landlords' asking rents
         self.closure_policy = CLOSURE_POLICIES[config.stores.closure](config.stores)
         self._place_initial_stores()
         self._update_store_geography()
@@ -195,6 +196,54 @@ class RetailMarket(mesa.Model):
                 closed.append(store)
         if closed:
             self._update_store_geography(closed)
+        self.let_vacant_sites()
+
+    def let_vacant_sites(self) -> None:
+        """Landlords cut the asking rent of vacant sites; retailers open where it pays (if entry is on).
+
+        A retailer considers the free sites in its zones, away from its own stores, and
+        estimates a new store's yearly contribution from its own stores' sales per m² over
+        the last year (scaled by the site's footfall against its stores'), less cost of
+        goods at its markup, asking rent, staff and fixed costs. It opens the best site
+        whose contribution exceeds ``entry_hurdle`` × the store's costs: one per review.
+        """
+        cfg, region = self.config.stores, self.region
+        vacant = self.site_store < 0
+        floor = cfg.rent_floor_share * region.site_rent_eur_m2_year
+        self.asking_rent[vacant] = np.maximum(self.asking_rent[vacant] * (1 - cfg.rent_cut_per_review), floor[vacant])
+        if not cfg.entry:
+            return
+        footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
+        opened = []
+        for r in self.retailers:
+            stores = [s for s in r.open_stores if len(s.weekly_revenue) >= 26]
+            if not stores:
+                continue
+            area = sum(s.floor_area_m2 for s in stores)
+            sales_m2 = sum(sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in stores) / area
+            own_foot = np.mean([footfall[s.site] for s in stores]) or 1.0
+            free = np.flatnonzero((self.site_store < 0)
+                                  & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones]))
+            if len(free) == 0:
+                continue
+            weight = self._site_appeal(r, free)
+            free = free[weight > weight.max() * 0.5]  # away from its own stores
+            site_area = region.site_area_m2[free]
+            sales = sales_m2 * site_area * np.clip(footfall[free] / own_foot, 0.25, 2.0)
+            margin = sales * r.markup / (1 + r.markup)
+            costs = site_area * (self.asking_rent[free] + cfg.staff_eur_m2_year) + cfg.fixed_eur_year
+            gain = margin - costs - cfg.entry_hurdle * costs
+            best = int(np.argmax(gain))
+            if gain[best] > 0:
+                store = self._open_store(r, int(free[best]))
+                opened.append(store)
+                self.events.append({"week": self.week, "retailer": r.name,
+                                    "event": f"opened a store on site {store.site} at "
+                                             f"{store.rent_eur_m2_year:.0f} €/m²/year"})
+        if opened:
+            for r in {s.retailer for s in opened}:
+                self._assign_nearest(r, np.arange(self.population.n))
+            self._update_store_geography([])
 
     def measure_attrition(self) -> None:
         """Quarterly: annual attrition overall, by tenure band and value tier; share of wallet; CLV.
@@ -260,8 +309,6 @@ class RetailMarket(mesa.Model):
     def _place_initial_stores(self) -> None:
         rng = self.streams.placement
         zone_of = self.region.site_zone
-        from sim.town import ZONE_CODE
-
         for site, occupant in enumerate(self.region.site_occupant):  # stores named in a sites CSV
             if occupant:
                 self._open_store(self.retailers[self.retailer_index(occupant)], site)
@@ -302,6 +349,7 @@ class RetailMarket(mesa.Model):
     def _close_store(self, store: Store, reason: str) -> None:
         store.close()
         self.site_store[store.site] = -1
+        self.asking_rent[store.site] = self.region.site_rent_eur_m2_year[store.site]  # landlord starts afresh
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
 
@@ -312,7 +360,7 @@ class RetailMarket(mesa.Model):
         closed are looked up again.
         """
         pop, n_r = self.population, len(self.retailers)
-        if closed is None:
+        if closed is None:  # the first build
             self._homes = np.column_stack([pop.home_x, pop.home_y]).astype(np.float64)
             # (consumer, retailer), as the weekly choice reads them
             self.nearest_km = np.full((pop.n, n_r), np.inf, dtype=np.float32)

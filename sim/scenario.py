@@ -149,6 +149,16 @@ class StoreConfig(_Section):
                                      "of revenue passes another step of this size."
     )
     access_km: float = Field(2.0, gt=0, description="Distance within which a consumer counts as having a store (km).")
+    rent_cut_per_review: Fraction = Field(
+        0.05, description="Landlords cut the asking rent of a vacant site by this share at each review."
+    )
+    rent_floor_share: Fraction = Field(0.5, description="Asking rent never falls below this share of the base rent.")
+    entry: bool = Field(
+        False, description="Retailers open stores on vacant sites where the expected profit clears the hurdle."
+    )
+    entry_hurdle: float = Field(
+        0.15, ge=0, le=5, description="Expected yearly contribution a new store must make, as a share of its costs."
+    )
 
 
 class OnlineConfig(_Section):

@@ -22,13 +22,14 @@ class Store(mesa.Agent):
         self.site = int(site)
         self.slot = int(slot)  # index into the model's per-store arrays
         self.floor_area_m2 = float(region.site_area_m2[site])
-        self.rent_eur_m2_year = float(region.site_rent_eur_m2_year[site])
+        self.rent_eur_m2_year = float(model.asking_rent[site])  # the rent agreed when it opened
         self.opened_week = model.week
         self.closed_week: int | None = None
         self.revenue = 0.0
         self.cogs = 0.0
         self.costs = 0.0
         self.weekly_profit: deque[float] = deque(maxlen=52)
+        self.weekly_revenue: deque[float] = deque(maxlen=52)
         self.loss_strikes = 0
 
     @property
@@ -47,6 +48,8 @@ class Store(mesa.Agent):
     def book_sales(self, revenue: float, cogs: float) -> None:
         self.revenue = revenue
         self.cogs = cogs
+        if self.is_open:
+            self.weekly_revenue.append(revenue)
 
     def pay_running_costs(self) -> None:
         cfg = self.model.config.stores

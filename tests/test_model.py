@@ -223,3 +223,32 @@ def test_access_measures_follow_closures():
     m._update_store_geography([s for s in m.stores if not s.is_open])
     assert m.access["mean_nearest_store_km"] > before["mean_nearest_store_km"]
     assert m.access["share_no_store_nearby"] >= before["share_no_store_nearby"]
+
+
+def test_landlords_cut_asking_rent_while_vacant_down_to_the_floor():
+    m = RetailMarket(small_scenario(steps=104), seed=1)
+    vacant = np.flatnonzero(m.site_store < 0)
+    assert len(vacant)
+    m.run()
+    still = vacant[m.site_store[vacant] < 0]
+    base = m.region.site_rent_eur_m2_year[still]
+    cfg = m.config.stores
+    expected = np.maximum(base * (1 - cfg.rent_cut_per_review) ** 8, cfg.rent_floor_share * base)
+    np.testing.assert_allclose(m.asking_rent[still], expected)
+
+
+def test_entry_opens_stores_on_vacant_sites_when_it_pays():
+    scenario = small_scenario(**{"stores.entry": True, "stores.entry_hurdle": 0.0, "region.n_sites": 24,
+                                 "steps": 78})
+    m = RetailMarket(scenario, seed=1)
+    n_before = len(m.stores)
+    m.run()
+    opened = [e for e in m.events if e["event"].startswith("opened a store")]
+    assert opened and len(m.stores) == n_before + len(opened)
+    km, slot = m.nearest_km.copy(), m.nearest_slot.copy()
+    m._update_store_geography()
+    np.testing.assert_array_equal(slot, m.nearest_slot)
+    np.testing.assert_array_equal(km, m.nearest_km)
+    no_entry = RetailMarket(small_scenario(**{"region.n_sites": 24, "steps": 78}), seed=1)
+    no_entry.run()
+    assert len(no_entry.stores) == n_before
