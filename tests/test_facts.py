@@ -40,10 +40,16 @@ def test_fact6_top_fifth_brings_most_revenue():
 
 
 @pytest.mark.parametrize("name", ["fact1_tenure", "fact2_loyalty_parity", "fact3_welcome", "fact4_price_war",
-                                  "fact6_pareto", "fact7_learning_rivals", "tournament"])
+                                  "fact5_online_vacancy", "fact6_pareto", "fact7_learning_rivals", "tournament"])
 def test_every_experiment_declares_twenty_replications_and_valid_arms(name):
     experiment, module = load_experiment(name)
     assert experiment.replications >= 20
     for arm in experiment.arms:
         experiment.scenario_for(arm)  # raises on a bad override
     assert callable(module.figure) and callable(module.findings)
+
+
+def test_fact5_online_growth_closes_stores_and_raises_vacancy():
+    frame, _ = small_run("fact5_online_vacancy", replications=2)
+    assert paired_difference(frame, "sales_per_m2_change", "fast online", "slow online")[0] < 0
+    assert paired_difference(frame, "vacancy_rise", "fast online", "slow online")[0] > 0
