@@ -1,10 +1,12 @@
-"""The weekly choice compiled with numba: the arithmetic of ``sim.choice``, fused in one loop.
+"""The numba engine: the weekly choice, settlement and learning updates, compiled.
 
-It reads the full (R, n) arrays directly instead of gathering the shoppers' columns,
-and works through the shoppers in a fixed number of chunks spread over the cores, so
-the picks depend only on the inputs and the uniforms, never on the number of threads.
-Used when the population is large (see ``Scenario.engine``); importing this module
-compiles nothing until the first call, and compiled code is cached on disk.
+The arithmetic is that of ``sim.choice``, ``sim.settle`` and the learning strategy,
+in the same order. The kernels read the full (consumer, retailer) arrays directly
+instead of gathering the shoppers' columns, and work through consumers in a fixed
+number of chunks spread over the cores, so results depend only on the inputs and the
+uniforms, never on the number of threads. Used from 20,000 consumers (see
+``Scenario.engine``); importing this module compiles nothing until the first call,
+and compiled code is cached on disk (``python -m sim.fastchoice`` warms the cache).
 """
 
 from __future__ import annotations

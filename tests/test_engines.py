@@ -57,3 +57,19 @@ def test_thread_count_never_changes_results():
     m.metrics.to_frame().to_parquet(buf, index=False)
     digests.add(hashlib.sha256(buf.getvalue()).hexdigest())
     assert len(digests) == 1
+
+
+def test_the_shared_exp_gives_the_same_bits_in_both_engines_and_is_accurate():
+    import numpy as np
+
+    from sim import detmath
+    from sim.fastchoice import _det_exp_array
+
+    x = np.concatenate([-np.logspace(-12, 2.84, 20_000), np.linspace(-60, 60, 20_001), [0.0, -np.inf, -800.0]])
+    compiled = np.empty_like(x)
+    _det_exp_array(x, compiled)
+    vectorised = detmath.exp(x)
+    assert np.array_equal(vectorised.view(np.int64), compiled.view(np.int64))
+    finite = x > -700
+    assert np.max(np.abs(vectorised[finite] / np.exp(x[finite]) - 1)) < 1e-15
+    assert vectorised[-3] == 1.0 and vectorised[-2] == 0.0 and vectorised[-1] == 0.0
