@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup classroom golden docs clean
+.PHONY: run test lint setup classroom golden docs experiments benchmarks clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,14 @@ classroom: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check sim tests scripts benchmarks
 	$(BIN)/python -m pytest -q
+
+experiments: $(STAMP)  # every declared experiment, 20 replications each (about 10 minutes on 2 cores)
+	for e in $$(ls experiments/*.py | xargs -n1 basename | grep -v '^_' | sed 's/\.py$$//'); do \
+		$(BIN)/retailsim experiment $$e --quiet || exit 1; done
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/bench_scenarios.py --repeat 3
+	$(BIN)/python benchmarks/bench_scale.py
 
 golden: $(STAMP)
 	$(BIN)/python scripts/refresh_golden.py
