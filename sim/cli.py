@@ -164,15 +164,21 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def _run_experiment(experiment, n_rep: int, n_runs: int, workers: int | None, quiet: bool):
     from sim.experiment import run
 
+    return _with_run_progress(experiment.name, n_runs, quiet,
+                              lambda progress: run(experiment, replications=n_rep, workers=workers,
+                                                   progress=progress))
+
+
+def _with_run_progress(label: str, n_runs: int, quiet: bool, call):
+    """Call ``call(progress)`` under a progress bar counting finished runs (none if quiet)."""
     if quiet:
-        return run(experiment, replications=n_rep, workers=workers)
+        return call(None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("runs"), TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task(experiment.name, total=n_runs)
-        return run(experiment, replications=n_rep, workers=workers,
-                   progress=lambda done, total: bar.update(task, completed=done))
+        task = bar.add_task(label, total=n_runs)
+        return call(lambda done, total: bar.update(task, completed=done))
 
 
 # ---- compare ------------------------------------------------------------------------------
@@ -195,16 +201,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else Path("runs") / "compare" / "_vs_".join(label for label, _ in scenarios)
     n_runs = args.replications * len(scenarios)
-    if args.quiet:
-        frame = compare.run_comparison(scenarios, args.replications, workers=args.workers)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        with Progress(TextColumn("[bold]compare"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                      TimeRemainingColumn(), transient=True) as bar:
-            task = bar.add_task("compare", total=n_runs)
-            frame = compare.run_comparison(scenarios, args.replications, workers=args.workers,
-                                           progress=lambda done, total: bar.update(task, completed=done))
+    frame = _with_run_progress("compare", n_runs, args.quiet,
+                               lambda progress: compare.run_comparison(scenarios, args.replications,
+                                                                       workers=args.workers, progress=progress))
     table = compare.differences(frame)
     text = compare.report(table, args.replications)
     with atomic_directory(out) as tmp:
