@@ -27,6 +27,15 @@ POW2 = np.ldexp(1.0, np.arange(-POW2_OFFSET, 1024))  # 2**k, exact, for k = −1
 A = tuple(1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(14))
 
 
+# _reduce and _poly take a scalar or an array: numpy evaluates them here, and
+# sim.fastchoice compiles these very functions with numba, so both run the same operations.
+
+def _reduce(x):
+    """x = k·ln 2 + r with k a whole number (Cody–Waite); returns (k, r), |r| ≤ ln 2 / 2."""
+    k = (x * INV_LN2 + ROUND_MAGIC) - ROUND_MAGIC
+    return k, (x - k * LN2_HI) - k * LN2_LO
+
+
 def _poly(r):
     """sum of a[k]·r**k for k ≤ 13 by Estrin's scheme (short dependency chains, so fast)."""
     r2 = r * r
@@ -43,9 +52,7 @@ def exp(x: np.ndarray) -> np.ndarray:
     """Elementwise e**x in float64, bit-identical to ``sim.fastchoice.det_exp``."""
     x = np.asarray(x, dtype=np.float64)
     low = x < EXP_MIN
-    xc = np.clip(x, EXP_MIN, EXP_MAX)
-    k = (xc * INV_LN2 + ROUND_MAGIC) - ROUND_MAGIC
-    r = (xc - k * LN2_HI) - k * LN2_LO
+    k, r = _reduce(np.clip(x, EXP_MIN, EXP_MAX))
     out = _poly(r) * POW2[k.astype(np.int64) + POW2_OFFSET]
     out[low] = 0.0
     return out

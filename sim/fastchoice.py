@@ -19,30 +19,20 @@ from sim.choice import MarketArrays
 
 N_CHUNKS = 256
 BOOK_CHUNKS = 16  # settlement sums: partial sums per chunk, added in chunk order (as the numpy engine)
-_A = detmath.A
-_LN2_HI, _LN2_LO, _INV_LN2 = detmath.LN2_HI, detmath.LN2_LO, detmath.INV_LN2
 _EXP_MIN, _EXP_MAX = detmath.EXP_MIN, detmath.EXP_MAX
-_ROUND_MAGIC, _POW2, _POW2_OFFSET = detmath.ROUND_MAGIC, detmath.POW2, detmath.POW2_OFFSET
+_POW2, _POW2_OFFSET = detmath.POW2, detmath.POW2_OFFSET
+# the very functions numpy evaluates in sim.detmath, compiled: the same operations, the same bits
+_reduce = njit(cache=True, inline="always")(detmath._reduce)
+_poly = njit(cache=True, inline="always")(detmath._poly)
 
 
 @njit(cache=True, inline="always")
 def det_exp(x):
-    """Scalar twin of ``sim.detmath.exp``: the same operations in the same order."""
+    """Scalar twin of ``sim.detmath.exp``."""
     if x < _EXP_MIN:
         return 0.0
-    if x > _EXP_MAX:
-        x = _EXP_MAX
-    k = (x * _INV_LN2 + _ROUND_MAGIC) - _ROUND_MAGIC
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    s0 = (_A[0] + _A[1] * r) + (_A[2] + _A[3] * r) * r2
-    s1 = (_A[4] + _A[5] * r) + (_A[6] + _A[7] * r) * r2
-    s2 = (_A[8] + _A[9] * r) + (_A[10] + _A[11] * r) * r2
-    s3 = _A[12] + _A[13] * r
-    p = (s0 + s1 * r4) + (s2 + s3 * r4) * r8
-    return p * _POW2[int(k) + _POW2_OFFSET]
+    k, r = _reduce(min(x, _EXP_MAX))
+    return _poly(r) * _POW2[int(k) + _POW2_OFFSET]
 
 
 @njit(cache=True)
@@ -175,52 +165,27 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, previous, nearest_km, neares
     p_store = np.zeros(n_chunks, dtype=np.int64)
     p_flows = np.zeros((n_chunks, n_ret + 1, n_ret), dtype=np.int64)
     for c in prange(n_chunks):
-        # accumulate in the chunk's own arrays, copied out at the end (no false sharing between threads)
-        tx = np.zeros(n_ret, dtype=np.int64)
-        acq = np.zeros(n_ret, dtype=np.int64)
-        orders = np.zeros(n_ret, dtype=np.int64)
-        cg = np.zeros(n_ret)
-        rs = np.zeros(n_ret)
-        ro = np.zeros(n_ret)
-        srev = np.zeros(n_slots)
-        scogs = np.zeros(n_slots)
-        flows = np.zeros((n_ret + 1, n_ret), dtype=np.int64)
-        dist = 0.0
-        utl = 0.0
-        n_in_store = 0
         for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             r = ret[j]
             if r < 0:
                 continue
             i = idx[j]
-            tx[r] += 1
-            cg[r] += cost[j]
-            utl += np.float64(util[j])
-            flows[previous[j] + 1, r] += 1
+            p_tx[c, r] += 1
+            p_cogs[c, r] += cost[j]
+            p_util[c] += np.float64(util[j])
+            p_flows[c, previous[j] + 1, r] += 1
             if lapsed[j]:
-                acq[r] += 1
+                p_acquired[c, r] += 1
             if chan[j] == 1:
-                ro[r] += paid[j]
-                orders[r] += 1
+                p_rev_online[c, r] += paid[j]
+                p_orders[c, r] += 1
             else:
-                rs[r] += paid[j]
+                p_rev_store[c, r] += paid[j]
                 slot = nearest_slot[i, r]
-                srev[slot] += paid[j]
-                scogs[slot] += cost[j]
-                dist += np.float64(nearest_km[i, r])
-                n_in_store += 1
-        p_tx[c] = tx
-        p_acquired[c] = acq
-        p_orders[c] = orders
-        p_cogs[c] = cg
-        p_rev_store[c] = rs
-        p_rev_online[c] = ro
-        p_store_rev[c] = srev
-        p_store_cogs[c] = scogs
-        p_flows[c] = flows
-        p_dist[c] = dist
-        p_util[c] = utl
-        p_store[c] = n_in_store
+                p_store_rev[c, slot] += paid[j]
+                p_store_cogs[c, slot] += cost[j]
+                p_dist[c] += np.float64(nearest_km[i, r])
+                p_store[c] += 1
     rev_store = _sum_chunks(p_rev_store)
     rev_online = _sum_chunks(p_rev_online)
     cogs = _sum_chunks(p_cogs)

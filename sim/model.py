@@ -28,7 +28,7 @@ TENURE_BAND_NAMES = ("attrition_rate_new", "attrition_rate_tenure_13_52", "attri
                      "attrition_rate_tenure_156_plus")
 VALUE_TIER_NAMES = ("attrition_rate_bottom", "attrition_rate_middle", "attrition_rate_top")
 ATTRITION_GROUPS = TENURE_BAND_NAMES + VALUE_TIER_NAMES
-NUMBA_FROM_CONSUMERS = 20_000  # below this, compiling costs more than it saves
+NUMBA_FROM_CONSUMERS = 20_000  # below this, loading numba and its threads costs more than it saves
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
 
@@ -241,9 +241,7 @@ class RetailMarket(mesa.Model):
                                     "event": f"opened a store on site {store.site} at "
                                              f"{store.rent_eur_m2_year:.0f} €/m²/year"})
         if opened:
-            for r in {s.retailer for s in opened}:
-                self._assign_nearest(r, np.arange(self.population.n))
-            self._update_store_geography([])
+            self._update_store_geography(opened=opened)
 
     def measure_attrition(self) -> None:
         """Quarterly: annual attrition overall, by tenure band and value tier; share of wallet; CLV.
@@ -353,21 +351,25 @@ class RetailMarket(mesa.Model):
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
 
-    def _update_store_geography(self, closed: list[Store] | None = None) -> None:
+    def _update_store_geography(self, closed: list[Store] | None = None, opened: list[Store] | None = None) -> None:
         """Nearest open store of each retailer for every consumer, and site footfall.
 
         Computed in full once; after closures only the consumers whose nearest store
-        closed are looked up again.
+        closed are looked up again; after openings, every consumer for the retailers
+        that opened (a new store can be anyone's nearest).
         """
         pop, n_r = self.population, len(self.retailers)
-        if closed is None:  # the first build
+        if opened:
+            for r in {s.retailer for s in opened}:
+                self._assign_nearest(r, np.arange(pop.n))
+        elif closed is None:  # the first build
             self._homes = np.column_stack([pop.home_x, pop.home_y]).astype(np.float64)
             # (consumer, retailer), as the weekly choice reads them
             self.nearest_km = np.full((pop.n, n_r), np.inf, dtype=np.float32)
             self.nearest_slot = np.full((pop.n, n_r), -1, dtype=np.int32)
             for r in self.retailers:
                 self._assign_nearest(r, np.arange(pop.n))
-        else:
+        if closed:
             for r in {s.retailer for s in closed}:
                 slots = [s.slot for s in closed if s.retailer is r]
                 self._assign_nearest(r, np.flatnonzero(np.isin(self.nearest_slot[:, r.index], slots)))
