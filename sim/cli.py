@@ -1,4 +1,4 @@
-"""The command line: ``retailsim run | validate``.
+"""The command line: ``retailsim run | validate | experiment | compare | sweep``.
 
 Bad input exits with status 2 and a one-line message, and writes nothing.
 """
@@ -6,6 +6,7 @@ Bad input exits with status 2 and a one-line message, and writes nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -217,6 +218,40 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- sweep ---------------------------------------------------------------------------------
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim import sweep as sw
+
+    try:
+        spec = sw.load_sweep(args.experiment)
+    except sw.SweepError as exc:
+        _fail(str(exc))
+    out = Path(args.out) if args.out else Path("runs") / "sweeps" / spec.spec.name
+    n_runs = len(sw.plan(spec))
+    n_workers = args.workers or os.cpu_count() or 1
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{n_workers} local worker process(es)"
+    if not args.quiet:
+        print(f"sweep {spec.spec.name}: {n_runs} runs on {where}; results in {out}/")
+    try:
+        result = _with_run_progress(spec.spec.name, n_runs, args.quiet,
+                                    lambda progress: sw.execute_runs(spec, out, workers=args.workers,
+                                                                     scheduler=args.scheduler, progress=progress))
+    except sw.SweepError as exc:
+        _fail(str(exc))
+    print(f"{result.n_skipped} runs already done, {result.n_executed} executed, {len(result.failures)} failed")
+    if result.failures:
+        for key, error in sorted(result.failures.items())[:10]:
+            print(f"  {key}: {error}", file=sys.stderr)
+        _fail(f"{len(result.failures)} runs failed (finished runs are kept; run the same command again to retry)")
+    from sim.sweep_analysis import write_results
+
+    written = write_results(spec, out, sw.gather(spec, out))
+    if not args.quiet:
+        print(f"outputs in {out}/ ({', '.join(written)})")
+    return 0
+
+
 # ---- entry point ---------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,6 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", help="output folder (default: runs/compare/A_vs_B)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     cmp.set_defaults(func=cmd_compare)
+
+    swp = sub.add_parser("sweep", help="run an experiment file: factors × replications, locally or on Dask",
+                         description="Run every run of an experiment file (TOML: base scenario, factors, design, "
+                                     "replications, outputs). Each finished run is kept in OUT/runs/; the same "
+                                     "command again runs only what is missing. Writes runs.parquet, summary.csv, "
+                                     "report.md and a figure.")
+    swp.add_argument("experiment", help="experiment TOML file, or the name of one in experiments/")
+    swp.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
+    swp.add_argument("--scheduler", metavar="ADDRESS",
+                     help="address of a running Dask scheduler, e.g. tcp://HOST:8786 (default: local processes)")
+    swp.add_argument("--out", help="output folder (default: runs/sweeps/NAME)")
+    swp.add_argument("--quiet", action="store_true", help="no progress bar")
+    swp.set_defaults(func=cmd_sweep)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", help="scenario TOML file")

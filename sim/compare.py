@@ -19,11 +19,6 @@ from sim.experiment import mean_ci
 from sim.scenario import Scenario
 
 MASTER_SEED = 20_261_124
-MARKET_MEASURES = ("online_share", "vacancy_rate", "vacancy_rate_floor", "main_switching_rate", "attrition_rate",
-                   "share_no_store_nearby", "mean_nearest_store_km")
-RETAILER_MEASURES = ("revenue_share", "attrition_rate", "gross_margin", "operating_margin", "stores_open")
-
-
 def replication_seed(replication: int) -> int:
     seq = np.random.SeedSequence(entropy=MASTER_SEED, spawn_key=(replication,))
     return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
@@ -31,21 +26,14 @@ def replication_seed(replication: int) -> int:
 
 def _run(task: tuple[int, str, dict[str, Any], int]) -> dict[str, Any]:
     from sim.model import RetailMarket
-    from sim.outputs import build_summary
+    from sim.outputs import final_figures
 
     index, label, raw, replication = task
     seed = replication_seed(replication)
     model = RetailMarket(Scenario.model_validate(raw), seed=seed)
     model.run()
-    summary = build_summary(model, model.metrics.to_frame(), runtime_s=0.0)
     row: dict[str, Any] = {"scenario": label, "order": index, "replication": replication, "seed": seed}
-    for key in MARKET_MEASURES:
-        row[key] = summary.get(key)
-    for zone, value in summary["vacancy_rate_by_zone"].items():
-        row[f"vacancy_rate_{zone}"] = value
-    for name, figures in summary["retailers"].items():
-        for key in RETAILER_MEASURES:
-            row[f"{name}.{key}"] = figures.get(key)
+    row.update(final_figures(model, model.metrics.to_frame()))
     return row
 
 
@@ -107,11 +95,16 @@ def report(table: pd.DataFrame, n_rep: int) -> str:
 def _fmt(mean, low, high, metric: str, signed: bool = False) -> str:
     if not np.isfinite(mean):
         return "–"
-    scale = 1.0 if metric.endswith(("_km", "stores_open")) else 100.0
+    scale = 1.0 if _in_units(metric) else 100.0
     sign = "+" if signed else ""
     if not np.isfinite(low):
         return f"{mean * scale:{sign}.2f}"
     return f"{mean * scale:{sign}.2f} [{low * scale:.2f}, {high * scale:.2f}]"
+
+
+def _in_units(metric: str) -> bool:
+    """Figures in km or store counts, shown as they are; the rest are rates, shown in %."""
+    return metric.endswith(("_km", "stores_open", "stores_closed"))
 
 
 def figure(table: pd.DataFrame, path: Path) -> None:
@@ -121,7 +114,7 @@ def figure(table: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    diffs = table[table["diff"].notna() & ~table["metric"].str.contains(r"\.") & ~table["metric"].str.endswith("_km")]
+    diffs = table[table["diff"].notna() & ~table["metric"].str.contains(r"\.") & ~table["metric"].map(_in_units)]
     labels = list(dict.fromkeys(diffs["scenario"]))
     metrics = list(dict.fromkeys(diffs["metric"]))
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(metrics) * max(len(labels), 1) + 1.5))

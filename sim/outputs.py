@@ -86,6 +86,29 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
 
 # ---- figures ---------------------------------------------------------------------------
 
+MARKET_FIGURES = ("online_share", "vacancy_rate", "vacancy_rate_floor", "main_switching_rate", "attrition_rate",
+                  "operating_margin", "share_no_store_nearby", "mean_nearest_store_km", "stores_closed")
+RETAILER_FIGURES = ("revenue_share", "attrition_rate", "gross_margin", "operating_margin", "stores_open")
+
+
+def final_figures(model: RetailMarket, frame: pd.DataFrame) -> dict[str, float | None]:
+    """The final-year figures as one flat record: market figures by name, vacancy by zone as
+    ``vacancy_rate_ZONE``, and each retailer's as ``NAME.figure`` (rates as fractions)."""
+    summary = final_year_summary(model, frame)
+    last_week = int(frame["week"].max())
+    market_year = frame[(frame["retailer"] == ALL) & (frame["week"] > last_week - 52)]
+    revenue = float(market_year["revenue_eur"].sum())
+    summary["operating_margin"] = (round(float(market_year["operating_profit_eur"].sum()) / revenue, 6)
+                                   if revenue > 0 else None)
+    row: dict[str, float | None] = {key: summary.get(key) for key in MARKET_FIGURES}
+    for zone, value in summary["vacancy_rate_by_zone"].items():
+        row[f"vacancy_rate_{zone}"] = value
+    for name, figures in summary["retailers"].items():
+        for key in RETAILER_FIGURES:
+            row[f"{name}.{key}"] = figures.get(key)
+    return row
+
+
 def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     """Attrition, vacancy, margins and online share over time, and a map of sites at the end."""
     import matplotlib
@@ -210,4 +233,4 @@ def _retailer_colours(model: RetailMarket) -> dict[str, Any]:
     return colours
 
 
-__all__ = ["atomic_directory", "build_summary", "dashboard", "site_map", "write_run"]
+__all__ = ["atomic_directory", "build_summary", "dashboard", "final_figures", "site_map", "write_run"]

@@ -1,0 +1,503 @@
+"""Sweeps: many runs declared in one TOML file, executed locally or on a Dask cluster.
+
+Layers, as in the EMA workbench:
+
+* the **declaration** (:class:`SweepSpec`, read by :func:`load_sweep`): a base scenario,
+  overrides applied to every run, factors with levels or ranges, a design, replications
+  and the outputs to keep;
+* the **design** (:func:`design_points`): full factorial, or a Morris, Sobol or Latin
+  hypercube sample drawn with SALib from the factor ranges;
+* the **execution** (:func:`execute_runs`): local processes or a Dask distributed
+  scheduler; the coordinator writes each finished run atomically to its own file in
+  ``DIR/runs/``, so an interrupted sweep (even by ``kill -9``) loses no finished run
+  and the same command again runs only what is missing;
+* the **analysis** (:mod:`sim.sweep_analysis`): ``runs.parquet`` with one row per run,
+  means and 95 % confidence intervals per factor level, sensitivity indices.
+
+Every run's seed comes from the sweep's master seed and the run's key, never from the
+order of execution, so the results are the same whatever the backend or the number of
+workers. With common random numbers (the default) the key that sets the seed is the
+replication number, so every design point sees the same luck in replication k.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim import __version__
+from sim.scenario import Scenario, ScenarioError, load
+
+SERIES_OUTPUTS = {"online_share_by_year": "online_share_y{year}"}
+"""Outputs that expand to one column per full year of the run."""
+
+
+class SweepError(ValueError):
+    """A sweep file or folder that cannot be used, with what is wrong and where."""
+
+
+# ---- the declaration ---------------------------------------------------------------------
+
+class Range(BaseModel):
+    """A factor given as an interval; ``levels`` spreads it evenly for a full factorial."""
+
+    model_config = ConfigDict(extra="forbid")
+    low: float
+    high: float
+    levels: int | None = Field(None, ge=2, description="evenly spaced levels (full factorial only)")
+    integer: bool = Field(False, description="round sampled values to whole numbers")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+class Design(BaseModel):
+    """How design points are chosen from the factors."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["full_factorial", "morris", "sobol", "lhs"] = "full_factorial"
+    trajectories: int = Field(10, ge=2, description="morris: number of trajectories")
+    grid_levels: int = Field(4, ge=2, description="morris: levels of the grid each factor moves on")
+    samples: int = Field(64, ge=2, description="sobol: base sample N (a power of two); lhs: number of points")
+    seed: int = Field(1, ge=0, description="seed of the sample design (not of the runs)")
+
+    @model_validator(mode="after")
+    def _power_of_two(self) -> Design:
+        if self.method == "sobol" and self.samples & (self.samples - 1):
+            raise ValueError(f"sobol needs samples to be a power of two (e.g. 64, 128), got {self.samples}")
+        return self
+
+
+class SweepSpec(BaseModel):
+    """An experiment file: what to vary, how often, and what to keep."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    scenario: str = Field(description="base scenario TOML, relative to the experiment file")
+    master_seed: int = Field(ge=0)
+    replications: int = Field(1, ge=1)
+    common_random_numbers: bool = Field(True, description="replication k has the same seed at every point")
+    outputs: list[str] = Field(min_length=1)
+    base: dict[str, Any] = Field(default_factory=dict, description="overrides applied to every run")
+    factors: dict[str, list[Any] | Range] = Field(min_length=1)
+    design: Design = Field(default_factory=Design)
+
+    @field_validator("factors")
+    @classmethod
+    def _levels_not_empty(cls, factors: dict[str, list[Any] | Range]) -> dict[str, list[Any] | Range]:
+        for name, value in factors.items():
+            if isinstance(value, list) and not value:
+                raise ValueError(f"factor {name!r} has no levels")
+        return factors
+
+    @model_validator(mode="after")
+    def _factors_fit_design(self) -> SweepSpec:
+        for name, value in self.factors.items():
+            if self.design.method == "full_factorial":
+                if isinstance(value, Range) and value.levels is None:
+                    raise ValueError(f"factor {name!r}: a full factorial needs a list of levels or "
+                                     f"`levels = n` in its range")
+            elif not isinstance(value, Range):
+                raise ValueError(f"factor {name!r}: the {self.design.method} design samples ranges; "
+                                 f"give {{ low = ..., high = ... }} instead of a list")
+        return self
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A loaded sweep: its declaration, the resolved base scenario and where it came from."""
+
+    spec: SweepSpec
+    path: Path
+    base_scenario: Scenario
+
+    @property
+    def factor_names(self) -> list[str]:
+        return list(self.spec.factors)
+
+    def output_columns(self) -> list[str]:
+        """The columns each run keeps, with series outputs expanded per year."""
+        years = self.base_scenario.steps // 52
+        columns = []
+        for name in self.spec.outputs:
+            if name in SERIES_OUTPUTS:
+                columns += [SERIES_OUTPUTS[name].format(year=y) for y in range(1, years + 1)]
+            else:
+                columns.append(name)
+        return columns
+
+    def fingerprint(self) -> str:
+        """Identity of everything that shapes the runs' results: the same sweep in the same folder."""
+        payload = {"spec": self.spec.model_dump(mode="json", exclude={"description"}),
+                   "scenario": self.base_scenario.model_dump(mode="json"), "version": __version__}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_sweep(name_or_path: str | Path) -> Sweep:
+    """Read and check an experiment file (a path, or a name in ``experiments/``)."""
+    path = _find(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SweepError(f"{path}: not valid TOML: {exc}") from None
+    raw.setdefault("name", path.stem)
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SweepError("\n".join(_format_error(err, path) for err in exc.errors())) from None
+    scenario_path = (path.parent / spec.scenario).resolve()
+    try:
+        base = load(scenario_path).with_overrides(spec.base, source=f"{path} [base]")
+    except ScenarioError as exc:
+        raise SweepError(f"{path}: scenario: {exc}") from None
+    sweep = Sweep(spec=spec, path=path, base_scenario=base)
+    _check_outputs(sweep)
+    for point in design_points(sweep):  # every run's scenario must be valid before anything starts
+        try:
+            base.with_overrides(point, source=f"{path} [factors]")
+        except ScenarioError as exc:
+            raise SweepError(str(exc)) from None
+    return sweep
+
+
+def _find(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise SweepError(f"{path}: no such experiment file")
+        return path
+    for folder in (Path.cwd() / "experiments", Path(__file__).resolve().parent.parent / "experiments"):
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "experiments").glob("*.toml"))
+    raise SweepError(f"no experiment file {name_or_path!r}; known: {', '.join(known) or 'none'}")
+
+
+def _format_error(err: dict[str, Any], path: Path) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+    if err.get("type") == "extra_forbidden":
+        return f"{path}: unknown key '{where}'; valid keys: {', '.join(sorted(SweepSpec.model_fields))}"
+    return f"{path}: {where}: {err.get('msg', 'invalid value').removeprefix('Value error, ')}"
+
+
+def available_outputs(scenario: Scenario) -> list[str]:
+    """Every output a sweep can keep for this scenario."""
+    from sim.metrics import ZONES
+    from sim.outputs import MARKET_FIGURES, RETAILER_FIGURES
+
+    names = [*MARKET_FIGURES, *(f"vacancy_rate_{z}" for z in ZONES), *SERIES_OUTPUTS]
+    names += [f"{r.name}.{key}" for r in scenario.retailers for key in RETAILER_FIGURES]
+    return names
+
+
+def _check_outputs(sweep: Sweep) -> None:
+    valid = available_outputs(sweep.base_scenario)
+    unknown = [name for name in sweep.spec.outputs if name not in valid]
+    if unknown:
+        raise SweepError(f"{sweep.path}: outputs: unknown {', '.join(map(repr, unknown))}; "
+                         f"valid outputs: {', '.join(valid)}")
+
+
+# ---- the design --------------------------------------------------------------------------
+
+def salib_problem(sweep: Sweep) -> dict[str, Any]:
+    """The factor ranges in SALib's problem format."""
+    ranges = sweep.spec.factors
+    return {"num_vars": len(ranges), "names": list(ranges),
+            "bounds": [[r.low, r.high] for r in ranges.values()]}
+
+
+def design_matrix(sweep: Sweep) -> np.ndarray:
+    """The sampled factor values, one row per design point (sampling designs only)."""
+    design = sweep.spec.design
+    problem = salib_problem(sweep)
+    if design.method == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(problem, design.trajectories, num_levels=design.grid_levels, seed=design.seed)
+    if design.method == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, design.samples, calc_second_order=False, seed=design.seed)
+    if design.method == "lhs":
+        from SALib.sample import latin
+
+        return latin.sample(problem, design.samples, seed=design.seed)
+    raise ValueError(f"{design.method} is not a sampling design")
+
+
+def design_points(sweep: Sweep) -> list[dict[str, Any]]:
+    """The factor values of every design point, in a fixed order."""
+    factors = sweep.spec.factors
+    if sweep.spec.design.method == "full_factorial":
+        levels = [value if isinstance(value, list) else _spread(value) for value in factors.values()]
+        return [dict(zip(factors, combo, strict=True)) for combo in itertools.product(*levels)]
+    points = []
+    for row in design_matrix(sweep):
+        point = {}
+        for (name, rng), value in zip(factors.items(), row, strict=True):
+            point[name] = round(value) if rng.integer else float(value)
+        points.append(point)
+    return points
+
+
+def _spread(rng: Range) -> list[Any]:
+    values = np.linspace(rng.low, rng.high, rng.levels)
+    return [round(v) for v in values] if rng.integer else [float(v) for v in values]
+
+
+def run_seed(master_seed: int, key: str) -> int:
+    """The seed of one run, from the sweep's master seed and the run's seed key."""
+    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
+    seq = np.random.SeedSequence(entropy=master_seed, spawn_key=(digest,))
+    return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run to execute: its key, design point, replication, seed and what it needs to run."""
+
+    key: str
+    point: int
+    replication: int
+    seed: int
+    factors: dict[str, Any]
+    payload: dict[str, Any]  # what a worker needs: scenario (as JSON data), seed, output columns
+
+
+def plan(sweep: Sweep) -> list[RunTask]:
+    """Every run of the sweep, points × replications, each with its seed."""
+    spec = sweep.spec
+    columns = sweep.output_columns()
+    tasks = []
+    for p, factors in enumerate(design_points(sweep)):
+        scenario = sweep.base_scenario.with_overrides(factors, source=str(sweep.path)).model_dump(mode="json")
+        for rep in range(spec.replications):
+            key = f"p{p:05d}-r{rep:03d}"
+            seed = run_seed(spec.master_seed, f"replication={rep}" if spec.common_random_numbers else key)
+            tasks.append(RunTask(key=key, point=p, replication=rep, seed=seed, factors=factors,
+                                 payload={"scenario": scenario, "seed": seed, "outputs": columns}))
+    return tasks
+
+
+# ---- the execution -----------------------------------------------------------------------
+
+def execute(payload: dict[str, Any]) -> dict[str, Any]:
+    """Worker side: run one scenario with one seed and return its outputs (and run time)."""
+    from sim.model import RetailMarket
+    from sim.outputs import final_figures
+
+    started = time.perf_counter()
+    model = RetailMarket(Scenario.model_validate(payload["scenario"]), seed=payload["seed"])
+    model.run()
+    frame = model.metrics.to_frame()
+    figures = final_figures(model, frame)
+    figures.update(_yearly_online_share(frame))
+    outputs = {name: figures.get(name) for name in payload["outputs"]}
+    return {"outputs": outputs, "elapsed_s": round(time.perf_counter() - started, 3)}
+
+
+def _yearly_online_share(frame) -> dict[str, float | None]:
+    """Online sales / all sales in each full year of the run."""
+    from sim.metrics import ALL
+
+    market = frame[frame["retailer"] == ALL]
+    year = (market["week"] - 1) // 52 + 1
+    shares = {}
+    for y, rows in market.groupby(year):
+        revenue = float(rows["revenue_eur"].sum())
+        if len(rows) == 52:
+            shares[f"online_share_y{int(y)}"] = (round(float(rows["revenue_online_eur"].sum()) / revenue, 6)
+                                                 if revenue > 0 else None)
+    return shares
+
+
+OnResult = Callable[[RunTask, dict[str, Any] | None, str | None], None]
+
+
+def run_local(tasks: list[RunTask], workers: int, on_result: OnResult) -> None:
+    """Run tasks in this process (1 worker) or in fresh worker processes."""
+    if workers == 1:
+        for task in tasks:
+            _call(task, on_result)
+        return
+    # fresh processes (spawn): forking a process that has run compiled threads can deadlock
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(execute, task.payload): task for task in tasks}
+        for future in as_completed(futures):
+            _deliver(futures[future], future, on_result)
+
+
+def run_dask(tasks: list[RunTask], address: str, on_result: OnResult, fingerprint: str) -> None:
+    """Submit tasks to a running Dask distributed scheduler; results come back to this process."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except OSError as exc:
+        raise SweepError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
+    with client:
+        keys = [f"retailsim-{fingerprint}-{task.key}" for task in tasks]
+        futures = client.map(execute, [task.payload for task in tasks], key=keys, pure=False)
+        by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
+        for future in dask_completed(futures, loop=client.loop):
+            _deliver(by_key[future.key], future, on_result)
+            future.release()
+
+
+def _call(task: RunTask, on_result: OnResult) -> None:
+    try:
+        result = execute(task.payload)
+    except Exception as exc:  # one failed run is reported, the others go on
+        on_result(task, None, f"{type(exc).__name__}: {exc}")
+        return
+    on_result(task, result, None)
+
+
+def _deliver(task: RunTask, future: Any, on_result: OnResult) -> None:
+    try:
+        result = future.result()
+    except Exception as exc:  # one failed run is reported, the others go on
+        on_result(task, None, f"{type(exc).__name__}: {exc}")
+        return
+    on_result(task, result, None)
+
+
+# ---- the run store -----------------------------------------------------------------------
+
+class RunStore:
+    """``DIR/runs/KEY.json``, one file per finished run, each written whole or not at all."""
+
+    def __init__(self, out: Path, sweep: Sweep):
+        self.out = out
+        self.runs = out / "runs"
+        self.fingerprint = sweep.fingerprint()
+        self.manifest = {"name": sweep.spec.name, "fingerprint": self.fingerprint, "version": __version__,
+                         "experiment": str(sweep.path), "spec": sweep.spec.model_dump(mode="json")}
+
+    def open(self) -> None:
+        """Create the folder, or check that it holds this very sweep; clear writes a kill cut short."""
+        manifest = self.out / "sweep.json"
+        if manifest.is_file():
+            found = json.loads(manifest.read_text())
+            if found.get("fingerprint") != self.fingerprint:
+                raise SweepError(f"{self.out}: holds runs of another sweep ({found.get('name')!r}, fingerprint "
+                                 f"{found.get('fingerprint')}; this one is {self.fingerprint}); choose another "
+                                 f"--out or delete that folder")
+        elif self.out.exists() and any(self.out.iterdir()):
+            raise SweepError(f"{self.out}: exists and is not a sweep folder (no sweep.json); choose another --out")
+        self.runs.mkdir(parents=True, exist_ok=True)
+        if not manifest.is_file():
+            _write_atomic(manifest, json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
+        for stale in self.runs.glob(".*.tmp*"):
+            stale.unlink()
+
+    def done(self) -> set[str]:
+        keys = set()
+        for path in self.runs.glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if record.get("fingerprint") == self.fingerprint:
+                keys.add(record["key"])
+        return keys
+
+    def write(self, task: RunTask, result: dict[str, Any]) -> None:
+        record = {"key": task.key, "point": task.point, "replication": task.replication, "seed": task.seed,
+                  "factors": task.factors, "outputs": result["outputs"], "elapsed_s": result["elapsed_s"],
+                  "fingerprint": self.fingerprint}
+        _write_atomic(self.runs / f"{task.key}.json", json.dumps(record, sort_keys=True) + "\n")
+
+    def records(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        return [json.loads((self.runs / f"{key}.json").read_text()) for key in keys]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class SweepResult:
+    """What one call of :func:`execute_runs` did."""
+
+    n_runs: int
+    n_skipped: int
+    n_executed: int
+    failures: dict[str, str]
+
+
+def execute_runs(sweep: Sweep, out: Path, workers: int | None = None, scheduler: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Run every run of the sweep not already in ``out/runs``; each is stored as it finishes."""
+    tasks = plan(sweep)
+    store = RunStore(out, sweep)
+    store.open()
+    done = store.done()
+    todo = [task for task in tasks if task.key not in done]
+    failures: dict[str, str] = {}
+    finished = len(tasks) - len(todo)
+    if progress:
+        progress(finished, len(tasks))
+
+    def on_result(task: RunTask, result: dict[str, Any] | None, error: str | None) -> None:
+        nonlocal finished
+        if error is not None:
+            failures[task.key] = error
+        else:
+            store.write(task, result)
+        finished += 1
+        if progress:
+            progress(finished, len(tasks))
+
+    if todo:
+        if scheduler:
+            run_dask(todo, scheduler, on_result, store.fingerprint)
+        else:
+            run_local(todo, max(1, min(workers or os.cpu_count() or 1, len(todo))), on_result)
+    return SweepResult(n_runs=len(tasks), n_skipped=len(tasks) - len(todo), n_executed=len(todo) - len(failures),
+                       failures=failures)
+
+
+def gather(sweep: Sweep, out: Path):
+    """One row per run, in design order: key, point, replication, seed, factors, outputs."""
+    import pandas as pd
+
+    store = RunStore(out, sweep)
+    tasks = plan(sweep)
+    records = store.records(task.key for task in tasks)
+    rows = []
+    for record in records:
+        row = {"key": record["key"], "point": record["point"], "replication": record["replication"],
+               "seed": record["seed"]}
+        row.update(record["factors"])
+        row.update(record["outputs"])
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in sweep.output_columns():
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame

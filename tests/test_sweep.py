@@ -1,0 +1,210 @@
+"""Sweeps: same results whatever the backend, resumable after kill -9, clear errors, sensitivity."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import sweep as sw
+from sim.sweep_analysis import write_results
+
+REPO = Path(__file__).resolve().parent.parent
+CLASSROOM = REPO / "scenarios" / "classroom.toml"
+
+
+def _write_spec(path: Path, body: str) -> Path:
+    path.write_text(f'scenario = "{CLASSROOM}"\n' + body)
+    return path
+
+
+def _run(spec: sw.Sweep, out: Path, **kwargs) -> sw.SweepResult:
+    result = sw.execute_runs(spec, out, **kwargs)
+    write_results(spec, out, sw.gather(spec, out))
+    return result
+
+
+def test_runs_parquet_identical_from_one_worker_two_workers_and_dask(tmp_path):
+    from distributed import LocalCluster
+
+    spec = sw.load_sweep(REPO / "experiments" / "smoke.toml")
+    _run(spec, tmp_path / "w1", workers=1)
+    _run(spec, tmp_path / "w2", workers=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        _run(spec, tmp_path / "dask", scheduler=cluster.scheduler_address)
+    reference = (tmp_path / "w1" / "runs.parquet").read_bytes()
+    assert (tmp_path / "w2" / "runs.parquet").read_bytes() == reference
+    assert (tmp_path / "dask" / "runs.parquet").read_bytes() == reference
+    frame = pd.read_parquet(tmp_path / "w1" / "runs.parquet")
+    assert len(frame) == 8 and frame["key"].is_unique
+    assert frame[["attrition_rate", "online_share", "vacancy_rate"]].notna().all().all()
+    assert frame[["attrition_rate", "online_share", "vacancy_rate"]].apply(lambda c: c.between(0, 1)).all().all()
+
+
+def test_seeds_come_from_the_master_seed_and_the_run_key(tmp_path):
+    spec = sw.load_sweep(REPO / "experiments" / "smoke.toml")
+    tasks = sw.plan(spec)
+    by_rep: dict[int, set[int]] = {}
+    for task in tasks:
+        by_rep.setdefault(task.replication, set()).add(task.seed)
+    # common random numbers: one seed per replication, shared by every design point
+    assert all(len(seeds) == 1 for seeds in by_rep.values())
+    assert len({next(iter(s)) for s in by_rep.values()}) == spec.spec.replications
+    assert [t.seed for t in sw.plan(spec)] == [t.seed for t in tasks]
+    independent = _write_spec(tmp_path / "ind.toml", """
+master_seed = 5
+replications = 2
+common_random_numbers = false
+outputs = ["online_share"]
+[factors]
+"adoption.q_imitation" = [0.1, 0.5]
+""")
+    seeds = [t.seed for t in sw.plan(sw.load_sweep(independent))]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_existing_runs_are_skipped_and_kept(tmp_path):
+    spec = sw.load_sweep(REPO / "experiments" / "smoke.toml")
+    out = tmp_path / "out"
+    first = _run(spec, out, workers=1)
+    assert (first.n_skipped, first.n_executed) == (0, 8)
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    again = _run(spec, out, workers=1)
+    assert (again.n_skipped, again.n_executed) == (8, 0)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == before
+
+
+def test_kill_9_mid_sweep_loses_no_finished_run(tmp_path):
+    spec_path = _write_spec(tmp_path / "killme.toml", """
+master_seed = 11
+replications = 8
+outputs = ["online_share", "attrition_rate"]
+[base]
+steps = 60
+"consumers.n" = 400
+[factors]
+"adoption.q_imitation" = [0.1, 0.5]
+""")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(spec_path), "--out", str(out), "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list((out / "runs").glob("*.json"))) < 3:
+        assert proc.poll() is None, f"sweep ended before it could be killed: {proc.communicate()}"
+        assert time.monotonic() < deadline, "no run finished within two minutes"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    survivors = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert 3 <= len(survivors) < 16
+    for path in (out / "runs").glob("*.json"):  # every kept file is a whole record
+        assert json.loads(path.read_text())["outputs"]["online_share"] is not None
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
+    assert f"{len(survivors)} runs already done, {16 - len(survivors)} executed, 0 failed" in done.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json") if p.name in survivors} == survivors
+    assert len(pd.read_parquet(out / "runs.parquet")) == 16
+    assert not list((out / "runs").glob(".*"))
+
+
+def test_morris_ranks_an_active_factor_above_an_inert_one(tmp_path):
+    spec_path = _write_spec(tmp_path / "morris.toml", """
+master_seed = 3
+outputs = ["online_share"]
+[base]
+steps = 60
+"consumers.n" = 400
+"strategies.loyalty.copy_probability" = 0.0
+[factors]
+"choice.online_friction_mean" = { low = -1.0, high = 2.0 }
+"strategies.loyalty.copy_lag_weeks" = { low = 1, high = 52, integer = true }
+[design]
+method = "morris"
+trajectories = 4
+""")
+    spec = sw.load_sweep(spec_path)
+    _run(spec, tmp_path / "out", workers=1)
+    indices = pd.read_csv(tmp_path / "out" / "sensitivity.csv").set_index("factor")
+    # without copying, the copy lag cannot matter: its effect is exactly nil on common seeds
+    assert indices.loc["strategies.loyalty.copy_lag_weeks", "mu_star"] == 0
+    assert indices.loc["choice.online_friction_mean", "mu_star"] > 0.01
+    assert (tmp_path / "out" / "morris.png").stat().st_size > 10_000
+
+
+def test_sobol_indices_are_written_with_confidence(tmp_path):
+    spec_path = _write_spec(tmp_path / "sobol.toml", """
+master_seed = 3
+outputs = ["online_share"]
+[base]
+steps = 30
+"consumers.n" = 200
+[factors]
+"choice.online_friction_mean" = { low = -1.0, high = 2.0 }
+"adoption.q_imitation" = { low = 0.1, high = 1.0 }
+[design]
+method = "sobol"
+samples = 8
+""")
+    spec = sw.load_sweep(spec_path)
+    assert len(sw.plan(spec)) == 8 * (2 + 2)
+    _run(spec, tmp_path / "out", workers=2)
+    indices = pd.read_csv(tmp_path / "out" / "sensitivity.csv")
+    assert set(indices["factor"]) == {"choice.online_friction_mean", "adoption.q_imitation"}
+    assert np.isfinite(indices[["S1", "ST", "S1_conf", "ST_conf"]].to_numpy()).all()
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('master_seed = 1\noutputs = ["online_share"]\nreplicates = 3\n[factors]\n"adoption.q_imitation" = [0.1]\n',
+     "unknown key 'replicates'; valid keys: base, common_random_numbers, description"),
+    ('master_seed = 1\noutputs = ["profit"]\n[factors]\n"adoption.q_imitation" = [0.1]\n',
+     "outputs: unknown 'profit'; valid outputs: online_share"),
+    ('master_seed = 1\noutputs = ["online_share"]\n[factors]\n"adoption.q_imitaton" = [0.1]\n',
+     "unknown key 'adoption.q_imitaton'; valid keys here: p_innovation, q_imitation"),
+    ('master_seed = 1\noutputs = ["online_share"]\n[factors]\n"adoption.q_imitation" = [0.1, -2]\n',
+     "adoption.q_imitation"),
+    ('master_seed = 1\noutputs = ["online_share"]\n[factors]\n"adoption.q_imitation" = [0.1, 0.2]\n'
+     '[design]\nmethod = "morris"\n', "the morris design samples ranges"),
+    ('master_seed = 1\noutputs = ["online_share"]\n[factors]\n"adoption.q_imitation" = { low = 0.5, high = 0.1 }\n'
+     '[design]\nmethod = "lhs"\n', "low (0.5) must be below high (0.1)"),
+])
+def test_bad_experiment_files_say_what_and_where(tmp_path, body, message):
+    path = _write_spec(tmp_path / "bad.toml", body)
+    with pytest.raises(sw.SweepError) as err:
+        sw.load_sweep(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_a_folder_of_another_sweep_is_refused_and_left_alone(tmp_path):
+    spec = sw.load_sweep(REPO / "experiments" / "smoke.toml")
+    out = tmp_path / "out"
+    _run(spec, out, workers=2)
+    before = sorted((p.name, p.read_bytes()) for p in out.rglob("*") if p.is_file())
+    other = _write_spec(tmp_path / "other.toml", """
+master_seed = 2
+outputs = ["online_share"]
+[base]
+steps = 20
+[factors]
+"adoption.q_imitation" = [0.1]
+""")
+    with pytest.raises(sw.SweepError, match="holds runs of another sweep"):
+        sw.execute_runs(sw.load_sweep(other), out)
+    assert sorted((p.name, p.read_bytes()) for p in out.rglob("*") if p.is_file()) == before
+
+
+def test_cli_sweep_reports_bad_input_in_one_line(tmp_path):
+    from sim.cli import main
+
+    path = _write_spec(tmp_path / "bad.toml", 'master_seed = 1\noutputs = ["x"]\n[factors]\n"steps" = [10]\n')
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", str(path), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    assert not (tmp_path / "out").exists()
