@@ -1,4 +1,4 @@
-"""The command line: ``retailsim run | validate | experiment | compare | sweep``.
+"""The command line: ``retailsim run | validate | experiment | compare | sweep | calibrate``.
 
 Bad input exits with status 2 and a one-line message, and writes nothing.
 """
@@ -221,12 +221,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
 # ---- sweep ---------------------------------------------------------------------------------
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    _sweep(args)
+    return 0
+
+
+def _sweep(args: argparse.Namespace, needs_calibration: bool = False):
+    """Load the experiment file, run what is missing, write the sweep's results; the sweep and its folder."""
     from sim import sweep as sw
 
     try:
         spec = sw.load_sweep(args.experiment)
     except sw.SweepError as exc:
         _fail(str(exc))
+    if needs_calibration and spec.spec.calibration is None:
+        _fail(f"{spec.path}: no [calibration] table; calibrate needs a target series")
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / spec.spec.name
     n_runs = len(sw.plan(spec))
     n_workers = args.workers or os.cpu_count() or 1
@@ -249,6 +257,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     written = write_results(spec, out, sw.gather(spec, out))
     if not args.quiet:
         print(f"outputs in {out}/ ({', '.join(written)})")
+    return spec, out
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    spec, out = _sweep(args, needs_calibration=True)
+    from sim import sweep as sw
+    from sim.calibrate import write_calibration
+
+    if not args.quiet:
+        print(f"checking the calibrated values with {spec.spec.calibration.check_replications} replications ...")
+    found = write_calibration(spec, out, sw.gather(spec, out), workers=args.workers,
+                              scenario_path=Path(args.scenario) if args.scenario else None)
+    mean, low, high = found["distance_pp"]
+    print("calibrated: " + ", ".join(f"{k} = {v:g}" for k, v in found["values"].items()))
+    print(f"fit of the calibrated scenario: RMSE {mean:.2f} points (95 % CI {low:.2f} to {high:.2f}); "
+          f"{found['n_accepted']} design points accepted")
+    print(f"outputs in {out}/ (calibration.md, fit.png, posterior.csv, calibrated.toml)"
+          + (f"; scenario written to {args.scenario}" if args.scenario else ""))
     return 0
 
 
@@ -309,6 +335,18 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--out", help="output folder (default: runs/sweeps/NAME)")
     swp.add_argument("--quiet", action="store_true", help="no progress bar")
     swp.set_defaults(func=cmd_sweep)
+
+    cal = sub.add_parser("calibrate", help="calibrate parameters to an observed series (rejection ABC)",
+                         description="Run an experiment file that declares a [calibration] target (a Latin "
+                                     "hypercube over the parameter ranges), accept the runs closest to the data, "
+                                     "check the calibrated values and write them as a scenario.")
+    cal.add_argument("experiment", help="experiment TOML file with a [calibration] table, or its name")
+    cal.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
+    cal.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
+    cal.add_argument("--out", help="output folder (default: runs/sweeps/NAME)")
+    cal.add_argument("--scenario", metavar="PATH", help="also write the calibrated scenario here")
+    cal.add_argument("--quiet", action="store_true", help="no progress bar")
+    cal.set_defaults(func=cmd_calibrate)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", help="scenario TOML file")

@@ -84,6 +84,29 @@ class Design(BaseModel):
         return self
 
 
+class CalibrationSpec(BaseModel):
+    """A target series to calibrate to (see :mod:`sim.calibrate` for the method)."""
+
+    model_config = ConfigDict(extra="forbid")
+    data: str = Field(description="CSV of the observed series, relative to the experiment file; '#' lines are notes")
+    year_column: str = "year"
+    value_column: str = Field(description="column of the observed values")
+    value_scale: float = Field(1.0, gt=0, description="multiplies observed values into the model's units")
+    first_year: int = Field(description="calendar year that the run's first year stands for")
+    fit_years: list[int] = Field(min_length=2, description="[first, last] calendar years fitted")
+    exclude_years: list[int] = Field(default_factory=list, description="years inside fit_years left out")
+    accept_share: float = Field(0.1, gt=0, le=1, description="share of design points kept (closest to the data)")
+    check_replications: int = Field(10, ge=2, description="replications of the calibrated scenario, to check it")
+
+    @model_validator(mode="after")
+    def _span(self) -> CalibrationSpec:
+        if len(self.fit_years) != 2 or self.fit_years[0] >= self.fit_years[1]:
+            raise ValueError(f"fit_years must be [first, last] with first < last, got {self.fit_years}")
+        if self.fit_years[0] < self.first_year:
+            raise ValueError(f"fit_years start ({self.fit_years[0]}) before first_year ({self.first_year})")
+        return self
+
+
 class SweepSpec(BaseModel):
     """An experiment file: what to vary, how often, and what to keep."""
 
@@ -98,6 +121,7 @@ class SweepSpec(BaseModel):
     base: dict[str, Any] = Field(default_factory=dict, description="overrides applied to every run")
     factors: dict[str, list[Any] | Range] = Field(min_length=1)
     design: Design = Field(default_factory=Design)
+    calibration: CalibrationSpec | None = None
 
     @field_validator("factors")
     @classmethod
@@ -145,7 +169,7 @@ class Sweep:
 
     def fingerprint(self) -> str:
         """Identity of everything that shapes the runs' results: the same sweep in the same folder."""
-        payload = {"spec": self.spec.model_dump(mode="json", exclude={"description"}),
+        payload = {"spec": self.spec.model_dump(mode="json", exclude={"description", "calibration"}),
                    "scenario": self.base_scenario.model_dump(mode="json"), "version": __version__}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -169,6 +193,8 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
         raise SweepError(f"{path}: scenario: {exc}") from None
     sweep = Sweep(spec=spec, path=path, base_scenario=base)
     _check_outputs(sweep)
+    if spec.calibration is not None:
+        _check_calibration(sweep)
     for point in design_points(sweep):  # every run's scenario must be valid before anything starts
         try:
             base.with_overrides(point, source=f"{path} [factors]")
@@ -214,6 +240,19 @@ def _check_outputs(sweep: Sweep) -> None:
     if unknown:
         raise SweepError(f"{sweep.path}: outputs: unknown {', '.join(map(repr, unknown))}; "
                          f"valid outputs: {', '.join(valid)}")
+
+
+def _check_calibration(sweep: Sweep) -> None:
+    target = sweep.spec.calibration
+    if "online_share_by_year" not in sweep.spec.outputs:
+        raise SweepError(f"{sweep.path}: calibration: outputs must include 'online_share_by_year'")
+    years_needed = target.fit_years[1] - target.first_year + 1
+    if sweep.base_scenario.steps // 52 < years_needed:
+        raise SweepError(f"{sweep.path}: calibration: fitting up to {target.fit_years[1]} from {target.first_year} "
+                         f"needs steps >= {52 * years_needed}, the runs have {sweep.base_scenario.steps}")
+    data = (sweep.path.parent / target.data).resolve()
+    if not data.is_file():
+        raise SweepError(f"{sweep.path}: calibration.data: no such file {data}")
 
 
 # ---- the design --------------------------------------------------------------------------

@@ -208,3 +208,56 @@ def test_cli_sweep_reports_bad_input_in_one_line(tmp_path):
         main(["sweep", str(path), "--out", str(tmp_path / "out")])
     assert exc.value.code == 2
     assert not (tmp_path / "out").exists()
+
+
+def _calibration_spec(tmp_path: Path, name: str, share_pct: float) -> Path:
+    (tmp_path / f"{name}.csv").write_text(f"# a made-up series\nyear,pct\n2001,{share_pct}\n2002,{share_pct}\n"
+                                          "2003,99\n")
+    return _write_spec(tmp_path / f"{name}.toml", f"""
+master_seed = 9
+outputs = ["online_share_by_year"]
+[base]
+steps = 156
+"consumers.n" = 300
+[factors]
+"choice.online_friction_mean" = {{ low = -2.0, high = 4.0 }}
+"consumers.share_online_initial" = {{ low = 0.05, high = 0.6 }}
+[design]
+method = "lhs"
+samples = 12
+[calibration]
+data = "{name}.csv"
+value_column = "pct"
+value_scale = 0.01
+first_year = 2001
+fit_years = [2001, 2003]
+exclude_years = [2003]
+accept_share = 0.25
+check_replications = 2
+""")
+
+
+def test_calibration_follows_the_data_and_writes_a_loadable_scenario(tmp_path):
+    from sim.calibrate import distance, write_calibration
+    from sim.scenario import load
+
+    found = {}
+    for name, share in (("low", 3.0), ("high", 40.0)):
+        spec = sw.load_sweep(_calibration_spec(tmp_path, name, share))
+        out = tmp_path / f"out-{name}"
+        _run(spec, out, workers=2)
+        found[name] = write_calibration(spec, out, sw.gather(spec, out), workers=2,
+                                        scenario_path=tmp_path / f"{name}-calibrated.toml")
+        points = pd.read_csv(out / "points.csv", index_col=0)
+        assert points["accepted"].sum() == 3
+        assert points.loc[points["accepted"], "distance_pp"].max() <= points.loc[~points["accepted"],
+                                                                                "distance_pp"].min()
+        scenario = load(tmp_path / f"{name}-calibrated.toml")
+        assert scenario.choice.online_friction_mean == found[name]["values"]["choice.online_friction_mean"]
+        perfect = pd.DataFrame({"online_share_y1": [share / 100], "online_share_y2": [share / 100],
+                                "online_share_y3": [0.5]})
+        assert distance(spec, perfect).iloc[0] == pytest.approx(0.0)  # year 3 is excluded
+    # more online sales observed -> less friction and more early adopters
+    high, low = found["high"]["values"], found["low"]["values"]
+    assert high["choice.online_friction_mean"] < low["choice.online_friction_mean"]
+    assert high["consumers.share_online_initial"] > low["consumers.share_online_initial"]

@@ -1,0 +1,222 @@
+"""Calibration of online adoption and channel preference to an observed online-share series.
+
+Method: rejection approximate Bayesian computation (ABC) with a simulated-method-of-
+moments distance (Beaumont, Zhang and Balding 2002; for agent-based models see
+Grazzini, Richiardi and Tsionas 2017, and Lux and Zwinkels 2018).
+
+1. **Prior.** Each calibrated parameter is uniform on the range its factor declares.
+2. **Simulation.** A Latin hypercube of design points over the prior box; each point
+   is run (with common random numbers) and yields the annual online share of sales
+   (online sales / all sales in each model year; year 1 stands for ``first_year``).
+3. **Distance.** The root mean square difference, in percentage points, between the
+   simulated and the observed annual shares over the fitted years (the moments are the
+   yearly levels; every year weighs the same).
+4. **Rejection.** The ``accept_share`` of points closest to the data form the
+   approximate posterior. Its median is the calibrated value of each parameter; its
+   5 and 95 % quantiles show how well the data pin the parameter down.
+5. **Check.** The calibrated scenario is run again with fresh replications; the fit
+   figure shows the data, the accepted runs and the calibrated runs' mean with its 95 %
+   confidence band, and the report gives the calibrated runs' distance.
+
+Years with shocks the model has no mechanism for (the 2020-2021 lockdowns) are left
+out with ``exclude_years`` and shown on the figure as hollow points, not fitted.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.experiment import mean_ci
+from sim.sweep import RunTask, Sweep, run_local, run_seed
+from sim.sweep_analysis import _replace, point_means
+
+
+def observed(sweep: Sweep) -> pd.DataFrame:
+    """The observed series: year, value (in model units), whether it is fitted."""
+    target = sweep.spec.calibration
+    path = (sweep.path.parent / target.data).resolve()
+    data = pd.read_csv(path, comment="#")
+    missing = [c for c in (target.year_column, target.value_column) if c not in data]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(map(repr, missing))}; columns: {', '.join(data.columns)}")
+    frame = pd.DataFrame({"year": data[target.year_column].astype(int),
+                          "value": data[target.value_column].astype(float) * target.value_scale})
+    first, last = target.fit_years
+    frame["fitted"] = frame["year"].between(first, last) & ~frame["year"].isin(target.exclude_years)
+    return frame
+
+
+def _columns(sweep: Sweep, years: pd.Series) -> list[str]:
+    return [f"online_share_y{year - sweep.spec.calibration.first_year + 1}" for year in years]
+
+
+def distance(sweep: Sweep, simulated: pd.DataFrame) -> pd.Series:
+    """RMSE (percentage points) between each row's simulated shares and the fitted observations."""
+    obs = observed(sweep)
+    fitted = obs[obs["fitted"]]
+    sim = simulated[_columns(sweep, fitted["year"])].to_numpy(dtype=float)
+    error = (sim - fitted["value"].to_numpy()) * 100
+    return pd.Series(np.sqrt(np.mean(error**2, axis=1)), index=simulated.index, name="distance_pp")
+
+
+def posterior(sweep: Sweep, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each design point with its factors and distance (accepted flagged), and the posterior summary."""
+    means = point_means(sweep, frame)
+    factors = frame.groupby("point", sort=True)[sweep.factor_names].first()
+    points = factors.join(distance(sweep, means))
+    n_accept = max(2, math.ceil(sweep.spec.calibration.accept_share * len(points)))
+    points["accepted"] = points["distance_pp"].rank(method="first") <= n_accept
+    accepted = points[points["accepted"]]
+    rows = []
+    for factor in sweep.factor_names:
+        rng = sweep.spec.factors[factor]
+        values = accepted[factor]
+        rows.append({"parameter": factor, "prior_low": rng.low, "prior_high": rng.high,
+                     "median": float(values.median()), "q05": float(values.quantile(0.05)),
+                     "q95": float(values.quantile(0.95)), "best": float(accepted.sort_values("distance_pp")
+                                                                         [factor].iloc[0])})
+    return points, pd.DataFrame(rows)
+
+
+def calibrated_values(summary: pd.DataFrame) -> dict[str, float]:
+    """The posterior medians, to three significant figures."""
+    return {row.parameter: float(f"{row.median:.3g}") for row in summary.itertuples()}
+
+
+def check_runs(sweep: Sweep, values: dict[str, float], workers: int | None) -> pd.DataFrame:
+    """Run the calibrated scenario ``check_replications`` times on fresh seeds; yearly shares per run."""
+    scenario = sweep.base_scenario.with_overrides(values, source="calibrated values").model_dump(mode="json")
+    columns = [c for c in sweep.output_columns() if c.startswith("online_share_y")]
+    tasks = []
+    for rep in range(sweep.spec.calibration.check_replications):
+        seed = run_seed(sweep.spec.master_seed, f"check={rep}")
+        tasks.append(RunTask(key=f"check-{rep:03d}", point=-1, replication=rep, seed=seed, factors=values,
+                             payload={"scenario": scenario, "seed": seed, "outputs": columns}))
+    rows: dict[int, dict[str, Any]] = {}
+    errors = []
+
+    def on_result(task: RunTask, result: dict[str, Any] | None, error: str | None) -> None:
+        if error:
+            errors.append(f"{task.key}: {error}")
+        else:
+            rows[task.replication] = result["outputs"]
+
+    run_local(tasks, max(1, min(workers or 2, len(tasks))), on_result)
+    if errors:
+        raise RuntimeError("check runs failed: " + "; ".join(errors))
+    return pd.DataFrame([rows[k] for k in sorted(rows)])
+
+
+def write_calibration(sweep: Sweep, out: Path, frame: pd.DataFrame, workers: int | None = None,
+                      scenario_path: Path | None = None) -> dict[str, Any]:
+    """posterior.csv, points.csv, check.csv, fit.png, calibration.md and calibrated.toml into ``out``."""
+    points, summary = posterior(sweep, frame)
+    values = calibrated_values(summary)
+    checks = check_runs(sweep, values, workers)
+    check_distance = distance(sweep, checks)
+    fit = mean_ci(check_distance.to_numpy())
+    scenario_text = calibrated_scenario(sweep, values, fit)
+    _replace(out / "points.csv", lambda tmp: points.to_csv(tmp, float_format="%.10g"))
+    _replace(out / "posterior.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.10g"))
+    _replace(out / "check.csv", lambda tmp: checks.assign(distance_pp=check_distance)
+             .to_csv(tmp, index=False, float_format="%.10g"))
+    _replace(out / "fit.png", lambda tmp: fit_figure(sweep, frame, points, checks, tmp))
+    _replace(out / "calibrated.toml", lambda tmp: Path(tmp).write_text(scenario_text))
+    _replace(out / "calibration.md",
+             lambda tmp: Path(tmp).write_text(report(sweep, points, summary, values, check_distance)))
+    if scenario_path is not None:
+        scenario_path.parent.mkdir(parents=True, exist_ok=True)
+        _replace(scenario_path, lambda tmp: Path(tmp).write_text(scenario_text))
+    return {"values": values, "distance_pp": fit, "n_accepted": int(points["accepted"].sum())}
+
+
+def calibrated_scenario(sweep: Sweep, values: dict[str, float], fit: tuple[float, float, float]) -> str:
+    """The base scenario with the calibrated values, fully resolved, under a header that says how."""
+    target = sweep.spec.calibration
+    scenario = sweep.base_scenario.with_overrides({**values, "name": f"{sweep.spec.name}_calibrated"},
+                                                  source="calibrated values")
+    header = [
+        f"# Calibrated by `retailsim calibrate {sweep.path.name}` (rejection ABC, see docs/calibration.md).",
+        f"# Target: {target.data}, years {target.fit_years[0]}-{target.fit_years[1]}"
+        + (f" without {', '.join(map(str, target.exclude_years))}" if target.exclude_years else "")
+        + f"; model year 1 = {target.first_year}.",
+        "# Calibrated values (posterior medians): "
+        + ", ".join(f"{k} = {v:g}" for k, v in values.items()) + ".",
+        f"# Fit of the calibrated scenario: RMSE {fit[0]:.2f} percentage points "
+        f"(95 % CI {fit[1]:.2f} to {fit[2]:.2f}) over {target.check_replications} replications.",
+        "# Regenerate with the command above; do not edit by hand.",
+        "",
+    ]
+    return "\n".join(header) + scenario.to_toml()
+
+
+def fit_figure(sweep: Sweep, frame: pd.DataFrame, points: pd.DataFrame, checks: pd.DataFrame, path) -> None:
+    """Observed series, accepted runs (thin lines) and the calibrated runs' mean with a 95 % band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    obs = observed(sweep)
+    first = sweep.spec.calibration.first_year
+    sim_cols = [c for c in sweep.output_columns() if c.startswith("online_share_y")]
+    years = np.array([first + int(c.removeprefix("online_share_y")) - 1 for c in sim_cols])
+    means = point_means(sweep, frame)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [3, 2]})
+    for point in points.index[points["accepted"]]:
+        ax.plot(years, means.loc[point, sim_cols] * 100, color="tab:blue", alpha=0.2, lw=0.8)
+    band = np.array([mean_ci(checks[c].to_numpy(dtype=float)) for c in sim_cols]) * 100
+    ax.fill_between(years, band[:, 1], band[:, 2], color="tab:orange", alpha=0.35, label="calibrated: 95 % CI")
+    ax.plot(years, band[:, 0], color="tab:orange", lw=2, label="calibrated: mean")
+    ax.plot([], [], color="tab:blue", alpha=0.5, label="accepted design points")
+    fitted, other = obs[obs["fitted"]], obs[~obs["fitted"]]
+    ax.plot(fitted["year"], fitted["value"] * 100, "ko", label="observed (fitted)")
+    ax.plot(other["year"], other["value"] * 100, "o", mfc="none", mec="black", label="observed (not fitted)")
+    ax.set_xlabel("year")
+    ax.set_ylabel("online share of retail sales (%)")
+    ax.set_title("Fit to the observed online share")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    x, y = sweep.factor_names[:2]
+    ax2.scatter(points[x], points[y], c="lightgrey", s=14, label="prior sample")
+    acc = points[points["accepted"]]
+    sc = ax2.scatter(acc[x], acc[y], c=acc["distance_pp"], cmap="viridis_r", s=28, label="accepted")
+    fig.colorbar(sc, ax=ax2, label="distance (RMSE, points)")
+    ax2.set_xlabel(x)
+    ax2.set_ylabel(y)
+    ax2.set_title("Approximate posterior")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, format="png")
+    plt.close(fig)
+
+
+def report(sweep: Sweep, points: pd.DataFrame, summary: pd.DataFrame, values: dict[str, float],
+           check_distance: pd.Series) -> str:
+    target = sweep.spec.calibration
+    mean, low, high = mean_ci(check_distance.to_numpy())
+    best = points["distance_pp"].min()
+    lines = [
+        f"# Calibration `{sweep.spec.name}`", "",
+        f"Rejection ABC on {len(points)} Latin-hypercube points; the {int(points['accepted'].sum())} closest "
+        f"({target.accept_share:.0%}) are accepted. Target `{target.data}`, years {target.fit_years[0]}–"
+        f"{target.fit_years[1]}" + (f" without {', '.join(map(str, target.exclude_years))}"
+                                    if target.exclude_years else "")
+        + f"; model year 1 = {target.first_year}. Distance: RMSE of the annual online share, percentage points.",
+        "",
+        "| parameter | prior | posterior median [5 %, 95 %] | best point | calibrated |",
+        "|---|---|---|---|---|",
+    ]
+    for row in summary.itertuples():
+        lines.append(f"| `{row.parameter}` | [{row.prior_low:g}, {row.prior_high:g}] | {row.median:.4g} "
+                     f"[{row.q05:.4g}, {row.q95:.4g}] | {row.best:.4g} | {values[row.parameter]:g} |")
+    lines += ["", f"Closest design point: RMSE {best:.2f} points. Accepted points: RMSE up to "
+                  f"{points.loc[points['accepted'], 'distance_pp'].max():.2f} points.",
+              f"Calibrated scenario, {len(check_distance)} fresh replications: RMSE {mean:.2f} points "
+              f"(95 % CI {low:.2f} to {high:.2f}).", ""]
+    return "\n".join(lines)
