@@ -1,4 +1,5 @@
-"""Write docs/parameters.md and docs/metrics.md from the schema and the metric docstrings.
+"""Write docs/parameters.md, metrics.md, ODD.md and sweeps.md from the schema, the metric docstrings and
+the experiment-file models.
 
 Run with `make docs`; a test fails when the committed docs are out of date.
 """
@@ -64,7 +65,39 @@ def odd_md() -> str:
     return notice + template.replace("{{PARAMETERS}}", table.strip())
 
 
-DOCS = {"parameters.md": parameters_md, "metrics.md": metrics_md, "ODD.md": odd_md}
+def sweep_format_table() -> str:
+    """The keys of an experiment file, from the models in sim/sweep.py."""
+    from pydantic_core import PydanticUndefined
+
+    from sim.sweep import CalibrationSpec, Design, Range, SweepSpec
+
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for prefix, model in (("", SweepSpec), ("factors.NAME.", Range), ("design.", Design),
+                          ("calibration.", CalibrationSpec)):
+        for name, field in model.model_fields.items():
+            if model is SweepSpec and name in ("design", "calibration"):
+                continue
+            if field.default is not PydanticUndefined:
+                default = f"`{json.dumps(field.default)}`"
+            elif field.default_factory is not None:
+                default = f"`{json.dumps(field.default_factory())}`"
+            else:
+                default = "required"
+            meaning = field.description or ""
+            if model is Design and name == "method":
+                meaning = "full_factorial, morris, sobol or lhs (Latin hypercube)"
+            lines.append(f"| `{prefix}{name}` | {default} | {meaning} |")
+    return "\n".join(lines)
+
+
+def sweeps_md() -> str:
+    """docs/sweeps.md: the hand-written guide with the experiment-file keys filled in."""
+    template = (ROOT / "docs" / "sweeps_template.md").read_text()
+    notice = "<!-- generated from docs/sweeps_template.md by `make docs`; edit the template -->\n"
+    return notice + template.replace("{{FORMAT}}", sweep_format_table())
+
+
+DOCS = {"parameters.md": parameters_md, "metrics.md": metrics_md, "ODD.md": odd_md, "sweeps.md": sweeps_md}
 
 
 def main() -> None:

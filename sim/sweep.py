@@ -55,8 +55,8 @@ class Range(BaseModel):
     """A factor given as an interval; ``levels`` spreads it evenly for a full factorial."""
 
     model_config = ConfigDict(extra="forbid")
-    low: float
-    high: float
+    low: float = Field(description="lowest value")
+    high: float = Field(description="highest value")
     levels: int | None = Field(None, ge=2, description="evenly spaced levels (full factorial only)")
     integer: bool = Field(False, description="round sampled values to whole numbers")
 
@@ -89,14 +89,15 @@ class CalibrationSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     data: str = Field(description="CSV of the observed series, relative to the experiment file; '#' lines are notes")
-    year_column: str = "year"
+    year_column: str = Field("year", description="column of calendar years")
     value_column: str = Field(description="column of the observed values")
     value_scale: float = Field(1.0, gt=0, description="multiplies observed values into the model's units")
     first_year: int = Field(description="calendar year that the run's first year stands for")
     fit_years: list[int] = Field(min_length=2, description="[first, last] calendar years fitted")
     exclude_years: list[int] = Field(default_factory=list, description="years inside fit_years left out")
     accept_share: float = Field(0.1, gt=0, le=1, description="share of design points kept (closest to the data)")
-    check_replications: int = Field(10, ge=2, description="replications of the calibrated scenario, to check it")
+    candidates: int = Field(5, ge=1, description="closest accepted points run again to choose the calibrated one")
+    check_replications: int = Field(10, ge=2, description="fresh replications of each candidate")
 
     @model_validator(mode="after")
     def _span(self) -> CalibrationSpec:
@@ -111,15 +112,16 @@ class SweepSpec(BaseModel):
     """An experiment file: what to vary, how often, and what to keep."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str
-    description: str = ""
+    name: str = Field("", description="name of the sweep, and of its default output folder (empty: the file's name)")
+    description: str = Field("", description="what the sweep is for, shown in its report")
     scenario: str = Field(description="base scenario TOML, relative to the experiment file")
-    master_seed: int = Field(ge=0)
-    replications: int = Field(1, ge=1)
+    master_seed: int = Field(ge=0, description="seed every run's seed is derived from")
+    replications: int = Field(1, ge=1, description="runs per design point, each on its own seed")
     common_random_numbers: bool = Field(True, description="replication k has the same seed at every point")
-    outputs: list[str] = Field(min_length=1)
+    outputs: list[str] = Field(min_length=1, description="final-year figures to keep for each run (see above)")
     base: dict[str, Any] = Field(default_factory=dict, description="overrides applied to every run")
-    factors: dict[str, list[Any] | Range] = Field(min_length=1)
+    factors: dict[str, list[Any] | Range] = Field(
+        min_length=1, description="scenario key = [levels] or { low, high } (a table: the keys below)")
     design: Design = Field(default_factory=Design)
     calibration: CalibrationSpec | None = None
 
@@ -181,7 +183,8 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SweepError(f"{path}: not valid TOML: {exc}") from None
-    raw.setdefault("name", path.stem)
+    if not raw.get("name"):
+        raw["name"] = path.stem
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:

@@ -162,7 +162,7 @@ samples = 8
 
 @pytest.mark.parametrize(("body", "message"), [
     ('master_seed = 1\noutputs = ["online_share"]\nreplicates = 3\n[factors]\n"adoption.q_imitation" = [0.1]\n',
-     "unknown key 'replicates'; valid keys: base, common_random_numbers, description"),
+     "unknown key 'replicates'; valid keys: base, calibration, common_random_numbers"),
     ('master_seed = 1\noutputs = ["profit"]\n[factors]\n"adoption.q_imitation" = [0.1]\n',
      "outputs: unknown 'profit'; valid outputs: online_share"),
     ('master_seed = 1\noutputs = ["online_share"]\n[factors]\n"adoption.q_imitaton" = [0.1]\n',
