@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup classroom golden docs experiments benchmarks clean
+.PHONY: run test lint setup classroom golden docs experiments sweeps benchmarks clean
 
 setup: $(STAMP)
 
@@ -33,9 +33,15 @@ experiments: $(STAMP)  # every declared experiment, 20 replications each (about 
 	for e in $$(ls experiments/*.py | xargs -n1 basename | grep -v '^_' | sed 's/\.py$$//'); do \
 		$(BIN)/retailsim experiment $$e --quiet || exit 1; done
 
+sweeps: $(STAMP)  # sensitivity analyses and the calibration (about 20 minutes on 2 cores)
+	$(BIN)/retailsim sweep sensitivity_morris --quiet
+	$(BIN)/retailsim sweep sensitivity_sobol --quiet
+	$(BIN)/retailsim calibrate calibrate_online_uk --quiet
+
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_scenarios.py --repeat 3
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 golden: $(STAMP)
 	$(BIN)/python scripts/refresh_golden.py

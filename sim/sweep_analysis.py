@@ -150,6 +150,7 @@ def sensitivity_figure(sweep: Sweep, indices: pd.DataFrame, path) -> None:
     """Morris: mu* against sigma per output. Sobol: first-order and total indices with 95 % CIs."""
     plt = _plt()
     outputs = sweep.output_columns()
+    names = _short_names(sweep.factor_names)
     n_rows, n_cols = _grid(len(outputs))
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.6 * n_cols, 3.6 * n_rows), squeeze=False)
     for k, output in enumerate(outputs):
@@ -158,7 +159,7 @@ def sensitivity_figure(sweep: Sweep, indices: pd.DataFrame, path) -> None:
         if "mu_star" in rows and rows["mu_star"].notna().any():
             ax.errorbar(rows["mu_star"], rows["sigma"], xerr=rows["mu_star_conf"], fmt="o", capsize=3)
             for _, r in rows.iterrows():
-                ax.annotate(r["factor"], (r["mu_star"], r["sigma"]), fontsize=7, xytext=(3, 3),
+                ax.annotate(names[r["factor"]], (r["mu_star"], r["sigma"]), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
             ax.set_xlabel("μ* (mean |elementary effect|)")
             ax.set_ylabel("σ (non-linearity, interactions)")
@@ -166,7 +167,7 @@ def sensitivity_figure(sweep: Sweep, indices: pd.DataFrame, path) -> None:
             y = np.arange(len(rows))
             ax.barh(y - 0.2, rows["S1"], height=0.4, xerr=rows["S1_conf"], label="first order S1", capsize=3)
             ax.barh(y + 0.2, rows["ST"], height=0.4, xerr=rows["ST_conf"], label="total ST", capsize=3)
-            ax.set_yticks(y, rows["factor"], fontsize=8)
+            ax.set_yticks(y, [names[f] for f in rows["factor"]], fontsize=8)
             ax.set_xlabel("share of output variance")
             ax.legend(fontsize=7)
         else:
@@ -179,6 +180,12 @@ def sensitivity_figure(sweep: Sweep, indices: pd.DataFrame, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90, format="png")
     plt.close(fig)
+
+
+def _short_names(factors: list[str]) -> dict[str, str]:
+    """Each factor's last key part where those are unique (figures have little room), else its full key."""
+    short = {f: f.rsplit(".", 1)[-1] for f in factors}
+    return short if len(set(short.values())) == len(short) else {f: f for f in factors}
 
 
 def _label(value) -> str:
