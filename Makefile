@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup classroom golden docs experiments sweeps benchmarks clean
+.PHONY: run test lint setup browser app classroom golden docs experiments sweeps benchmarks clean
 
 setup: $(STAMP)
 
@@ -25,9 +25,18 @@ run: $(STAMP)
 classroom: $(STAMP)
 	$(BIN)/retailsim run scenarios/classroom.toml --out runs/classroom
 
-test: $(STAMP)
+# The browser test drives Debian's Chromium: Playwright's own browser download cannot be reached here.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "could not install chromium: the browser test will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check sim tests scripts benchmarks
 	$(BIN)/python -m pytest -q
+
+app: $(STAMP)
+	$(BIN)/retailsim app scenarios/classroom.toml
 
 experiments: $(STAMP)  # every declared experiment, 20 replications each (about 10 minutes on 2 cores)
 	for e in $$(ls experiments/*.py | xargs -n1 basename | grep -v '^_' | sed 's/\.py$$//'); do \

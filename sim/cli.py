@@ -1,4 +1,4 @@
-"""The command line: ``retailsim run | validate | experiment | compare | sweep | calibrate``.
+"""The command line: ``retailsim run | validate | experiment | compare | sweep | calibrate | app``.
 
 Bad input exits with status 2 and a one-line message, and writes nothing.
 """
@@ -278,6 +278,24 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- app ----------------------------------------------------------------------------------
+
+def cmd_app(args: argparse.Namespace) -> int:
+    path = Path(args.scenario) if args.scenario else REPO_ROOT / "scenarios" / "classroom.toml"
+    try:
+        load(path)  # a bad scenario fails here, in one line, not inside the server
+    except ScenarioError as exc:
+        _fail(str(exc))
+    from sim.viz.market import SCENARIO_ENV
+
+    app = Path(__file__).resolve().parent / "viz" / "app.py"
+    env = {**os.environ, SCENARIO_ENV: str(path.resolve())}
+    print(f"retailsim app: {path} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+    command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
+               "--no-open", "--production", "--log-level", "warning"]
+    os.execve(sys.executable, command, env)  # the server takes this process over, so Ctrl+C reaches it
+
+
 # ---- entry point ---------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -347,6 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--scenario", metavar="PATH", help="also write the calibrated scenario here")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(func=cmd_calibrate)
+
+    app = sub.add_parser("app", help="serve the teaching app in the browser",
+                         description="Serve the teaching app (Solara, mesa's SolaraViz) for a scenario "
+                                     "(default scenarios/classroom.toml) on this machine, and print its address.")
+    app.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/classroom.toml)")
+    app.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    app.set_defaults(func=cmd_app)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
     val.add_argument("scenario", help="scenario TOML file")
