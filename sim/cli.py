@@ -292,7 +292,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     env = {**os.environ, SCENARIO_ENV: str(path.resolve())}
     print(f"retailsim app: {path} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
     command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
-               "--no-open", "--production", "--log-level", "warning"]
+               "--no-open", "--production", "--no-check-version", "--log-level", "warning"]
     os.execve(sys.executable, command, env)  # the server takes this process over, so Ctrl+C reaches it
 
 
