@@ -51,6 +51,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_scenarios.py --repeat 3
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_app.py
 
 golden: $(STAMP)
 	$(BIN)/python scripts/refresh_golden.py
