@@ -83,7 +83,8 @@ def gross_profit_eur(m):
 
 @retailer_metric
 def operating_costs_eur(m):
-    """Rent, staff, store fixed costs, online fixed costs, delivery, marketing, programme, IT and data (€)."""
+    """Rent, staff, store fixed costs, online fixed costs, delivery, marketing, programme, IT and data,
+    and the town's delivery levy and platform commission (€)."""
     return _per_retailer(m, (r.accounts.operating_costs for r in m.retailers))
 
 
@@ -282,6 +283,13 @@ def mean_nearest_store_km(m):
 def share_no_store_nearby(m):
     """Share of consumers with no open store within stores.access_km (2 km by default)."""
     return m.access["share_no_store_nearby"]
+
+
+@market_metric
+def municipal_net_eur(m):
+    """The town's net from its retail policies this week: vacancy tax + delivery levy + platform fees
+    − rent relief paid (€; 0 with every lever off)."""
+    return m.municipality.accounts.net
 
 
 @market_metric

@@ -12,6 +12,7 @@ from scipy.spatial import cKDTree
 from sim import choice
 from sim.consumers import NEVER, ConsumerPopulation
 from sim.metrics import MetricsRecorder
+from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
 from sim.retailers import Retailer
 from sim.scenario import Scenario, from_flat
@@ -66,10 +67,14 @@ class RetailMarket(mesa.Model):
             self._counts = relationship_counts_numpy
 
         self.region = build_region(config.region, self.streams.region)
+        self.municipality = Municipality(self, config.municipal)
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
         self.retailer_names = [r.name for r in self.retailers]
         self.population = ConsumerPopulation(config.consumers, config.choice, self.region,
                                              len(self.retailers), self.streams.population)
+        self._price_level = float(np.mean([r.price_factor for r in self.retailers]))
+        self.municipality.apply_to_consumers(self.population, self._price_level,
+                                             config.choice.online_price_sens_factor)
         for r in self.retailers:
             r.strategy.setup(self.population)
         taste_gap = np.abs(self.population.taste[:, None] - np.array([r.taste for r in self.retailers],
@@ -131,6 +136,7 @@ class RetailMarket(mesa.Model):
         pop = self.population
         for r in self.retailers:
             r.accounts.clear()
+        self.municipality.accounts.clear()
         draws = self.streams.shopping.random(pop.n, dtype=np.float32)
         idx = np.flatnonzero(draws < pop.p_shop)
         uniforms = self.streams.choice.random(len(idx))
@@ -182,6 +188,7 @@ class RetailMarket(mesa.Model):
         for r in self.retailers:
             r.pay_running_costs()
             r.strategy.weekly(self.population, self.week, int(active[r.index]))
+        self.municipality.collect_vacancy_tax()
 
     def review(self) -> None:
         """Retailers review prices and programmes, then close stores by the closure policy."""
@@ -208,9 +215,12 @@ class RetailMarket(mesa.Model):
         whose contribution exceeds ``entry_hurdle`` × the store's costs: one per review.
         """
         cfg, region = self.config.stores, self.region
+        town = self.municipality
         vacant = self.site_store < 0
-        floor = cfg.rent_floor_share * region.site_rent_eur_m2_year
-        self.asking_rent[vacant] = np.maximum(self.asking_rent[vacant] * (1 - cfg.rent_cut_per_review), floor[vacant])
+        base = region.site_rent_eur_m2_year[vacant]
+        floor = town.rent_floor(cfg.rent_floor_share * base)
+        cut = town.rent_cut(cfg.rent_cut_per_review, base)
+        self.asking_rent[vacant] = np.maximum(self.asking_rent[vacant] * (1 - cut), floor)
         if not cfg.entry:
             return
         footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
@@ -224,6 +234,7 @@ class RetailMarket(mesa.Model):
             own_foot = np.mean([footfall[s.site] for s in stores]) or 1.0
             free = np.flatnonzero((self.site_store < 0)
                                   & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones]))
+            free = free[town.may_open(free)]  # the town's cap on new out-of-town floor space
             if len(free) == 0:
                 continue
             weight = self._site_appeal(r, free)
@@ -236,6 +247,7 @@ class RetailMarket(mesa.Model):
             best = int(np.argmax(gain))
             if gain[best] > 0:
                 store = self._open_store(r, int(free[best]))
+                town.record_opening(store)
                 opened.append(store)
                 self.events.append({"week": self.week, "retailer": r.name,
                                     "event": f"opened a store on site {store.site} at "
@@ -388,6 +400,11 @@ class RetailMarket(mesa.Model):
         static = (self.taste_fit.astype(np.float64)
                   - pop.travel_sens.astype(np.float64)[:, None] * self.nearest_km.astype(np.float64))
         static += foot.astype(np.float64)
+        parking = self.municipality.parking_penalty(pop, self._price_level)
+        if parking is not None and len(site_of_slot):  # the town's parking charge at centre stores
+            centre = self.region.site_zone[site_of_slot] == ZONE_CODE["centre"]
+            at_centre = (self.nearest_slot >= 0) & centre[np.maximum(self.nearest_slot, 0)]
+            static -= parking[:, None] * at_centre
         static[~np.isfinite(self.nearest_km)] = -np.inf
         self.store_static = static
 

@@ -31,6 +31,8 @@ class Accounts:
     marketing: float = 0.0
     programme: float = 0.0
     it_data: float = 0.0
+    levy: float = 0.0  # the town's delivery levy on online orders
+    platform_fee: float = 0.0  # commission to the town's shared platform
 
     @property
     def revenue(self) -> float:
@@ -44,7 +46,7 @@ class Accounts:
     @property
     def operating_costs(self) -> float:
         return (self.rent + self.staff + self.store_fixed + self.online_fixed + self.delivery
-                + self.marketing + self.programme + self.it_data)
+                + self.marketing + self.programme + self.it_data + self.levy + self.platform_fee)
 
     @property
     def operating_profit(self) -> float:
@@ -64,7 +66,10 @@ class Retailer(mesa.Agent):
         self.index = index  # row in the population's relationship arrays
         self.taste = cfg.taste
         self.markup = cfg.markup
-        self.sells_online = cfg.online
+        self.independent = cfg.independent
+        self.own_web_shop = cfg.online
+        self.via_platform = model.municipality.sells_via_platform(self)  # the town's shared platform
+        self.sells_online = self.own_web_shop or self.via_platform
         self.zones = list(cfg.zones)
         self.stores: list[Store] = []
         self.accounts = Accounts()
@@ -102,6 +107,14 @@ class Retailer(mesa.Agent):
         acc.revenue_online += revenue_online
         acc.cogs += cogs
         acc.delivery += n_online_orders * self.model.config.online.delivery_eur_order
+        town = self.model.municipality
+        levy = n_online_orders * town.cfg.delivery_levy_eur_order
+        acc.levy += levy
+        town.accounts.delivery_levy += levy
+        if self.via_platform:
+            fee = revenue_online * town.cfg.platform_fee_share
+            acc.platform_fee += fee
+            town.accounts.platform_fees += fee
         self.revenue_history.append((revenue_store, revenue_online))
         del self.revenue_history[:-52]
 
@@ -112,7 +125,7 @@ class Retailer(mesa.Agent):
         return online / (store + online) if store + online > 0 else 0.0
 
     def pay_running_costs(self) -> None:
-        if self.sells_online:
+        if self.own_web_shop:  # a seller on the shared platform pays commission instead
             self.accounts.online_fixed += self.model.config.online.fixed_eur_year / 52.0
         for store in self.open_stores:
             store.pay_running_costs()

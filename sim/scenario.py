@@ -168,6 +168,38 @@ class OnlineConfig(_Section):
     fixed_eur_year: float = Field(150_000.0, ge=0, description="Fixed cost of running an online channel (€ per year).")
 
 
+class MunicipalConfig(_Section):
+    """The town's levers on its retail (all off by default)."""
+
+    vacancy_tax_eur_m2_year: float = Field(
+        0.0, ge=0, description="Tax on vacant floor space, paid by its landlord (€ per m² per year): landlords "
+                               "cut asking rents faster and further to let the site.",
+    )
+    rent_relief_independents: Fraction = Field(
+        0.0, description="Share of an independent's rent the town pays, outside retail parks.",
+    )
+    shared_platform: bool = Field(
+        False, description="A town-run online and click-and-collect platform: independents without a web shop "
+                           "sell online through it.",
+    )
+    platform_fee_share: Fraction = Field(
+        0.05, description="Commission the shared platform takes on an independent's online sales "
+                          "(instead of a web shop's fixed cost).",
+    )
+    centre_parking_eur: float = Field(
+        0.0, ge=0, le=100, description="Parking charge per visit to a store in a town centre (€); weighs like a price.",
+    )
+    delivery_levy_eur_order: float = Field(
+        0.0, ge=0, le=100, description="Levy on each delivered online order (€), paid by the retailer.",
+    )
+    levy_pass_through: Fraction = Field(
+        0.5, description="Share of the delivery levy retailers pass on to the consumer's online price.",
+    )
+    out_of_town_cap_m2: float | None = Field(
+        None, ge=0, description="Cap on new retail-park floor space opened during the run (m²); none: no cap.",
+    )
+
+
 class MassParams(_Section):
     """mass: one price for all, promotions, markup cut toward a floor when share falls."""
 
@@ -256,7 +288,11 @@ class RetailerConfig(_Section):
     zones: list[Zone] = Field(
         default_factory=lambda: list(ZONES), min_length=1, description="Zones where it opens stores."
     )
-    online: bool = Field(True, description="Whether it sells online.")
+    online: bool = Field(True, description="Whether it sells online (its own web shop).")
+    independent: bool = Field(
+        False, description="An owner-run independent rather than a chain: rent relief and the shared platform "
+                           "apply to it.",
+    )
 
     @model_validator(mode="after")
     def _has_a_channel(self) -> RetailerConfig:
@@ -297,11 +333,12 @@ class Scenario(_Section):
     adoption: AdoptionConfig = Field(default_factory=AdoptionConfig)
     stores: StoreConfig = Field(default_factory=StoreConfig)
     online: OnlineConfig = Field(default_factory=OnlineConfig)
+    municipal: MunicipalConfig = Field(default_factory=MunicipalConfig)
     strategies: StrategyParams = Field(default_factory=StrategyParams)
     retailers: list[RetailerConfig] = Field(
         default_factory=_default_retailers, min_length=1, max_length=200,
         description="The retailers, one [[retailers]] table each "
-                    "(name, strategy, taste, markup, n_stores, zones, online).",
+                    "(name, strategy, taste, markup, n_stores, zones, online, independent).",
     )
 
     @model_validator(mode="after")
@@ -382,29 +419,57 @@ def validate(raw: dict[str, Any], source: str = "scenario") -> Scenario:
 
 
 def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Load a scenario TOML file, apply dotted overrides, validate."""
+    """Load a scenario TOML file, apply dotted overrides, validate.
+
+    A file may name another with ``base = "other.toml"`` (relative to itself): it then
+    holds only what differs, laid over the base (tables merge key by key; a list such as
+    ``retailers`` replaces the base's whole list).
+    """
     path = Path(path)
+    raw = _read_raw(path, seen=())
+    raw.setdefault("name", _name_from_path(path))
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value, "--set")
+    scenario = validate(raw, str(path))
+    from sim.town import check_region_files
+
+    check_region_files(scenario)
+    return scenario
+
+
+def _read_raw(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The file's mapping, laid over its base if it names one; data-file paths made absolute."""
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file")
+        where = f" (the base of {seen[-1]})" if seen else ""
+        raise ScenarioError(f"{path}: no such scenario file{where}")
+    if path.resolve() in seen:
+        raise ScenarioError(f"{path}: base files form a loop: {' -> '.join(map(str, (*seen, path.resolve())))}")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: not a text file (expected UTF-8 TOML)") from None
-    raw.setdefault("name", _name_from_path(path))
-    for key, value in (overrides or {}).items():
-        _set_dotted(raw, key, value, "--set")
     region = raw.get("region")
-    if isinstance(region, dict):  # data files are named relative to the scenario file
+    if isinstance(region, dict):  # data files are named relative to the file that names them
         for key in ("sites_csv", "population_csv"):
             if isinstance(region.get(key), str):
                 region[key] = str((path.parent / region[key]).resolve())
-    scenario = validate(raw, str(path))
-    from sim.town import check_region_files
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ScenarioError(f"{path}: base: expected the path of a scenario file, got {base!r}")
+    under = _read_raw(path.parent / base, (*seen, path.resolve()))
+    under.pop("name", None)  # a file's name is its own
+    return _merge(under, raw)
 
-    check_region_files(scenario)
-    return scenario
+
+def _merge(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(under)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def _name_from_path(path: Path) -> str:

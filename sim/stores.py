@@ -53,7 +53,10 @@ class Store(mesa.Agent):
 
     def pay_running_costs(self) -> None:
         cfg = self.model.config.stores
-        rent = self.floor_area_m2 * self.rent_eur_m2_year / 52.0
+        full_rent = self.floor_area_m2 * self.rent_eur_m2_year / 52.0
+        relief = full_rent * self.model.municipality.relieved_share(self)  # the town pays this part
+        self.model.municipality.accounts.rent_relief += relief
+        rent = full_rent - relief
         staff = self.floor_area_m2 * cfg.staff_eur_m2_year / 52.0
         fixed = cfg.fixed_eur_year / 52.0
         acc = self.retailer.accounts

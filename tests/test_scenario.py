@@ -117,3 +117,25 @@ def test_parameter_table_covers_every_flat_key():
     keys = {row["key"].replace(".", "_") for row in parameter_table()}
     assert set(flat_keys()) == keys
     assert all(row["description"] for row in parameter_table() if row["key"] not in ("retailers",))
+
+
+def test_a_scenario_file_can_build_on_a_base(tmp_path):
+    (tmp_path / "town.toml").write_text(
+        'name = "town"\nsteps = 30\n[consumers]\nn = 500\nprice_sens_mean = 7.0\n'
+        '[[retailers]]\nname = "A"\nn_stores = 2\n')
+    (tmp_path / "policy.toml").write_text(
+        'base = "town.toml"\n[consumers]\nn = 800\n[municipal]\ncentre_parking_eur = 2.0\n')
+    scenario = load(tmp_path / "policy.toml")
+    assert scenario.name == "policy"  # its own name, not the base's
+    assert scenario.steps == 30 and scenario.consumers.price_sens_mean == 7.0  # from the base
+    assert scenario.consumers.n == 800 and scenario.municipal.centre_parking_eur == 2.0  # its own
+    assert [r.name for r in scenario.retailers] == ["A"]
+
+
+def test_a_missing_or_looping_base_is_named(tmp_path):
+    (tmp_path / "a.toml").write_text('base = "b.toml"\n')
+    with pytest.raises(ScenarioError, match=r"b.toml: no such scenario file \(the base of .*a.toml\)"):
+        load(tmp_path / "a.toml")
+    (tmp_path / "b.toml").write_text('base = "a.toml"\n')
+    with pytest.raises(ScenarioError, match="base files form a loop"):
+        load(tmp_path / "a.toml")
