@@ -14,8 +14,9 @@ Each lever acts where it would in a real town, and all are off by default:
   instead of a web shop's fixed cost.
 * **centre parking charge** (€ per visit): weighs on the choice of a centre store like
   a price rise of charge / basket.
-* **delivery levy** (€ per delivered order): the retailer pays it; ``levy_pass_through``
-  of it reaches the consumer's online price, and weighs on her choice the same way.
+* **delivery levy** (€ per delivered order): the consumer pays ``levy_pass_through`` of
+  it as a delivery charge, which weighs on her choice of the online channel like a
+  price rise of charge / basket; the retailer pays the rest. The town collects it all.
 * **out-of-town cap**: no more new retail-park floor space than the cap over the run.
 
 The town's weekly accounts (tax and levy income, platform fees, relief paid) are kept

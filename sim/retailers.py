@@ -109,7 +109,7 @@ class Retailer(mesa.Agent):
         acc.delivery += n_online_orders * self.model.config.online.delivery_eur_order
         town = self.model.municipality
         levy = n_online_orders * town.cfg.delivery_levy_eur_order
-        acc.levy += levy
+        acc.levy += levy * (1.0 - town.cfg.levy_pass_through)  # the consumer pays the rest as a delivery charge
         town.accounts.delivery_levy += levy
         if self.via_platform:
             fee = revenue_online * town.cfg.platform_fee_share

@@ -190,10 +190,11 @@ class MunicipalConfig(_Section):
         0.0, ge=0, le=100, description="Parking charge per visit to a store in a town centre (€); weighs like a price.",
     )
     delivery_levy_eur_order: float = Field(
-        0.0, ge=0, le=100, description="Levy on each delivered online order (€), paid by the retailer.",
+        0.0, ge=0, le=100, description="Levy on each delivered online order (€), collected by the town.",
     )
     levy_pass_through: Fraction = Field(
-        0.5, description="Share of the delivery levy retailers pass on to the consumer's online price.",
+        0.5, description="Share of the delivery levy the consumer pays as a delivery charge "
+                         "(the retailer pays the rest).",
     )
     out_of_town_cap_m2: float | None = Field(
         None, ge=0, description="Cap on new retail-park floor space opened during the run (m²); none: no cap.",
