@@ -27,7 +27,10 @@ out with ``exclude_years`` and shown on the figure as hollow points, not fitted.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiment import mean_ci
-from sim.sweep import RunTask, Sweep, run_local, run_seed
+from sim.sweep import RunTask, Sweep, run_dask, run_local, run_seed
 from sim.sweep_analysis import _replace, point_means
 
 
@@ -96,7 +99,8 @@ def _three_figures(value: float) -> float:
     return float(f"{value:.3g}")
 
 
-def check_runs(sweep: Sweep, values: dict[str, float], workers: int | None) -> pd.DataFrame:
+def check_runs(sweep: Sweep, values: dict[str, float], workers: int | None,
+               scheduler: str | None = None) -> pd.DataFrame:
     """Run the calibrated scenario ``check_replications`` times on fresh seeds; yearly shares per run."""
     scenario = sweep.base_scenario.with_overrides(values, source="calibrated values").model_dump(mode="json")
     columns = [c for c in sweep.output_columns() if c.startswith("online_share_y")]
@@ -114,19 +118,26 @@ def check_runs(sweep: Sweep, values: dict[str, float], workers: int | None) -> p
         else:
             rows[task.replication] = result["outputs"]
 
-    run_local(tasks, max(1, min(workers or 2, len(tasks))), on_result)
+    if scheduler:
+        run_dask(tasks, scheduler, on_result, f"check-{_digest(values)}")
+    else:
+        run_local(tasks, max(1, min(workers or os.cpu_count() or 1, len(tasks))), on_result)
     if errors:
         raise RuntimeError("check runs failed: " + "; ".join(errors))
     return pd.DataFrame([rows[k] for k in sorted(rows)])
 
 
+def _digest(values: dict[str, float]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def write_calibration(sweep: Sweep, out: Path, frame: pd.DataFrame, workers: int | None = None,
-                      scenario_path: Path | None = None) -> dict[str, Any]:
+                      scenario_path: Path | None = None, scheduler: str | None = None) -> dict[str, Any]:
     """posterior.csv, points.csv, check.csv, fit.png, calibration.md and calibrated.toml into ``out``."""
     points, summary = posterior(sweep, frame)
     tried = []
     for values in candidate_values(sweep, points):
-        checks = check_runs(sweep, values, workers)
+        checks = check_runs(sweep, values, workers, scheduler)
         tried.append((values, checks, distance(sweep, checks)))
     values, checks, check_distance = min(tried, key=lambda t: t[2].mean())
     fit = mean_ci(check_distance.to_numpy())
@@ -194,13 +205,14 @@ def fit_figure(sweep: Sweep, frame: pd.DataFrame, points: pd.DataFrame, checks: 
     ax.set_title("Fit to the observed online share")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    x, y = sweep.factor_names[:2]
+    x = sweep.factor_names[0]
+    y = sweep.factor_names[1] if len(sweep.factor_names) > 1 else "distance_pp"  # one factor: against distance
     ax2.scatter(points[x], points[y], c="lightgrey", s=14, label="prior sample")
     acc = points[points["accepted"]]
     sc = ax2.scatter(acc[x], acc[y], c=acc["distance_pp"], cmap="viridis_r", s=28, label="accepted")
     fig.colorbar(sc, ax=ax2, label="distance (RMSE, points)")
     ax2.set_xlabel(x)
-    ax2.set_ylabel(y)
+    ax2.set_ylabel(y if y != "distance_pp" else "distance (RMSE, points)")
     ax2.set_title("Approximate posterior")
     ax2.legend(fontsize=8)
     fig.tight_layout()
@@ -214,7 +226,8 @@ def report(sweep: Sweep, points: pd.DataFrame, summary: pd.DataFrame, values: di
     best = points["distance_pp"].min()
     lines = [
         f"# Calibration `{sweep.spec.name}`", "",
-        f"Rejection ABC on {len(points)} Latin-hypercube points; the {int(points['accepted'].sum())} closest "
+        f"Rejection ABC on {len(points)} design points ({sweep.spec.design.method}); "
+        f"the {int(points['accepted'].sum())} closest "
         f"({target.accept_share:.0%}) are accepted. Target `{target.data}`, years {target.fit_years[0]}–"
         f"{target.fit_years[1]}" + (f" without {', '.join(map(str, target.exclude_years))}"
                                     if target.exclude_years else "")

@@ -268,7 +268,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"checking the calibrated values with {spec.spec.calibration.check_replications} replications ...")
     found = write_calibration(spec, out, sw.gather(spec, out), workers=args.workers,
-                              scenario_path=Path(args.scenario) if args.scenario else None)
+                              scenario_path=Path(args.scenario) if args.scenario else None,
+                              scheduler=args.scheduler)
     mean, low, high = found["distance_pp"]
     print("calibrated: " + ", ".join(f"{k} = {v:g}" for k, v in found["values"].items()))
     print(f"fit of the calibrated scenario: RMSE {mean:.2f} points (95 % CI {low:.2f} to {high:.2f}); "

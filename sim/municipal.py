@@ -20,7 +20,9 @@ Each lever acts where it would in a real town, and all are off by default:
 * **out-of-town cap**: no more new retail-park floor space than the cap over the run.
 
 The town's weekly accounts (tax and levy income, platform fees, relief paid) are kept
-here and reported by the ``municipal_net_eur`` metric.
+here and reported by the ``municipal_net_eur`` metric. Parking charges change choices
+but their takings are not counted, and the plain-Mesa yardstick (``sim/reference.py``)
+has none of these levers.
 """
 
 from __future__ import annotations
@@ -45,13 +47,15 @@ class TownAccounts:
     """What the town's retail policies brought in and cost it this week (€)."""
 
     vacancy_tax: float = 0.0
-    delivery_levy: float = 0.0
+    levy_from_retailers: float = 0.0
+    levy_from_consumers: float = 0.0  # the passed-on delivery charge, paid outside the retailers' sales
     platform_fees: float = 0.0
     rent_relief: float = 0.0
 
     @property
     def net(self) -> float:
-        return self.vacancy_tax + self.delivery_levy + self.platform_fees - self.rent_relief
+        return (self.vacancy_tax + self.levy_from_retailers + self.levy_from_consumers + self.platform_fees
+                - self.rent_relief)
 
     def clear(self) -> None:
         for f in fields(self):

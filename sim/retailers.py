@@ -106,11 +106,15 @@ class Retailer(mesa.Agent):
         acc.revenue_store += revenue_store
         acc.revenue_online += revenue_online
         acc.cogs += cogs
-        acc.delivery += n_online_orders * self.model.config.online.delivery_eur_order
+        # each simulated consumer stands for households_per_agent households, and so does each order
+        orders = n_online_orders * self.model.config.consumers.households_per_agent
+        acc.delivery += orders * self.model.config.online.delivery_eur_order
         town = self.model.municipality
-        levy = n_online_orders * town.cfg.delivery_levy_eur_order
-        acc.levy += levy * (1.0 - town.cfg.levy_pass_through)  # the consumer pays the rest as a delivery charge
-        town.accounts.delivery_levy += levy
+        levy = orders * town.cfg.delivery_levy_eur_order
+        passed_on = levy * town.cfg.levy_pass_through  # the consumer pays this as a delivery charge
+        acc.levy += levy - passed_on
+        town.accounts.levy_from_retailers += levy - passed_on
+        town.accounts.levy_from_consumers += passed_on
         if self.via_platform:
             fee = revenue_online * town.cfg.platform_fee_share
             acc.platform_fee += fee

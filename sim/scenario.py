@@ -431,6 +431,8 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     raw.setdefault("name", _name_from_path(path))
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value, "--set")
+        if key in ("region.sites_csv", "region.population_csv") and isinstance(value, str):
+            raw["region"][key.split(".")[1]] = str((path.parent / value).resolve())  # relative to the file
     scenario = validate(raw, str(path))
     from sim.town import check_region_files
 

@@ -196,6 +196,7 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
         raise SweepError(f"{path}: scenario: {exc}") from None
     sweep = Sweep(spec=spec, path=path, base_scenario=base)
     _check_outputs(sweep)
+    _check_levels(sweep)
     if spec.calibration is not None:
         _check_calibration(sweep)
     for point in design_points(sweep):  # every run's scenario must be valid before anything starts
@@ -246,7 +247,11 @@ def _check_outputs(sweep: Sweep) -> None:
 
 
 def _check_calibration(sweep: Sweep) -> None:
+    """Everything a calibration needs, checked before any run: a sampled design, its target series."""
     target = sweep.spec.calibration
+    if sweep.spec.design.method == "full_factorial":
+        raise SweepError(f"{sweep.path}: calibration: needs a sampling design over ranges "
+                         f"([design] method = \"lhs\"), not a full factorial")
     if "online_share_by_year" not in sweep.spec.outputs:
         raise SweepError(f"{sweep.path}: calibration: outputs must include 'online_share_by_year'")
     years_needed = target.fit_years[1] - target.first_year + 1
@@ -256,6 +261,29 @@ def _check_calibration(sweep: Sweep) -> None:
     data = (sweep.path.parent / target.data).resolve()
     if not data.is_file():
         raise SweepError(f"{sweep.path}: calibration.data: no such file {data}")
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(data, comment="#")
+    except (ValueError, OSError) as exc:
+        raise SweepError(f"{data}: cannot be read as CSV: {exc}") from None
+    missing = [c for c in (target.year_column, target.value_column) if c not in table]
+    if missing:
+        raise SweepError(f"{data}: no column {', '.join(map(repr, missing))} (calibration.year_column / "
+                         f"value_column); its columns: {', '.join(map(str, table.columns))}")
+    fitted = set(range(target.fit_years[0], target.fit_years[1] + 1)) - set(target.exclude_years)
+    absent = sorted(fitted - set(pd.to_numeric(table[target.year_column], errors="coerce").dropna().astype(int)))
+    if absent:
+        raise SweepError(f"{data}: no value for fitted year(s) {', '.join(map(str, absent))}; "
+                         f"narrow calibration.fit_years or add them to exclude_years")
+
+
+def _check_levels(sweep: Sweep) -> None:
+    """Levels must be single values (numbers, text, true/false), so runs can be grouped by them."""
+    for name, value in sweep.spec.factors.items():
+        if isinstance(value, list) and any(isinstance(level, list | dict) for level in value):
+            raise SweepError(f"{sweep.path}: factors.{name}: each level must be a single number, text or "
+                             f"true/false; a list or table as a level is not supported")
 
 
 # ---- the design --------------------------------------------------------------------------

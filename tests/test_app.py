@@ -177,6 +177,7 @@ def test_the_page_steps_the_model_and_its_charts_change(app_server):
         step.wait_for(timeout=90_000)
         page.get_by_text("Time: 0.0", exact=True).wait_for()
         images = page.locator("img")
+        images.nth(2).wait_for(timeout=60_000)  # the panels draw after the controls
         assert images.count() >= 3, "the map, the charts and the flows are images"
         before = [images.nth(i).get_attribute("src") for i in range(3)]
         for week in range(1, 4):

@@ -88,13 +88,31 @@ def test_the_shared_platform_lets_independents_sell_online_for_a_commission(plai
     assert market(shared, "municipal_net_eur")[-1] == pytest.approx(fees)
 
 
-def test_a_delivery_levy_is_paid_per_order_and_lowers_the_online_share(plain):
+def test_a_delivery_levy_is_paid_per_household_order_and_lowers_the_online_share(plain):
     levied = run(delivery_levy_eur_order=3.0, levy_pass_through=0.25)
-    orders = sum(r.accounts.delivery for r in levied.retailers) / levied.config.online.delivery_eur_order
-    assert orders > 0
+    town = levied.municipality.accounts
     # the town collects the whole levy; retailers pay three quarters, consumers the rest
-    assert market(levied, "municipal_net_eur")[-1] == pytest.approx(3.0 * orders)
-    assert sum(r.accounts.levy for r in levied.retailers) == pytest.approx(0.75 * 3.0 * orders)
+    assert town.levy_from_retailers == pytest.approx(3 * town.levy_from_consumers)
+    assert sum(r.accounts.levy for r in levied.retailers) == pytest.approx(town.levy_from_retailers)
+    assert market(levied, "municipal_net_eur")[-1] == pytest.approx(town.levy_from_retailers
+                                                                    + town.levy_from_consumers)
+    # each simulated consumer stands for households_per_agent households, and so does her order:
+    # count the week's online orders where the purchases are settled, and scale them
+    model = RetailMarket(town_scenario(delivery_levy_eur_order=3.0, levy_pass_through=0.25), seed=3)
+    settle, orders = model._settle, []
+
+    def counting_settle(*args, **kwargs):
+        week = settle(*args, **kwargs)
+        orders.append(int(week.n_orders_online.sum()))
+        return week
+
+    model._settle = counting_settle
+    model.step()
+    households = model.config.consumers.households_per_agent
+    assert orders[-1] > 0 and households != 1
+    assert model.municipality.accounts.net == pytest.approx(3.0 * orders[-1] * households)
+    assert sum(r.accounts.delivery for r in model.retailers) == pytest.approx(
+        model.config.online.delivery_eur_order * orders[-1] * households)
     assert market(levied, "online_share")[-13:].mean() < market(plain, "online_share")[-13:].mean()
     # the more of it consumers pay, the more it keeps them in the stores
     felt = run(delivery_levy_eur_order=3.0, levy_pass_through=1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -261,3 +262,25 @@ def test_calibration_follows_the_data_and_writes_a_loadable_scenario(tmp_path):
     high, low = found["high"]["values"], found["low"]["values"]
     assert high["choice.online_friction_mean"] < low["choice.online_friction_mean"]
     assert high["consumers.share_online_initial"] > low["consumers.share_online_initial"]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace('value_column = "pct"', 'value_column = "share"'), "no column 'share'"),
+    (lambda t: t.replace("fit_years = [2001, 2003]", "fit_years = [2001, 2004]").replace("steps = 156", "steps = 208"),
+     "no value for fitted year(s) 2004"),
+    (lambda t: t.replace('method = "lhs"', 'method = "full_factorial"')
+     .replace('{ low = -2.0, high = 4.0 }', '[-2.0, 4.0]').replace('{ low = 0.05, high = 0.6 }', '[0.1, 0.5]'),
+     "needs a sampling design"),
+])
+def test_a_calibration_that_cannot_work_is_refused_before_any_run(tmp_path, edit, message):
+    path = _calibration_spec(tmp_path, "bad", 5.0)
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(sw.SweepError, match=re.escape(message)):
+        sw.load_sweep(path)
+
+
+def test_a_list_as_a_level_is_refused(tmp_path):
+    path = _write_spec(tmp_path / "zones.toml", 'master_seed = 1\noutputs = ["online_share"]\n[factors]\n'
+                       '"retailers.Budget.zones" = [["centre"], ["centre", "neighbourhood"]]\n')
+    with pytest.raises(sw.SweepError, match="each level must be a single number"):
+        sw.load_sweep(path)

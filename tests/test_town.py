@@ -75,3 +75,8 @@ def test_unknown_occupant_is_an_error(tmp_path):
     path = _town_with(tmp_path, sites_text=text)
     with pytest.raises(ScenarioError, match="'Grocerz' is not a retailer of the scenario"):
         load(path)
+
+
+def test_a_data_file_set_on_the_command_line_is_relative_to_the_scenario_file():
+    scenario = load(SCENARIOS / "exampleton.toml", {"region.sites_csv": "towns/exampleton_sites.csv"})
+    assert scenario.region.sites_csv == str((SCENARIOS / "towns" / "exampleton_sites.csv").resolve())

@@ -57,6 +57,12 @@ def _reward_rate(s: Scenario) -> float:
     return round(100 * loyalty.points_per_eur * loyalty.eur_per_point, 3)
 
 
+def _point_value(rate_pct: float, s: Scenario) -> float:
+    """The € value of a point that returns ``rate_pct`` % of spend (unchanged if no points are earned)."""
+    per_eur = s.strategies.loyalty.points_per_eur
+    return rate_pct / 100 / per_eur if per_eur > 0 else s.strategies.loyalty.eur_per_point
+
+
 def _learning_ratio(s: Scenario) -> float:
     learning = s.strategies.learning
     return learning.learn_rate_online / learning.learn_rate_store if learning.learn_rate_store else 1.0
@@ -76,7 +82,7 @@ def controls(scenario: Scenario) -> list[Control]:
     items += [
         Control("reward_rate_pct", "Loyalty reward (% of spend returned)", "strategies.loyalty.eur_per_point",
                 "SliderFloat", 0.0, 5.0, 0.1,
-                to_scenario=lambda v, s: v / 100 / s.strategies.loyalty.points_per_eur,
+                to_scenario=_point_value,
                 from_scenario=_reward_rate),
         Control("learn_rate_store", "Learning speed (knowledge gained per store visit)",
                 "strategies.learning.learn_rate_store", "SliderFloat", 0.0, 0.2, 0.005),
