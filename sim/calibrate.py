@@ -38,18 +38,15 @@ import numpy as np
 import pandas as pd
 
 from sim.experiment import mean_ci
-from sim.sweep import RunTask, Sweep, run_dask, run_local, run_seed
-from sim.sweep_analysis import _replace, point_means
+from sim.sweep import RunTask, Sweep, run_dask, run_local, run_seed, write_atomically
+from sim.sweep_analysis import point_means
 
 
 def observed(sweep: Sweep) -> pd.DataFrame:
-    """The observed series: year, value (in model units), whether it is fitted."""
+    """The observed series: year, value (in model units), whether it is fitted (its columns and years
+    were checked when the sweep was loaded)."""
     target = sweep.spec.calibration
-    path = (sweep.path.parent / target.data).resolve()
-    data = pd.read_csv(path, comment="#")
-    missing = [c for c in (target.year_column, target.value_column) if c not in data]
-    if missing:
-        raise ValueError(f"{path}: no column {', '.join(map(repr, missing))}; columns: {', '.join(data.columns)}")
+    data = pd.read_csv((sweep.path.parent / target.data).resolve(), comment="#")
     frame = pd.DataFrame({"year": data[target.year_column].astype(int),
                           "value": data[target.value_column].astype(float) * target.value_scale})
     first, last = target.fit_years
@@ -142,17 +139,17 @@ def write_calibration(sweep: Sweep, out: Path, frame: pd.DataFrame, workers: int
     values, checks, check_distance = min(tried, key=lambda t: t[2].mean())
     fit = mean_ci(check_distance.to_numpy())
     scenario_text = calibrated_scenario(sweep, values, fit)
-    _replace(out / "points.csv", lambda tmp: points.to_csv(tmp, float_format="%.10g"))
-    _replace(out / "posterior.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.10g"))
-    _replace(out / "check.csv", lambda tmp: checks.assign(distance_pp=check_distance)
+    write_atomically(out / "points.csv", lambda tmp: points.to_csv(tmp, float_format="%.10g"))
+    write_atomically(out / "posterior.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.10g"))
+    write_atomically(out / "check.csv", lambda tmp: checks.assign(distance_pp=check_distance)
              .to_csv(tmp, index=False, float_format="%.10g"))
-    _replace(out / "fit.png", lambda tmp: fit_figure(sweep, frame, points, checks, tmp))
-    _replace(out / "calibrated.toml", lambda tmp: Path(tmp).write_text(scenario_text))
-    _replace(out / "calibration.md",
+    write_atomically(out / "fit.png", lambda tmp: fit_figure(sweep, frame, points, checks, tmp))
+    write_atomically(out / "calibrated.toml", lambda tmp: Path(tmp).write_text(scenario_text))
+    write_atomically(out / "calibration.md",
              lambda tmp: Path(tmp).write_text(report(sweep, points, summary, values, tried)))
     if scenario_path is not None:
         scenario_path.parent.mkdir(parents=True, exist_ok=True)
-        _replace(scenario_path, lambda tmp: Path(tmp).write_text(scenario_text))
+        write_atomically(scenario_path, lambda tmp: Path(tmp).write_text(scenario_text))
     return {"values": values, "distance_pp": fit, "n_accepted": int(points["accepted"].sum())}
 
 

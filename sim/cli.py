@@ -347,24 +347,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      "replications, outputs). Each finished run is kept in OUT/runs/; the same "
                                      "command again runs only what is missing. Writes runs.parquet, summary.csv, "
                                      "report.md and a figure.")
-    swp.add_argument("experiment", help="experiment TOML file, or the name of one in experiments/")
-    swp.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
-    swp.add_argument("--scheduler", metavar="ADDRESS",
-                     help="address of a running Dask scheduler, e.g. tcp://HOST:8786 (default: local processes)")
-    swp.add_argument("--out", help="output folder (default: runs/sweeps/NAME)")
-    swp.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_sweep_arguments(swp, "experiment TOML file, or the name of one in experiments/")
     swp.set_defaults(func=cmd_sweep)
 
     cal = sub.add_parser("calibrate", help="calibrate parameters to an observed series (rejection ABC)",
                          description="Run an experiment file that declares a [calibration] target (a Latin "
                                      "hypercube over the parameter ranges), accept the runs closest to the data, "
                                      "check the calibrated values and write them as a scenario.")
-    cal.add_argument("experiment", help="experiment TOML file with a [calibration] table, or its name")
-    cal.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
-    cal.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
-    cal.add_argument("--out", help="output folder (default: runs/sweeps/NAME)")
+    _add_sweep_arguments(cal, "experiment TOML file with a [calibration] table, or its name")
     cal.add_argument("--scenario", metavar="PATH", help="also write the calibrated scenario here")
-    cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(func=cmd_calibrate)
 
     app = sub.add_parser("app", help="serve the teaching app in the browser",
@@ -380,6 +371,16 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     val.set_defaults(func=cmd_validate)
     return parser
+
+
+def _add_sweep_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The arguments sweep and calibrate share: what to run, and where and how."""
+    parser.add_argument("experiment", help=what)
+    parser.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="address of a running Dask scheduler, e.g. tcp://HOST:8786 (default: local processes)")
+    parser.add_argument("--out", help="output folder (default: runs/sweeps/NAME)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _non_negative_int(text: str) -> int:

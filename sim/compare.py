@@ -19,6 +19,8 @@ from sim.experiment import mean_ci
 from sim.scenario import Scenario
 
 MASTER_SEED = 20_261_124
+
+
 def replication_seed(replication: int) -> int:
     seq = np.random.SeedSequence(entropy=MASTER_SEED, spawn_key=(replication,))
     return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))

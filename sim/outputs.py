@@ -84,7 +84,7 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
     return summary
 
 
-# ---- figures ---------------------------------------------------------------------------
+# ---- final-year figures as one record ----------------------------------------------
 
 MARKET_FIGURES = ("online_share", "vacancy_rate", "vacancy_rate_floor", "main_switching_rate", "attrition_rate",
                   "operating_margin", "share_no_store_nearby", "mean_nearest_store_km", "stores_closed")
@@ -108,6 +108,8 @@ def final_figures(model: RetailMarket, frame: pd.DataFrame) -> dict[str, float |
             row[f"{name}.{key}"] = figures.get(key)
     return row
 
+
+# ---- figures ---------------------------------------------------------------------------
 
 def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     """Attrition, vacancy, margins and online share over time, and a map of sites at the end."""

@@ -407,13 +407,13 @@ def run_local(tasks: list[RunTask], workers: int, on_result: OnResult) -> None:
     """Run tasks in this process (1 worker) or in fresh worker processes."""
     if workers == 1:
         for task in tasks:
-            _call(task, on_result)
+            _deliver(task, lambda task=task: execute(task.payload), on_result)
         return
     # fresh processes (spawn): forking a process that has run compiled threads can deadlock
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(execute, task.payload): task for task in tasks}
         for future in as_completed(futures):
-            _deliver(futures[future], future, on_result)
+            _deliver(futures[future], future.result, on_result)
 
 
 def run_dask(tasks: list[RunTask], address: str, on_result: OnResult, fingerprint: str) -> None:
@@ -430,26 +430,18 @@ def run_dask(tasks: list[RunTask], address: str, on_result: OnResult, fingerprin
         futures = client.map(execute, [task.payload for task in tasks], key=keys, pure=False)
         by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
         for future in dask_completed(futures, loop=client.loop):
-            _deliver(by_key[future.key], future, on_result)
+            _deliver(by_key[future.key], future.result, on_result)
             future.release()
 
 
-def _call(task: RunTask, on_result: OnResult) -> None:
+def _deliver(task: RunTask, result: Callable[[], dict[str, Any]], on_result: OnResult) -> None:
+    """Pass ``result()`` on, or its error: one failed run is reported and the others go on."""
     try:
-        result = execute(task.payload)
-    except Exception as exc:  # one failed run is reported, the others go on
+        value = result()
+    except Exception as exc:
         on_result(task, None, f"{type(exc).__name__}: {exc}")
         return
-    on_result(task, result, None)
-
-
-def _deliver(task: RunTask, future: Any, on_result: OnResult) -> None:
-    try:
-        result = future.result()
-    except Exception as exc:  # one failed run is reported, the others go on
-        on_result(task, None, f"{type(exc).__name__}: {exc}")
-        return
-    on_result(task, result, None)
+    on_result(task, value, None)
 
 
 # ---- the run store -----------------------------------------------------------------------
@@ -477,7 +469,8 @@ class RunStore:
             raise SweepError(f"{self.out}: exists and is not a sweep folder (no sweep.json); choose another --out")
         self.runs.mkdir(parents=True, exist_ok=True)
         if not manifest.is_file():
-            _write_atomic(manifest, json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
+            text = json.dumps(self.manifest, indent=2, sort_keys=True) + "\n"
+            write_atomically(manifest, lambda tmp: tmp.write_text(text))
         for stale in self.runs.glob(".*.tmp*"):
             stale.unlink()
 
@@ -496,19 +489,28 @@ class RunStore:
         record = {"key": task.key, "point": task.point, "replication": task.replication, "seed": task.seed,
                   "factors": task.factors, "outputs": result["outputs"], "elapsed_s": result["elapsed_s"],
                   "fingerprint": self.fingerprint}
-        _write_atomic(self.runs / f"{task.key}.json", json.dumps(record, sort_keys=True) + "\n")
+        text = json.dumps(record, sort_keys=True) + "\n"
+        write_atomically(self.runs / f"{task.key}.json", lambda tmp: tmp.write_text(text))
 
     def records(self, keys: Iterable[str]) -> list[dict[str, Any]]:
         return [json.loads((self.runs / f"{key}.json").read_text()) for key in keys]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, flush it to disk, then move it into place:
+    ``path`` is whole or absent, whatever stops the process."""
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        descriptor = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 @dataclass

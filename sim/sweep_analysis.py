@@ -6,45 +6,33 @@ writes tables and figures, and can be rerun on the same runs at no cost.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.experiment import mean_ci
-from sim.sweep import Sweep, design_matrix, salib_problem
+from sim.sweep import Sweep, design_matrix, salib_problem, write_atomically
 
 
 def write_results(sweep: Sweep, out: Path, frame: pd.DataFrame) -> list[str]:
     """Write runs.parquet, summary.csv, report.md and the design's figure; the names written."""
     written = ["runs.parquet", "summary.csv", "report.md"]
-    _replace(out / "runs.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
+    write_atomically(out / "runs.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
     summary = level_summary(sweep, frame)
-    _replace(out / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.10g"))
+    write_atomically(out / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.10g"))
     method = sweep.spec.design.method
     indices = None
     if method in ("morris", "sobol"):
         indices = sensitivity(sweep, frame)
-        _replace(out / "sensitivity.csv", lambda tmp: indices.to_csv(tmp, index=False, float_format="%.10g"))
-        _replace(out / f"{method}.png", lambda tmp: sensitivity_figure(sweep, indices, tmp))
+        write_atomically(out / "sensitivity.csv", lambda tmp: indices.to_csv(tmp, index=False, float_format="%.10g"))
+        write_atomically(out / f"{method}.png", lambda tmp: sensitivity_figure(sweep, indices, tmp))
         written += ["sensitivity.csv", f"{method}.png"]
     elif method == "full_factorial":
-        _replace(out / "main_effects.png", lambda tmp: main_effects_figure(sweep, summary, tmp))
+        write_atomically(out / "main_effects.png", lambda tmp: main_effects_figure(sweep, summary, tmp))
         written.append("main_effects.png")
-    _replace(out / "report.md", lambda tmp: Path(tmp).write_text(report(sweep, frame, summary, indices)))
+    write_atomically(out / "report.md", lambda tmp: Path(tmp).write_text(report(sweep, frame, summary, indices)))
     return written
-
-
-def _replace(path: Path, write) -> None:
-    """Write through a temporary file beside ``path``, then move it into place."""
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def point_means(sweep: Sweep, frame: pd.DataFrame) -> pd.DataFrame:

@@ -103,12 +103,6 @@ def map_png(model: ClassroomMarket) -> bytes:
     return live.png(update)
 
 
-@solara.component
-def MapPanel(model: ClassroomMarket):
-    update_counter.get()  # redraw after every step
-    solara.Image(map_png(model), format="png")
-
-
 # ---- live charts ---------------------------------------------------------------------------
 
 def _build_charts(model: ClassroomMarket) -> tuple[LiveFigure, dict]:
@@ -174,12 +168,6 @@ def chart_png(model: ClassroomMarket) -> bytes:
     return live.png(update)
 
 
-@solara.component
-def ChartsPanel(model: ClassroomMarket):
-    update_counter.get()  # redraw after every step
-    solara.Image(chart_png(model), format="png")
-
-
 # ---- flows ---------------------------------------------------------------------------------
 
 def _build_flows(model: ClassroomMarket) -> tuple[LiveFigure, dict]:
@@ -214,10 +202,23 @@ def flows_png(model: ClassroomMarket) -> bytes:
     return live.png(update)
 
 
-@solara.component
-def FlowsPanel(model: ClassroomMarket):
-    update_counter.get()  # redraw after every step
-    solara.Image(flows_png(model), format="png")
+# ---- the panels ------------------------------------------------------------------------------
+
+def _image_panel(draw):
+    """A panel showing ``draw(model)`` (PNG bytes), redrawn after every step."""
+
+    @solara.component
+    def Panel(model: ClassroomMarket):
+        update_counter.get()
+        solara.Image(draw(model), format="png")
+
+    Panel.__name__ = draw.__name__.replace("_png", "").title() + "Panel"
+    return Panel
+
+
+MapPanel = _image_panel(map_png)
+ChartsPanel = _image_panel(chart_png)
+FlowsPanel = _image_panel(flows_png)
 
 
 # ---- one consumer's story --------------------------------------------------------------------
