@@ -1,14 +1,18 @@
 """The weekly choice kernel: pure functions on arrays, one call for all shoppers.
 
-Each shopper picks one option among R store options (the nearest open store of each
-retailer) and R online options (a retailer's web shop, for consumers who have adopted
-online shopping). Option ``o`` is retailer ``o % R`` through channel ``o // R``
-(0 = store, 1 = online). Choice is multinomial logit on
+Each shopper picks one option among R store options (for each retailer, the open store
+with the best footfall less travel cost for her) and R online options (a retailer's web
+shop, for consumers who have adopted online shopping). Option ``o`` is retailer
+``o % R`` through channel ``o // R`` (0 = store, 1 = online). Choice is multinomial logit on
 
     U = shared(r) − price_sens·rel_price(r)·[1 or online factor]
-        + (− travel_sens·distance + footfall)·[store]
-        − online_friction·[online] + inertia·[r used last time]·[1 or online factor]
+        + (footfall of her store − travel_sens·distance)·[store]
+        − online_friction·[online] + inertia·habit(r)·[1 or online factor]
         + Gumbel noise
+
+``habit(r)`` in [0, 1] is her smoothed purchase history at r: each purchase moves her
+habit toward the retailer she bought from by ``habit_build`` and away from the others
+(Guadagni & Little 1983), so a single purchase earns only part of her inertia.
 
 ``shared(r)`` holds what does not depend on the channel: taste fit, and the
 strategy's terms (personal fit from knowledge, loyalty-point pull, promotions).
@@ -41,13 +45,14 @@ class MarketArrays:
     extra_utility: np.ndarray  # (n, R) float32, kept by the strategies
     discount: np.ndarray  # (n, R) float32, perceived share of the price not paid
     rel_posted: np.ndarray  # (R,) float64, posted price / market reference price
-    store_static: np.ndarray  # (n, R) float64: taste fit − travel cost + footfall of the nearest store; −inf: none
+    store_static: np.ndarray  # (n, R) float64: taste fit + access value of her store of r (footfall − travel
+    # cost − parking); −inf: r has no open store
     sells_online: np.ndarray  # (R,) bool
     adopted: np.ndarray  # (n,) bool
     price_sens: np.ndarray  # (n,) float32
     online_friction: np.ndarray  # (n,) float32
-    last_retailer: np.ndarray  # (n,) int16, −1 for none
-    inertia: np.ndarray  # (n,) float32: each consumer's habit strength
+    habit: np.ndarray  # (n, R) float32 in [0, 1]: habit toward each retailer (smoothed purchases)
+    inertia: np.ndarray  # (n,) float32: each consumer's habit strength (utility of a full habit)
     online_inertia_factor: float
     online_price_sens_factor: float
 
@@ -57,13 +62,13 @@ class ChoiceInputs:
     """The same inputs gathered for the week's shoppers only (columns), in float64."""
 
     shared_utility: np.ndarray  # (R, S) taste fit + the strategy's extra utility (any channel)
-    store_utility: np.ndarray  # (R, S) the same at the nearest store: − travel cost + footfall; −inf: none
+    store_utility: np.ndarray  # (R, S) the same in store: + footfall − travel cost − parking; −inf: none
     rel_price: np.ndarray  # (R, S) net price / market reference price − 1
     sells_online: np.ndarray  # (R,) bool
     adopted: np.ndarray  # (S,) bool
     price_sens: np.ndarray  # (S,)
     online_friction: np.ndarray  # (S,)
-    last_retailer: np.ndarray  # (S,) int, −1 for none
+    habit: np.ndarray  # (R, S) habit toward each retailer, in [0, 1]
     inertia: np.ndarray  # (S,)
     online_inertia_factor: float
     online_price_sens_factor: float
@@ -81,7 +86,7 @@ def gather(a: MarketArrays, idx: np.ndarray) -> ChoiceInputs:
         adopted=a.adopted[idx],
         price_sens=a.price_sens[idx].astype(f8),
         online_friction=a.online_friction[idx].astype(f8),
-        last_retailer=a.last_retailer[idx],
+        habit=a.habit[idx].T.astype(f8),
         inertia=a.inertia[idx].astype(f8),
         online_inertia_factor=a.online_inertia_factor,
         online_price_sens_factor=a.online_price_sens_factor,
@@ -93,7 +98,7 @@ def option_utilities(x: ChoiceInputs) -> np.ndarray:
     n_ret, n_shop = x.shared_utility.shape
     u = np.empty((2 * n_ret, n_shop), dtype=np.float64)
     price = x.price_sens[None, :] * x.rel_price
-    same = x.inertia[None, :] * (x.last_retailer[None, :] == np.arange(n_ret)[:, None])
+    same = x.inertia[None, :] * x.habit
 
     store = u[:n_ret]
     np.subtract(x.store_utility, price, out=store)  # −inf stays −inf where there is no store

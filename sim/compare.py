@@ -106,7 +106,7 @@ def _fmt(mean, low, high, metric: str, signed: bool = False) -> str:
 
 def _in_units(metric: str) -> bool:
     """Figures in km or store counts, shown as they are; the rest are rates, shown in %."""
-    return metric.endswith(("_km", "stores_open", "stores_closed"))
+    return metric.endswith(("_km", "stores_open", "stores_closed", "stores_opened"))
 
 
 def figure(table: pd.DataFrame, path: Path) -> None:

@@ -67,6 +67,10 @@ class ConsumerPopulation:
         self.adopted = rng.random(n) < cfg.share_online_initial
 
         self.last_retailer = np.full(n, -1, dtype=np.int16)
+        # habit toward each retailer in [0, 1]: an exponentially smoothed purchase history; her
+        # inertia is earned in full only by a run of purchases (Guadagni & Little 1983)
+        self.habit = np.zeros((n, n_retailers), dtype=np.float32)
+        self.habit_build = np.float32(choice.habit_build)
         self.last_channel = np.full(n, -1, dtype=np.int8)
         self.last_utility = np.zeros(n, dtype=np.float32)
         self.total_spent_eur = np.zeros(n, dtype=np.float64)

@@ -187,7 +187,7 @@ class Finding:
     mean: float
     ci_low: float
     ci_high: float
-    expected_sign: int  # +1: the claim says positive, −1: negative
+    expected_sign: int  # +1: the claim says positive, −1: negative, 0: no effect (the CI holds 0)
     scale: float = 100.0
     unit: str = " points"
 
@@ -195,6 +195,8 @@ class Finding:
     def holds(self) -> bool:
         if not np.isfinite(self.ci_low):
             return False
+        if self.expected_sign == 0:
+            return self.ci_low <= 0 <= self.ci_high
         return self.ci_low > 0 if self.expected_sign > 0 else self.ci_high < 0
 
 

@@ -43,7 +43,7 @@ def _det_exp_array(x, out):
 
 @njit(parallel=True, cache=True)
 def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, store_static,
-            sells_online, adopted, price_sens, online_friction, last_retailer,
+            sells_online, adopted, price_sens, online_friction, habit,
             inertia, online_inertia_factor, online_price_sens_factor, out_ret, out_chan, out_util):
     n_shop = idx.shape[0]
     n_ret = taste_fit.shape[1]
@@ -56,13 +56,12 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, store_static,
             i = idx[j]
             ps = np.float64(price_sens[i])
             fr = np.float64(online_friction[i])
-            last = last_retailer[i]
             top = -np.inf
             for r in range(n_ret):
                 ex = np.float64(extra[i, r])
                 base = np.float64(taste_fit[i, r]) + ex
                 price = ps * (rel_posted[r] * (1.0 - np.float64(discount[i, r])) - 1.0)
-                same = np.float64(inertia[i]) if last == r else 0.0
+                same = np.float64(inertia[i]) * np.float64(habit[i, r])
                 store = ((store_static[i, r] + ex) - price) + same  # −inf stays −inf: no store
                 if sells_online[r] and adopted[i]:
                     online = (base - online_price_sens_factor * price) - fr
@@ -113,7 +112,7 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
     out_util = np.empty(n_shop, dtype=np.float32)
     _choose(np.asarray(idx, dtype=np.int64), uniforms, a.taste_fit, a.extra_utility, a.discount,
             a.rel_posted.astype(np.float64), a.store_static,
-            a.sells_online, a.adopted, a.price_sens, a.online_friction, a.last_retailer,
+            a.sells_online, a.adopted, a.price_sens, a.online_friction, a.habit,
             a.inertia, float(a.online_inertia_factor), float(a.online_price_sens_factor),
             out_ret, out_chan, out_util)
     return out_ret, out_chan, out_util
@@ -124,7 +123,7 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
 @njit(parallel=True, cache=True)
 def _pay_and_update(idx, ret, chan, util, basket, households_per_agent, price_factor, week, window, last_week,
                     since_week, spend_year, total_spent, last_retailer, last_channel, last_utility,
-                    cost, paid, lapsed, previous):
+                    habit, habit_build, cost, paid, lapsed, previous):
     n = idx.shape[0]
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
@@ -143,12 +142,16 @@ def _pay_and_update(idx, ret, chan, util, basket, households_per_agent, price_fa
             total_spent[i] += paid[j]
             previous[j] = last_retailer[i]
             last_retailer[i] = r
+            keep = np.float32(1.0) - habit_build
+            for q in range(habit.shape[1]):
+                habit[i, q] = habit[i, q] * keep
+            habit[i, r] = habit[i, r] + habit_build
             last_channel[i] = chan[j]
             last_utility[i] = util[j]
 
 
 @njit(parallel=True, cache=True)
-def _book(idx, ret, chan, util, cost, paid, lapsed, previous, nearest_km, nearest_slot, n_ret, n_slots):
+def _book(idx, ret, chan, util, cost, paid, lapsed, previous, store_km, store_slot, n_ret, n_slots):
     n = idx.shape[0]
     n_chunks = BOOK_CHUNKS
     # per-chunk partial sums, added in chunk order afterwards: the same order as the numpy engine
@@ -181,10 +184,10 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, previous, nearest_km, neares
                 p_orders[c, r] += 1
             else:
                 p_rev_store[c, r] += paid[j]
-                slot = nearest_slot[i, r]
+                slot = store_slot[i, r]
                 p_store_rev[c, slot] += paid[j]
                 p_store_cogs[c, slot] += cost[j]
-                p_dist[c] += np.float64(nearest_km[i, r])
+                p_dist[c] += np.float64(store_km[i, r])
                 p_store[c] += 1
     rev_store = _sum_chunks(p_rev_store)
     rev_online = _sum_chunks(p_rev_online)
@@ -233,7 +236,7 @@ def _sum_chunks(partial):
     return total
 
 
-def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, nearest_km, nearest_slot,
+def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, store_km, store_slot,
                  n_slots, week, window):
     """The numba engine's settlement: same figures as ``sim.settle.settle_numpy``."""
     from sim.settle import Settlement
@@ -247,10 +250,10 @@ def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, 
     price_factor = np.asarray(price_factor, dtype=np.float64)
     _pay_and_update(idx, ret, chan, util, pop.basket_eur, float(households_per_agent), price_factor, week, window,
                     pop.last_week, pop.since_week, pop.spend_year, pop.total_spent_eur, pop.last_retailer,
-                    pop.last_channel, pop.last_utility, cost, paid, lapsed, previous)
+                    pop.last_channel, pop.last_utility, pop.habit, pop.habit_build, cost, paid, lapsed, previous)
     (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
      buyers, group_chan, group_paid, starts, flows) = _book(idx, ret, chan, util, cost, paid, lapsed, previous,
-                                                            nearest_km, nearest_slot, len(price_factor), n_slots)
+                                                            store_km, store_slot, len(price_factor), n_slots)
     return Settlement(
         buyers=buyers, channel=group_chan, paid_eur=group_paid, starts=starts,
         revenue_store=rev_store, revenue_online=rev_online, cogs=cogs, n_orders_online=orders,

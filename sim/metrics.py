@@ -299,6 +299,12 @@ def n_closures(m):
 
 
 @market_metric
+def n_openings(m):
+    """Stores opened this week (on vacant sites, by retailers and new independents)."""
+    return float(sum(1 for s in m.stores if s.opened_week == m.week and m.week > 0))
+
+
+@market_metric
 def share_adopted_online(m):
     """Share of consumers who have adopted online shopping (Bass diffusion)."""
     return float(m.population.adopted.mean())
@@ -480,6 +486,7 @@ def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, An
         "attrition_rate": last_measured(all_rows["attrition_rate"]),
         "share_adopted_online": _num(end_market["share_adopted_online"]),
         "stores_closed": len(model.closures),
+        "stores_opened": sum(1 for s in model.stores if s.opened_week > 0),
         "mean_nearest_store_km": _num(end_market["mean_nearest_store_km"]),
         "share_no_store_nearby": _num(end_market["share_no_store_nearby"]),
         "retailers": retailers,

@@ -30,6 +30,7 @@ TENURE_BAND_NAMES = ("attrition_rate_new", "attrition_rate_tenure_13_52", "attri
 VALUE_TIER_NAMES = ("attrition_rate_bottom", "attrition_rate_middle", "attrition_rate_top")
 ATTRITION_GROUPS = TENURE_BAND_NAMES + VALUE_TIER_NAMES
 NUMBA_FROM_CONSUMERS = 20_000  # below this, loading numba and its threads costs more than it saves
+GEOGRAPHY_CHUNK = 65_536  # consumers per block when matching them to stores
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
 
@@ -84,6 +85,12 @@ class RetailMarket(mesa.Model):
         self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
         self.asking_rent = self.region.site_rent_eur_m2_year.astype(float).copy()  # landlords' asking rents
         self.closure_policy = CLOSURE_POLICIES[config.stores.closure](config.stores)
+        pop = self.population
+        self._homes = np.column_stack([pop.home_x, pop.home_y]).astype(np.float64)
+        # consumers living within reach of each site: where a new store would find customers
+        self._site_catchment = cKDTree(self._homes).query_ball_point(
+            np.column_stack([self.region.site_x, self.region.site_y]), r=config.stores.access_km,
+            return_length=True).astype(float)
         self._place_initial_stores()
         self._update_store_geography()
 
@@ -179,7 +186,7 @@ class RetailMarket(mesa.Model):
     def settle(self, idx, retailer, channel, utility):
         """Book the week's purchases and update relationships (engine-specific, same figures)."""
         return self._settle(self.population, idx, retailer, channel, utility, self._price_factors(),
-                            self.config.consumers.households_per_agent, self.nearest_km, self.nearest_slot,
+                            self.config.consumers.households_per_agent, self.store_km, self.store_slot,
                             len(self.stores), self.week, self.config.choice.active_window_weeks)
 
     def pay_running_costs(self) -> None:
@@ -202,17 +209,20 @@ class RetailMarket(mesa.Model):
                 self._close_store(store, reason=self.closure_policy.name)
                 closed.append(store)
         if closed:
-            self._update_store_geography(closed)
+            self._update_store_geography()
         self.let_vacant_sites()
 
     def let_vacant_sites(self) -> None:
         """Landlords cut the asking rent of vacant sites; retailers open where it pays (if entry is on).
 
         A retailer considers the free sites in its zones, away from its own stores, and
-        estimates a new store's yearly contribution from its own stores' sales per m² over
-        the last year (scaled by the site's footfall against its stores'), less cost of
-        goods at its markup, asking rent, staff and fixed costs. It opens the best site
-        whose contribution exceeds ``entry_hurdle`` × the store's costs: one per review.
+        estimates what a new store would sell from what its own stores sold over the last
+        year (an independent with no shop yet: the established stores in those zones) per
+        unit of local demand — the homes within reach of a site shared with the other open
+        stores there, so a crowded spot promises less — scaled by the site's footfall
+        against theirs. Less cost of goods at its markup, asking rent, staff and fixed
+        costs, that is the store's yearly contribution; it opens the best site whose
+        contribution exceeds ``entry_hurdle`` × the store's costs: one per review.
         """
         cfg, region = self.config.stores, self.region
         town = self.municipality
@@ -224,23 +234,29 @@ class RetailMarket(mesa.Model):
         if not cfg.entry:
             return
         footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
+        established = [s for s in self.open_stores if len(s.weekly_revenue) >= 26]
         opened = []
         for r in self.retailers:
+            # what a store would sell: a chain reads its own stores; an independent with no shop
+            # yet reads the going rate of the established stores in the zones it would open in
             stores = [s for s in r.open_stores if len(s.weekly_revenue) >= 26]
+            if not stores and r.independent and not r.open_stores:
+                stores = [s for s in established if region.zone_name(s.site) in r.zones]
             if not stores:
                 continue
-            area = sum(s.floor_area_m2 for s in stores)
-            sales_m2 = sum(sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in stores) / area
-            own_foot = np.mean([footfall[s.site] for s in stores]) or 1.0
+            sales = sum(sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in stores)
+            sites = np.array([s.site for s in stores])
+            sales_per_demand = sales / max(self._local_demand(sites).sum(), 1e-9)
+            own_foot = np.mean(footfall[sites]) or 1.0
             free = np.flatnonzero((self.site_store < 0)
                                   & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones]))
             free = free[town.may_open(free)]  # the town's cap on new out-of-town floor space
             if len(free) == 0:
                 continue
-            weight = self._site_appeal(r, free)
-            free = free[weight > weight.max() * 0.5]  # away from its own stores
+            spacing = self._own_spacing(r, free)
+            free = free[spacing > spacing.max() * 0.5]  # away from its own stores
             site_area = region.site_area_m2[free]
-            sales = sales_m2 * site_area * np.clip(footfall[free] / own_foot, 0.25, 2.0)
+            sales = sales_per_demand * self._local_demand(free) * np.clip(footfall[free] / own_foot, 0.25, 2.0)
             margin = sales * r.markup / (1 + r.markup)
             costs = site_area * (self.asking_rent[free] + cfg.staff_eur_m2_year) + cfg.fixed_eur_year
             gain = margin - costs - cfg.entry_hurdle * costs
@@ -253,7 +269,7 @@ class RetailMarket(mesa.Model):
                                     "event": f"opened a store on site {store.site} at "
                                              f"{store.rent_eur_m2_year:.0f} €/m²/year"})
         if opened:
-            self._update_store_geography(opened=opened)
+            self._update_store_geography()
 
     def measure_attrition(self) -> None:
         """Quarterly: annual attrition overall, by tenure band and value tier; share of wallet; CLV.
@@ -332,25 +348,38 @@ class RetailMarket(mesa.Model):
                 self._open_store(r, site)
 
     def _site_appeal(self, retailer: Retailer, free: np.ndarray) -> np.ndarray:
-        """Probabilities of opening on each free site: bigger towns first, away from own stores.
-
-        A chain does not put a second store next to its first (it would only take its own
-        customers), so a site's appeal falls to zero near the retailer's open stores.
-        """
-        region = self.region
-        weight = region.town_weight[region.site_town[free]].astype(float)
-        own = [s.site for s in retailer.open_stores]
-        if own:
-            dx = region.site_x[free, None] - region.site_x[own][None, :]
-            dy = region.site_y[free, None] - region.site_y[own][None, :]
-            nearest = np.hypot(dx, dy).min(axis=1)
-            weight *= 1.0 - np.exp(-((nearest / OWN_STORE_SPACING_KM) ** 2))
+        """Probabilities of opening on each free site: where many consumers live within reach
+        and few open stores already serve them, away from the retailer's own stores."""
+        weight = self._local_demand(free) * self._own_spacing(retailer, free)
         if weight.sum() <= 0:
             weight = np.ones(len(free))
         return weight / weight.sum()
 
+    def _local_demand(self, sites: np.ndarray) -> np.ndarray:
+        """Homes within reach of each site over 1 + the other open stores within reach."""
+        region, reach = self.region, self.config.stores.access_km
+        open_sites = np.flatnonzero(self.site_store >= 0)
+        dx = region.site_x[sites, None] - region.site_x[open_sites][None, :]
+        dy = region.site_y[sites, None] - region.site_y[open_sites][None, :]
+        others = ((np.hypot(dx, dy) <= reach) & (open_sites[None, :] != np.asarray(sites)[:, None])).sum(axis=1)
+        return self._site_catchment[sites] / (1.0 + others)
+
+    def _own_spacing(self, retailer: Retailer, free: np.ndarray) -> np.ndarray:
+        """From 0 beside one of the retailer's open stores to 1 far from all of them: a chain
+        does not put a second store next to its first (it would only take its own customers)."""
+        region = self.region
+        own = [s.site for s in retailer.open_stores]
+        if not own:
+            return np.ones(len(free))
+        dx = region.site_x[free, None] - region.site_x[own][None, :]
+        dy = region.site_y[free, None] - region.site_y[own][None, :]
+        nearest = np.hypot(dx, dy).min(axis=1)
+        return 1.0 - np.exp(-((nearest / OWN_STORE_SPACING_KM) ** 2))
+
     def _open_store(self, retailer: Retailer, site: int) -> Store:
         store = Store(self, retailer, site, slot=len(self.stores))
+        if not retailer.sells_online and self.municipality.sells_via_platform(retailer):
+            retailer.via_platform = retailer.sells_online = True  # click and collect at its first store
         self.stores.append(store)
         retailer.stores.append(store)
         self.site_store[site] = store.slot
@@ -363,63 +392,59 @@ class RetailMarket(mesa.Model):
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
 
-    def _update_store_geography(self, closed: list[Store] | None = None, opened: list[Store] | None = None) -> None:
-        """Nearest open store of each retailer for every consumer, and site footfall.
+    def _update_store_geography(self) -> None:
+        """Which store of each retailer every consumer would use, and what it is worth to her.
 
-        Computed in full once; after closures only the consumers whose nearest store
-        closed are looked up again; after openings, every consumer for the retailers
-        that opened (a new store can be anyone's nearest).
+        A consumer does not simply walk to a retailer's nearest store: she weighs each of its
+        open stores by footfall (open floor space around it, DESIGN §2) and the town's parking
+        charge against her travel cost, so a busy centre can draw her past a quiet parade.
+        Footfall changes with every opening and closure anywhere, so everything is recomputed.
         """
         pop, n_r = self.population, len(self.retailers)
-        if opened:
-            for r in {s.retailer for s in opened}:
-                self._assign_nearest(r, np.arange(pop.n))
-        elif closed is None:  # the first build
-            self._homes = np.column_stack([pop.home_x, pop.home_y]).astype(np.float64)
-            # (consumer, retailer), as the weekly choice reads them
-            self.nearest_km = np.full((pop.n, n_r), np.inf, dtype=np.float32)
-            self.nearest_slot = np.full((pop.n, n_r), -1, dtype=np.int32)
-            for r in self.retailers:
-                self._assign_nearest(r, np.arange(pop.n))
-        if closed:
-            for r in {s.retailer for s in closed}:
-                slots = [s.slot for s in closed if s.retailer is r]
-                self._assign_nearest(r, np.flatnonzero(np.isin(self.nearest_slot[:, r.index], slots)))
-        # access: how far each consumer is from the nearest open store of any retailer
-        nearest_any = self.nearest_km.min(axis=1) if len(self.retailers) else np.full(pop.n, np.inf)
+        footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
+        site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
+        self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
+        self._parking = self.municipality.parking_penalty(pop, self._price_level)
+        # (consumer, retailer), as the weekly choice reads them
+        self.store_km = np.full((pop.n, n_r), np.inf, dtype=np.float32)
+        self.store_slot = np.full((pop.n, n_r), -1, dtype=np.int32)
+        access = np.full((pop.n, n_r), -np.inf)
+        nearest_any = np.full(pop.n, np.inf)
+        for r in self.retailers:
+            if r.open_stores:
+                nearest_any = np.minimum(nearest_any, self._assign_store(r, access))
         finite = np.isfinite(nearest_any)
         self.access = {
             "mean_nearest_store_km": float(nearest_any[finite].mean()) if finite.any() else float("nan"),
             "share_no_store_nearby": float((nearest_any > self.config.stores.access_km).mean()),
         }
-        footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
-        site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
-        self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
         # what a store option is worth before prices and habits; changes only when stores do
-        foot = np.where(self.nearest_slot >= 0, self.slot_footfall[np.maximum(self.nearest_slot, 0)], 0.0)
-        static = (self.taste_fit.astype(np.float64)
-                  - pop.travel_sens.astype(np.float64)[:, None] * self.nearest_km.astype(np.float64))
-        static += foot.astype(np.float64)
-        parking = self.municipality.parking_penalty(pop, self._price_level)
-        if parking is not None and len(site_of_slot):  # the town's parking charge at centre stores
-            centre = self.region.site_zone[site_of_slot] == ZONE_CODE["centre"]
-            at_centre = (self.nearest_slot >= 0) & centre[np.maximum(self.nearest_slot, 0)]
-            static -= parking[:, None] * at_centre
-        static[~np.isfinite(self.nearest_km)] = -np.inf
-        self.store_static = static
+        self.store_static = self.taste_fit.astype(np.float64) + access
 
-    def _assign_nearest(self, retailer: Retailer, who: np.ndarray) -> None:
-        row = retailer.index
+    def _assign_store(self, retailer: Retailer, access: np.ndarray) -> np.ndarray:
+        """Fill the retailer's column of the store arrays; return each consumer's distance to
+        its nearest open store (for the access measures)."""
+        pop, row = self.population, retailer.index
         open_stores = retailer.open_stores
-        if not open_stores:
-            self.nearest_km[who, row] = np.inf
-            self.nearest_slot[who, row] = -1
-            return
-        sites = np.array([s.site for s in open_stores])
-        tree = cKDTree(np.column_stack([self.region.site_x[sites], self.region.site_y[sites]]))
-        dist, which = tree.query(self._homes[who], workers=-1)  # same answer whatever the workers
-        self.nearest_km[who, row] = dist
-        self.nearest_slot[who, row] = np.array([s.slot for s in open_stores], dtype=np.int32)[which]
+        sites = np.array([s.site for s in open_stores], dtype=np.intp)
+        slots = np.array([s.slot for s in open_stores], dtype=np.int32)
+        pull = self.slot_footfall[slots].astype(np.float64)
+        at_centre = (self.region.site_zone[sites] == ZONE_CODE["centre"]).astype(np.float64)
+        nearest = np.empty(pop.n)
+        for lo in range(0, pop.n, GEOGRAPHY_CHUNK):  # bounded memory for millions of consumers
+            hi = min(lo + GEOGRAPHY_CHUNK, pop.n)
+            km = np.hypot(self._homes[lo:hi, :1] - self.region.site_x[sites][None, :],
+                          self._homes[lo:hi, 1:] - self.region.site_y[sites][None, :])
+            value = pull[None, :] - pop.travel_sens[lo:hi, None].astype(np.float64) * km
+            if self._parking is not None:
+                value -= self._parking[lo:hi, None] * at_centre[None, :]
+            best = np.argmax(value, axis=1)
+            rows = np.arange(hi - lo)
+            access[lo:hi, row] = value[rows, best]
+            self.store_km[lo:hi, row] = km[rows, best]
+            self.store_slot[lo:hi, row] = slots[best]
+            nearest[lo:hi] = km.min(axis=1)
+        return nearest
 
     def _warm_up(self, weeks: int) -> None:
         """Weeks of shopping before week 1 so relationships exist; nothing is recorded."""
@@ -457,7 +482,7 @@ class RetailMarket(mesa.Model):
             adopted=pop.adopted,
             price_sens=pop.price_sens,
             online_friction=pop.online_friction,
-            last_retailer=pop.last_retailer,
+            habit=pop.habit,
             inertia=pop.inertia,
             online_inertia_factor=cfg.choice.online_inertia_factor,
             online_price_sens_factor=cfg.choice.online_price_sens_factor,

@@ -87,7 +87,8 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
 # ---- final-year figures as one record ----------------------------------------------
 
 MARKET_FIGURES = ("online_share", "vacancy_rate", "vacancy_rate_floor", "main_switching_rate", "attrition_rate",
-                  "operating_margin", "share_no_store_nearby", "mean_nearest_store_km", "stores_closed")
+                  "operating_margin", "share_no_store_nearby", "mean_nearest_store_km", "stores_closed",
+                  "stores_opened")
 RETAILER_FIGURES = ("revenue_share", "attrition_rate", "gross_margin", "operating_margin", "stores_open")
 
 

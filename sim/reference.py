@@ -1,11 +1,11 @@
 """The weekly consumer decision written the plain Mesa way: one Agent per consumer.
 
 This is the yardstick for the vectorised engines, not part of the model. Each
-consumer is a Python object that, every week, decides whether to shop, finds the
-nearest open store of each retailer by looking at every store, works out what each
+consumer is a Python object that, every week, decides whether to shop, finds her
+best open store of each retailer (footfall less travel) by looking at every store, works out what each
 retailer offers her (taste fit, personal fit from what the retailer knows of her,
 loyalty-point pull, promotions, her tier's discount), picks by the Gumbel-max rule,
-then pays and updates her own relationship (recency, knowledge, points) — the same
+then pays and updates her own relationship (recency, habit, knowledge, points) — the same
 decision the kernel makes for all consumers at once, written object by object as a
 Mesa tutorial would. The benchmark times it against the real model, and a test
 checks that both choose with the same frequencies. It reads a snapshot of a
@@ -57,6 +57,8 @@ class AgentConsumer(mesa.Agent):
         self.last_week = [int(pop.last_week[r, i]) for r in range(n_ret)]
         self.knowledge = [float(pop.knowledge[r, i]) for r in range(n_ret)]
         self.points = [float(pop.points[r, i]) for r in range(n_ret)]
+        self.habit = [float(pop.habit[i, r]) for r in range(n_ret)]
+        self.habit_build = float(pop.habit_build)
         self.tier = [0] * n_ret
         for r, retailer in enumerate(market.retailers):
             tier = getattr(retailer.strategy, "tier", None)
@@ -64,13 +66,12 @@ class AgentConsumer(mesa.Agent):
                 self.tier[r] = int(tier[i])
 
     # ---- what each retailer offers her ------------------------------------------------
-    def nearest_store(self, view: RetailerView) -> tuple[float, float]:
-        best, foot = math.inf, 0.0
+    def store_access(self, view: RetailerView) -> float:
+        """What her best store of the retailer is worth: footfall less travel (−inf: none)."""
+        best = -math.inf
         for x, y, footfall in view.stores:
-            d = math.hypot(self.x - x, self.y - y)
-            if d < best:
-                best, foot = d, footfall
-        return best, foot
+            best = max(best, footfall - self.travel_sens * math.hypot(self.x - x, self.y - y))
+        return best
 
     def offer(self, r: int, view: RetailerView) -> tuple[float, float]:
         """(extra utility, perceived discount) of retailer r's strategy for her."""
@@ -94,12 +95,9 @@ class AgentConsumer(mesa.Agent):
             extra, discount = self.offer(r, view)
             shared = -m.taste_weight * abs(self.taste - view.taste) + extra
             price = self.price_sens * (view.rel_posted * (1.0 - discount) - 1.0)
-            same = self.inertia if self.last_retailer == r else 0.0
-            distance, footfall = self.nearest_store(view)
-            if math.isfinite(distance):
-                store.append(shared - price - self.travel_sens * distance + footfall + same)
-            else:
-                store.append(-math.inf)
+            same = self.inertia * self.habit[r]
+            access = self.store_access(view)
+            store.append(shared - price + access + same if math.isfinite(access) else -math.inf)
             if view.sells_online and self.adopted:
                 online.append(shared - m.online_price_sens_factor * price - self.online_friction
                               + same * m.online_inertia_factor)
@@ -127,6 +125,8 @@ class AgentConsumer(mesa.Agent):
         view = m.retailers[r]
         self.last_retailer, self.last_channel = r, channel
         self.last_week[r] = m.week
+        self.habit = [h * (1.0 - self.habit_build) for h in self.habit]
+        self.habit[r] += self.habit_build
         paid = self.basket * view.rel_posted
         if view.strategy == "loyalty":
             self.points[r] += paid * view.params.points_per_eur

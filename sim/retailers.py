@@ -68,8 +68,8 @@ class Retailer(mesa.Agent):
         self.markup = cfg.markup
         self.independent = cfg.independent
         self.own_web_shop = cfg.online
-        self.via_platform = model.municipality.sells_via_platform(self)  # the town's shared platform
-        self.sells_online = self.own_web_shop or self.via_platform
+        self.via_platform = False  # the town's shared platform: joined with its first store
+        self.sells_online = self.own_web_shop
         self.zones = list(cfg.zones)
         self.stores: list[Store] = []
         self.accounts = Accounts()

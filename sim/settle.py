@@ -45,7 +45,7 @@ class Settlement:
 
 
 def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, households_per_agent: float,
-                 nearest_km, nearest_slot, n_slots: int, week: int, window: int) -> Settlement:
+                 store_km, store_slot, n_slots: int, week: int, window: int) -> Settlement:
     n_r = len(price_factor)
     ok = ret >= 0
     chunk = _chunk_of(len(idx))[ok]
@@ -54,8 +54,8 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
     paid = cost * np.asarray(price_factor, dtype=np.float64)[r]
     online = c == ONLINE
     in_store = ~online
-    slot = nearest_slot[buyers[in_store], r[in_store]]
-    dist = nearest_km[buyers[in_store], r[in_store]]
+    slot = store_slot[buyers[in_store], r[in_store]]
+    dist = store_km[buyers[in_store], r[in_store]]
 
     previous = pop.last_retailer[buyers].astype(np.intp)
     lapsed = (week - pop.last_week[r, buyers]) >= window
@@ -64,6 +64,9 @@ def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, ho
     pop.spend_year[r, buyers] += paid.astype(np.float32)  # each buyer appears once
     pop.total_spent_eur[buyers] += paid
     pop.last_retailer[buyers] = r
+    keep = np.float32(1.0) - pop.habit_build
+    pop.habit[buyers] *= keep  # each buyer appears once
+    pop.habit[buyers, r] += pop.habit_build
     pop.last_channel[buyers] = c
     pop.last_utility[buyers] = util[ok]
 

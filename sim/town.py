@@ -12,6 +12,8 @@ from scipy.spatial import cKDTree
 from sim.scenario import ZONES, RegionConfig
 
 ZONE_CODE = {zone: i for i, zone in enumerate(ZONES)}
+PARADE_SITES = 3  # neighbourhood units per parade
+PARADE_SPREAD_KM = 0.06  # units of one parade stand this close together
 
 
 @dataclass
@@ -107,13 +109,19 @@ def generate_region(cfg: RegionConfig, rng: np.random.Generator) -> Region:
     x = np.empty(cfg.n_sites)
     y = np.empty(cfg.n_sites)
     park_angle = rng.uniform(0, 2 * np.pi, cfg.n_towns)
+    parades: dict[tuple[int, int], tuple[float, float]] = {}  # (town, parade) → its spot
+    n_parade_sites = np.zeros(cfg.n_towns, dtype=int)
     for i in range(cfg.n_sites):
         t, z, r = town[i], ZONES[zone[i]], radius[town[i]]
         if z == "centre":
             dx, dy = rng.normal(0, 0.12 * r, 2)
-        elif z == "neighbourhood":
-            angle, dist = rng.uniform(0, 2 * np.pi), r * rng.uniform(0.4, 1.3)
-            dx, dy = dist * np.cos(angle), dist * np.sin(angle)
+        elif z == "neighbourhood":  # shops come in parades of a few units, out in the estates
+            key = (int(t), int(n_parade_sites[t] // PARADE_SITES))
+            n_parade_sites[t] += 1
+            if key not in parades:
+                angle, dist = rng.uniform(0, 2 * np.pi), r * rng.uniform(0.4, 1.3)
+                parades[key] = (dist * np.cos(angle), dist * np.sin(angle))
+            dx, dy = np.add(parades[key], rng.normal(0, PARADE_SPREAD_KM, 2))
         else:  # retail parks cluster at one out-of-town spot per town
             dist = 1.5 * r + 0.5
             dx = dist * np.cos(park_angle[t]) + rng.normal(0, 0.1)

@@ -20,7 +20,7 @@ def inputs(n=20_000, price=(0.0, 0.1, -0.1), dist=(1.0, 2.0, np.inf), online=(Tr
         adopted=rng.random(n) < 0.5,
         price_sens=np.full(n, 8.0),
         online_friction=np.full(n, 0.5),
-        last_retailer=rng.integers(-1, r, n).astype(np.int16),
+        habit=rng.random((r, n)),
         inertia=np.full(n, 1.0), online_inertia_factor=0.5, online_price_sens_factor=1.5,
     )
 
@@ -72,7 +72,7 @@ def random_market(n=30_000, n_ret=5, seed=0) -> MarketArrays:
         adopted=rng.random(n) < 0.4,
         price_sens=rng.lognormal(2, 0.4, n).astype(f4),
         online_friction=rng.normal(0.3, 0.8, n).astype(f4),
-        last_retailer=rng.integers(-1, n_ret, n).astype(np.int16),
+        habit=rng.random((n, n_ret)).astype(f4),
         inertia=rng.lognormal(1.3, 0.4, n).astype(f4), online_inertia_factor=0.8, online_price_sens_factor=1.5,
     )
 

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.consumers import Consumer, lognormal_sigma_for_top20
+from sim.consumers import NEVER, Consumer, lognormal_sigma_for_top20
 from sim.metrics import ALL, column_docs
 from sim.model import RetailMarket
 from sim.retailers import Retailer
+from sim.scenario import ScenarioError, validate
 from sim.stores import Store
 
 from .conftest import small_scenario
@@ -51,7 +52,8 @@ def test_money_is_conserved(small_run, small_frame):
     retailers = small_frame[small_frame["retailer"] != ALL].groupby("week")["revenue_eur"].sum()
     np.testing.assert_allclose(retailers.to_numpy(),
                                small_frame.loc[small_frame["retailer"] == ALL, "revenue_eur"].to_numpy())
-    stores = sum(s.revenue for s in small_run.stores if s.is_open)
+    # stores that traded this week: open ones, and any closed at this week's review
+    stores = sum(s.revenue for s in small_run.stores if s.closed_week in (None, small_run.week))
     last = small_frame[(small_frame["week"] == small_run.week) & (small_frame["retailer"] != ALL)]
     assert stores == pytest.approx((last["revenue_eur"] - last["revenue_online_eur"]).sum())
 
@@ -178,16 +180,56 @@ def test_strategy_reprs(small_run):
         assert r.strategy.name in repr(r)
 
 
-def test_nearest_stores_after_closures_match_a_full_recomputation():
+def _assert_each_consumer_uses_her_best_open_store(m):
+    """Brute force: for every consumer and retailer, the store with the most footfall less travel."""
+    pop = m.population
+    for r in m.retailers:
+        stores = r.open_stores
+        if not stores:
+            assert (m.store_slot[:, r.index] == -1).all()
+            continue
+        km = np.hypot(pop.home_x[:, None] - m.region.site_x[[s.site for s in stores]][None, :],
+                      pop.home_y[:, None] - m.region.site_y[[s.site for s in stores]][None, :])
+        value = m.slot_footfall[[s.slot for s in stores]][None, :] - pop.travel_sens[:, None] * km
+        chosen = np.array([s.slot for s in stores])[value.argmax(axis=1)]
+        agree = m.store_slot[:, r.index] == chosen
+        assert agree.mean() > 0.999  # float32 ties aside
+        assert np.isin(m.store_slot[:, r.index], [s.slot for s in stores]).all()
+
+
+def test_consumers_use_their_best_open_store_after_closures():
     scenario = small_scenario(**{"stores.staff_eur_m2_year": 3000.0, "stores.loss_reviews": 1,
                                  "stores.min_age_weeks": 13, "steps": 40})
     m = RetailMarket(scenario, seed=2)
     m.run()
     assert m.closures
-    km, slot = m.nearest_km.copy(), m.nearest_slot.copy()
-    m._update_store_geography()
-    np.testing.assert_array_equal(slot, m.nearest_slot)
-    np.testing.assert_array_equal(km, m.nearest_km)
+    _assert_each_consumer_uses_her_best_open_store(m)
+
+
+def test_footfall_draws_consumers_past_a_retailers_nearest_store():
+    m = RetailMarket(small_scenario(steps=1), seed=1)
+    nearest = np.zeros(m.population.n, dtype=bool)
+    for r in m.retailers:
+        if len(r.open_stores) < 2:
+            continue
+        sites = [s.site for s in r.open_stores]
+        km = np.hypot(m.population.home_x[:, None] - m.region.site_x[sites][None, :],
+                      m.population.home_y[:, None] - m.region.site_y[sites][None, :])
+        passed = m.store_km[:, r.index] > km.min(axis=1) + 1e-4
+        nearest |= passed
+        # whoever passes her nearest store does so for a busier one
+        foot = dict(zip([s.slot for s in r.open_stores], m.slot_footfall[[s.slot for s in r.open_stores]], strict=True))
+        nearest_slot = np.array([s.slot for s in r.open_stores])[km.argmin(axis=1)]
+        used = m.store_slot[:, r.index]
+        assert all(foot[u] > foot[n] for u, n in zip(used[passed], nearest_slot[passed], strict=True))
+    assert nearest.any()
+    m = RetailMarket(small_scenario(steps=1, **{"choice.footfall_weight": 0.0}), seed=1)
+    for r in m.retailers:  # without footfall everyone uses the nearest store
+        sites = [s.site for s in r.open_stores]
+        if sites:
+            km = np.hypot(m.population.home_x[:, None] - m.region.site_x[sites][None, :],
+                          m.population.home_y[:, None] - m.region.site_y[sites][None, :])
+            np.testing.assert_allclose(m.store_km[:, r.index], km.min(axis=1), rtol=1e-5)
 
 
 def test_rationalise_closes_the_worst_loss_makers_at_year_ends_only():
@@ -220,7 +262,7 @@ def test_access_measures_follow_closures():
     before = dict(m.access)
     for store in list(m.open_stores)[:-1]:  # close all but one store
         m._close_store(store, reason="test")
-    m._update_store_geography([s for s in m.stores if not s.is_open])
+    m._update_store_geography()
     assert m.access["mean_nearest_store_km"] > before["mean_nearest_store_km"]
     assert m.access["share_no_store_nearby"] >= before["share_no_store_nearby"]
 
@@ -245,10 +287,56 @@ def test_entry_opens_stores_on_vacant_sites_when_it_pays():
     m.run()
     opened = [e for e in m.events if e["event"].startswith("opened a store")]
     assert opened and len(m.stores) == n_before + len(opened)
-    km, slot = m.nearest_km.copy(), m.nearest_slot.copy()
-    m._update_store_geography()
-    np.testing.assert_array_equal(slot, m.nearest_slot)
-    np.testing.assert_array_equal(km, m.nearest_km)
+    _assert_each_consumer_uses_her_best_open_store(m)
     no_entry = RetailMarket(small_scenario(**{"region.n_sites": 24, "steps": 78}), seed=1)
     no_entry.run()
     assert len(no_entry.stores) == n_before
+
+
+def _with_waiting_independent(**overrides):
+    raw = small_scenario(**{"region.n_sites": 24, "steps": 104, **overrides}).model_dump()
+    raw["retailers"].append({"name": "Newcomer", "strategy": "mass", "taste": 0.5, "markup": 0.3,
+                             "n_stores": 0, "online": False, "independent": True})
+    return validate(raw)
+
+
+def test_an_independent_waiting_to_open_opens_on_a_vacant_site_when_it_pays():
+    scenario = _with_waiting_independent(**{"stores.entry": True, "stores.entry_hurdle": 0.0,
+                                            "municipal.shared_platform": True})
+    m = RetailMarket(scenario, seed=1)
+    newcomer = m.retailers[m.retailer_index("Newcomer")]
+    assert not newcomer.stores and not newcomer.sells_online  # no unit, so nothing to collect from
+    m.run()
+    assert newcomer.stores, "with no hurdle and vacant sites, the independent opens"
+    assert newcomer.via_platform and newcomer.sells_online  # with its first unit it joins the town's platform
+    first = newcomer.stores[0]
+    assert newcomer.accounts.revenue_store >= 0 and first.rent_eur_m2_year <= m.region.site_rent_eur_m2_year[first.site]
+    _assert_each_consumer_uses_her_best_open_store(m)
+    # with every unit let and closures off, there is nowhere to open: it keeps waiting and never sells
+    shut = RetailMarket(_with_waiting_independent(**{"stores.entry": True, "region.n_sites": 10,
+                                                     "stores.closure": "never"}), seed=1)
+    shut.run()
+    waiting = shut.retailers[shut.retailer_index("Newcomer")]
+    assert not waiting.stores and shut.population.total_spent_eur.sum() > 0
+    assert (shut.population.last_week[waiting.index] == NEVER).all()
+
+
+def test_an_independent_with_no_shop_needs_entry_to_be_on():
+    with pytest.raises(ScenarioError, match=r"Newcomer.*stores\.entry = true"):
+        _with_waiting_independent()
+    raw = small_scenario().model_dump()
+    raw["retailers"].append({"name": "Ghost", "n_stores": 0, "online": False})
+    with pytest.raises(ScenarioError, match="only an independent"):
+        validate(raw)
+
+
+def test_a_new_store_expects_less_where_more_stores_already_trade():
+    m = RetailMarket(small_scenario(steps=1), seed=1)
+    free = np.flatnonzero(m.site_store < 0)
+    before = m._local_demand(free)
+    m._open_store(m.retailers[0], int(free[0]))  # a rival opens on one of the free units
+    after = m._local_demand(free[1:])
+    near = np.hypot(m.region.site_x[free[1:]] - m.region.site_x[free[0]],
+                    m.region.site_y[free[1:]] - m.region.site_y[free[0]]) <= m.config.stores.access_km
+    assert near.any()
+    assert (after[near] < before[1:][near]).all() and (after[~near] == before[1:][~near]).all()

@@ -173,12 +173,21 @@ def test_learning_invests_more_in_high_value_customers():
     assert pop.knowledge[s.r, top] > pop.knowledge[s.r, low]
 
 
-def test_rivals_copy_a_programme_that_gains_share():
-    scenario = small_scenario(steps=104, **{"strategies.loyalty.copy_probability": 1.0,
-                                            "strategies.loyalty.copy_lag_weeks": 13,
-                                            "strategies.loyalty.copy_share_gain": 0.0})
-    model = RetailMarket(scenario, seed=3)
-    model.run()
+def test_rivals_copy_a_programme_whose_share_gain_clears_the_threshold_and_only_then():
+    def run(points_gain):
+        scenario = small_scenario(steps=104, **{"strategies.loyalty.copy_probability": 1.0,
+                                                "strategies.loyalty.copy_lag_weeks": 13,
+                                                "strategies.loyalty.copy_share_gain": 0.01})
+        model = RetailMarket(scenario, seed=3)
+        owner = model.retailer_index("Points")
+        # scripted market: the programme's owner gains this much share at every review, nobody else any
+        gains = np.where(np.arange(len(model.retailers)) == owner, points_gain, 0.0)
+        model.metrics.revenue_share_gain = lambda weeks: gains
+        model.run()
+        return model
+
+    assert not any("cop" in e["event"] for e in run(0.005).events)  # below the threshold: nobody copies
+    model = run(0.02)
     assert any("copied" in e["event"] for e in model.events)
     assert model.retailers[0].strategy.name == "loyalty"  # the mass retailer launched a programme
     frame = model.metrics.to_frame()

@@ -60,8 +60,7 @@ class Diary:
         taste = arrays.taste_fit[self.ids].T.astype(np.float64)
         offer = arrays.extra_utility[self.ids].T.astype(np.float64)
         price = x.price_sens[None, :] * x.rel_price
-        n_ret = len(m.retailers)
-        habit = x.inertia[None, :] * (x.last_retailer[None, :] == np.arange(n_ret)[:, None])
+        habit = x.inertia[None, :] * x.habit
         online_ok = x.sells_online[:, None] & x.adopted[None, :]
         self._parts = {
             "taste": np.vstack([taste, taste]),
