@@ -2,8 +2,8 @@
 
 This is the yardstick for the vectorised engines, not part of the model. Each
 consumer is a Python object that, every week, decides whether to shop, finds her
-best open store of each retailer (footfall less travel) by looking at every store, works out what each
-retailer offers her (taste fit, personal fit from what the retailer knows of her,
+best open store of each retailer (footfall less travel) by looking at every store,
+works out what each retailer offers her (taste fit, personal fit from what the retailer knows of her,
 loyalty-point pull, promotions, her tier's discount), picks by the Gumbel-max rule,
 then pays and updates her own relationship (recency, habit, knowledge, points) — the same
 decision the kernel makes for all consumers at once, written object by object as a
