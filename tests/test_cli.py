@@ -115,6 +115,11 @@ def test_failed_run_keeps_earlier_results(run_dir, tmp_path):
 def test_validate(capsys):
     assert main(["validate", str(SCENARIOS / "baseline.toml")]) == 0
     assert "ok:" in capsys.readouterr().out
+    assert main(["validate", str(SCENARIOS / "exampleton.toml")]) == 0
+    rows = [line for line in (SCENARIOS / "towns" / "exampleton_sites.csv").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    sites = len(rows) - 1  # less the header
+    assert f"on {sites} sites" in capsys.readouterr().out  # a town's own sites, not the generator's count
 
 
 def test_compare_reports_paired_differences(tmp_path):
