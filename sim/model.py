@@ -76,6 +76,8 @@ class RetailMarket(mesa.Model):
         self._price_level = float(np.mean([r.price_factor for r in self.retailers]))
         self.municipality.apply_to_consumers(self.population, self._price_level,
                                              config.choice.online_price_sens_factor)
+        # what the town's centre parking charge costs each consumer in utility (None: free)
+        self._parking = self.municipality.parking_penalty(self.population, self._price_level)
         for r in self.retailers:
             r.strategy.setup(self.population)
         taste_gap = np.abs(self.population.taste[:, None] - np.array([r.taste for r in self.retailers],
@@ -102,6 +104,7 @@ class RetailMarket(mesa.Model):
         self.switching_records: list[dict[str, Any]] = []  # year-end main-retailer changes
         self.flow_records: list[dict[str, Any]] = []  # purchases that moved between retailers, by quarter
         self.flows_quarter = np.zeros((len(self.retailers) + 1, len(self.retailers)), dtype=np.int64)
+        self.flows_week = np.zeros_like(self.flows_quarter)  # the same, this week only
         self.main_switching_rate = float("nan")
         self.shop_stats: dict[str, float] = {}
         self.n_acquired = np.zeros(len(self.retailers), dtype=np.int64)
@@ -162,6 +165,7 @@ class RetailMarket(mesa.Model):
             if mine.stop > mine.start:
                 r.strategy.after_sales(pop, week.buyers[mine], week.channel[mine], week.paid_eur[mine], self.week)
 
+        self.flows_week = week.flows  # purchases by retailer used before (row 0: none) × this week's
         self.flows_quarter += week.flows
         if self.week % QUARTER_WEEKS == 0 and self.week > 0:
             self._record_flows()
@@ -203,12 +207,11 @@ class RetailMarket(mesa.Model):
         for r in self.retailers:
             r.review(float(shares[r.index]))
         imitate_programmes(self)
-        closed = []
+        n_closed = len(self.closures)
         for r in self.retailers:
             for store in self.closure_policy.to_close(r.open_stores):
                 self._close_store(store, reason=self.closure_policy.name)
-                closed.append(store)
-        if closed:
+        if len(self.closures) > n_closed:
             self._update_store_geography()
         self.let_vacant_sites()
 
@@ -404,7 +407,6 @@ class RetailMarket(mesa.Model):
         footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
         site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
         self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
-        self._parking = self.municipality.parking_penalty(pop, self._price_level)
         # (consumer, retailer), as the weekly choice reads them
         self.store_km = np.full((pop.n, n_r), np.inf, dtype=np.float32)
         self.store_slot = np.full((pop.n, n_r), -1, dtype=np.int32)

@@ -49,7 +49,6 @@ class Diary:
         self.weekly_flows: deque[np.ndarray] = deque(maxlen=FLOW_WEEKS)
         self._parts: dict[str, np.ndarray] = {}
         self._previous = np.full(len(self.ids), -1)
-        self._flows_before = None
 
     # ---- around the weekly choice -----------------------------------------------------
     def before_shop(self) -> None:
@@ -72,7 +71,6 @@ class Diary:
         }
         self._utility = choice.option_utilities(x)
         self._previous = m.population.last_retailer[self.ids].astype(np.int64)
-        self._flows_before = m.flows_quarter.copy()
 
     def after_shop(self) -> None:
         """Write the week into each sampled consumer's diary, with a reason at every move."""
@@ -88,21 +86,7 @@ class Diary:
             prev = int(self._previous[k])
             reason = self.reason(k, prev, r, ch) if 0 <= prev != r else None
             self.visits[int(i)].append(Visit(week, m.retailer_names[r], CHANNELS[ch], reason))
-        self.weekly_flows.append(self._week_flows())
-
-    def _week_flows(self) -> np.ndarray:
-        """Purchases this week by retailer last used (row 0: none yet) and retailer used now."""
-        m = self.model
-        now = m.flows_quarter
-        if not now.any() and self._flows_before is not None and self._flows_before.any():
-            # the quarter closed this week: the model moved its flows into flow_records
-            now = np.zeros_like(self._flows_before)
-            names = ["(none)", *m.retailer_names]
-            for rec in m.flow_records:
-                if rec["week"] == m.week:
-                    now[names.index(rec["from"]), names.index(rec["to"]) - 1] = rec["n_purchases"]
-        before = self._flows_before if self._flows_before is not None else np.zeros_like(now)
-        return np.clip(now - before, 0, None)
+        self.weekly_flows.append(m.flows_week.copy())
 
     # ---- reasons --------------------------------------------------------------------
     def reason(self, k: int, old: int, new: int, channel: int) -> str:
