@@ -166,8 +166,9 @@ def n_lost(m):
 
 @retailer_metric
 def attrition_rate(m):
-    """Annual attrition: share of the active customers of 52 weeks ago who are not active now.
-    Measured every 13 weeks once a year of history exists; NaN in other weeks."""
+    """Annual attrition: share of the active customers of 52 weeks ago lost since (a spell of
+    ``active_window_weeks`` without buying), counted lost even if won back. Measured every 13
+    weeks once a year of history exists; NaN in other weeks."""
     if m.week % 13 != 0:
         return np.full(len(m.retailers) + 1, np.nan)
     return m.attrition_rate.copy()

@@ -277,8 +277,10 @@ class RetailMarket(mesa.Model):
     def measure_attrition(self) -> None:
         """Quarterly: annual attrition overall, by tenure band and value tier; share of wallet; CLV.
 
-        Annual attrition is the share of the customers active 52 weeks ago who are not
-        active now; a customer's tenure band and value tier are taken as they were then.
+        Annual attrition is the share of the customers active 52 weeks ago whose
+        relationship has broken since (no purchase for the active window at some point),
+        whether or not she has been won back; a customer's tenure band and value tier are
+        taken as they were then.
         """
         pop = self.population
         active = self.active_mask()
@@ -294,7 +296,8 @@ class RetailMarket(mesa.Model):
         if self.week - then_week != YEAR_WEEKS:
             self.attrition_rate[:] = np.nan
             return
-        lost = then & ~active
+        kept = active & (pop.since_week <= then_week)  # the relationship of then is still running
+        lost = then & ~kept
         self.attrition_rate = _lost_share(then, lost)
         for b, name in enumerate(TENURE_BAND_NAMES):
             group = then_band == b

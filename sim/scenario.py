@@ -247,6 +247,11 @@ class LoyaltyParams(_Section):
     welcome_vesting_weeks: int = Field(
         8, ge=1, le=104, description="Weeks a new customer must stay for a vesting gift."
     )
+    welcome_after_weeks: int = Field(
+        52, ge=13, le=520,
+        description="A consumer who has not bought here for this many weeks (or ever) is new, and the welcome "
+                    "offer is hers again.",
+    )
     copy_probability: float = Field(
         0.0, ge=0, le=1,
         description="Chance, at each review, that a rival watching a programme gain share decides to copy it.",
@@ -370,7 +375,8 @@ class Scenario(_Section):
             raise ValueError(f"{', '.join(waiting)} start with no store and no web shop, so they can only open "
                              "a store; set stores.entry = true or give them n_stores or online = true")
         n_stores = sum(r.n_stores for r in self.retailers)
-        if n_stores > self.region.n_sites:
+        # a town loaded from a sites file is checked against that file when it is read
+        if not self.region.sites_csv and n_stores > self.region.n_sites:
             raise ValueError(
                 f"retailers open {n_stores} stores but region.n_sites is {self.region.n_sites}; "
                 "raise region.n_sites or lower n_stores"

@@ -82,6 +82,26 @@ def test_annual_metrics_are_measured(small_frame):
     assert market.loc[market["week"] == 104, "main_switching_rate"].notna().all()
 
 
+def test_a_customer_won_back_within_the_year_counts_as_lost():
+    """Annual attrition counts the relationships that broke during the year (DESIGN §3: customers
+    lost over the year), so a customer who lapsed and came back is lost, not kept."""
+    def attrition_at_52(won_back: int):
+        model = RetailMarket(small_scenario(steps=52), seed=5)
+        for _ in range(51):
+            model.step()
+        pop = model.population
+        _, then, _ = model.active_snapshots[0]
+        continuing = np.flatnonzero(then[0] & (model.week - pop.last_week[0] < 4) & (pop.since_week[0] <= 0))
+        # choices never read the start of a relationship, so only the count can change
+        pop.since_week[0, continuing[:won_back]] = 40
+        model.step()
+        return model.attrition_rate[0], int(then[0].sum())
+
+    kept, n_then = attrition_at_52(0)
+    lost_more, _ = attrition_at_52(10)
+    assert lost_more - kept == pytest.approx(10 / n_then, rel=1e-9)
+
+
 def test_every_column_is_documented(small_frame):
     docs = column_docs()
     assert set(small_frame.columns) == set(docs)

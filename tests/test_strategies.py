@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.consumers import NEVER
 from sim.model import RetailMarket
 from sim.strategies import STRATEGIES
-from sim.strategies.loyalty import GIFT_DONE, GIFT_PENDING
+from sim.strategies.loyalty import GIFT_NONE, GIFT_OFFERED, GIFT_PENDING
 
 from .conftest import small_scenario
 
@@ -110,20 +111,29 @@ def test_loyalty_tiers_give_the_top_customers_the_bigger_bonus():
     assert rate[s.tier == 2].min() > rate[s.tier == 1].max() > rate[s.tier == 0].max()
 
 
-def test_unconditional_gift_is_paid_at_the_first_purchase_after_launch():
+def test_unconditional_gift_is_paid_to_a_newcomer_and_offered_again_after_a_year_away():
     model = market_with("loyalty", **{"strategies.loyalty.welcome": "unconditional"})
     model.step()  # week 1: the offer opens
     s, pop = model.retailers[0].strategy, model.population
-    newcomer = int(np.flatnonzero(s.gift == 0)[0])
+    assert (s.gift[pop.last_week[s.r] > NEVER] == GIFT_NONE).all()  # this year's customers are not new
+    newcomer = int(np.flatnonzero(s.gift == GIFT_OFFERED)[0])
     pop.points[s.r, newcomer] = 0.0  # far from a voucher, so the gift is the only reward
     before = model.retailers[0].accounts.rewards
+    pop.last_week[s.r, newcomer] = 2
     s.after_sales(pop, np.array([newcomer]), np.array([0], dtype=np.int8), np.array([50.0]), week=2)
-    assert s.gift[newcomer] == GIFT_DONE
+    assert s.gift[newcomer] == GIFT_NONE
     paid = model.retailers[0].accounts.rewards - before
     gift = s.params.welcome_eur * model.config.consumers.households_per_agent
     assert paid == pytest.approx(gift, rel=1e-9)
     s.after_sales(pop, np.array([newcomer]), np.array([0], dtype=np.int8), np.array([50.0]), week=3)
-    assert model.retailers[0].accounts.rewards - before == pytest.approx(gift, rel=1e-9)  # one gift only
+    assert model.retailers[0].accounts.rewards - before == pytest.approx(gift, rel=1e-9)  # one gift a stay
+    away = 2 + s.params.welcome_after_weeks
+    s.weekly(pop, week=away - 1, n_active=0)
+    assert s.gift[newcomer] == GIFT_NONE
+    pull_as_customer = float(s.utility_row[newcomer])
+    s.weekly(pop, week=away, n_active=0)  # a year without buying here: new again
+    assert s.gift[newcomer] == GIFT_OFFERED
+    assert s.utility_row[newcomer] > pull_as_customer
 
 
 def test_vesting_gift_is_paid_only_to_those_who_stay():
@@ -131,14 +141,14 @@ def test_vesting_gift_is_paid_only_to_those_who_stay():
                                       "strategies.loyalty.welcome_vesting_weeks": 4})
     model.step()
     s, pop = model.retailers[0].strategy, model.population
-    stay, leave = (int(i) for i in np.flatnonzero(s.gift == 0)[:2])
+    stay, leave = (int(i) for i in np.flatnonzero(s.gift == GIFT_OFFERED)[:2])
     s.after_sales(pop, np.array([stay, leave]), np.array([0, 0], dtype=np.int8), np.array([1.0, 1.0]), week=2)
     assert s.gift[stay] == s.gift[leave] == GIFT_PENDING
     pop.last_week[s.r, stay] = 6  # still a customer when the gift falls due
     pop.last_week[s.r, leave] = -100  # gone
     model.retailers[0].accounts.clear()
     s.weekly(pop, week=6, n_active=0)
-    assert s.gift[stay] == s.gift[leave] == GIFT_DONE
+    assert s.gift[stay] == s.gift[leave] == GIFT_NONE
     gift = s.params.welcome_eur * model.config.consumers.households_per_agent
     assert model.retailers[0].accounts.rewards == pytest.approx(gift)
 

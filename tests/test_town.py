@@ -80,3 +80,12 @@ def test_unknown_occupant_is_an_error(tmp_path):
 def test_a_data_file_set_on_the_command_line_is_relative_to_the_scenario_file():
     scenario = load(SCENARIOS / "exampleton.toml", {"region.sites_csv": "towns/exampleton_sites.csv"})
     assert scenario.region.sites_csv == str((SCENARIOS / "towns" / "exampleton_sites.csv").resolve())
+
+
+def test_a_town_file_sets_how_many_stores_fit_not_the_generators_site_count():
+    scenario = load(SCENARIOS / "exampleton.toml", {"retailers.Discounter.n_stores": 24})  # 29 stores, 29 sites
+    assert scenario.region.n_sites == 28  # the generator's setting, unused for a town from a file
+    model = RetailMarket(scenario.with_overrides({"steps": 1, "consumers.n": 500}), seed=1)
+    assert (model.site_store >= 0).all()
+    with pytest.raises(ScenarioError, match="29 sites but the retailers open 30 stores"):
+        load(SCENARIOS / "exampleton.toml", {"retailers.Discounter.n_stores": 25})

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.consumers import NEVER
 from sim.strategies.base import Strategy
 
 TOP_SHARE, MIDDLE_SHARE = 0.2, 0.3  # value tiers: top 20 % of customers, next 30 %
-NO_GIFT, GIFT_PENDING, GIFT_DONE = 0, 1, 2
+GIFT_NONE, GIFT_OFFERED, GIFT_PENDING = 0, 1, 2  # not on offer to her, on offer, promised (vesting)
 
 
 class LoyaltyStrategy(Strategy):
@@ -26,8 +25,11 @@ class LoyaltyStrategy(Strategy):
     gift and go; *vesting* gifts are paid only if she is still a customer after some
     weeks, so the pending gift holds her, and it appeals more to habitual shoppers
     than to deal-seekers (its value is scaled by her habit strength).
-    Each consumer gets at most one gift. The programme has a fixed running cost; gifts
-    and vouchers are booked as rewards.
+    A newcomer is anyone who has not bought here for ``welcome_after_weeks`` (a year by
+    default) or ever, as retailers count "new to brand"; so a deal-seeker who takes the
+    gift and lapses qualifies again a year later, as the long-distance carriers' switching
+    cheques found. The programme has a fixed running cost; gifts and vouchers are booked
+    as rewards.
 
     Sources: Peppers & Rogers (1997), *Enterprise One to One*; Dowling & Uncles (1997),
     "Do customer loyalty programs really work?", Sloan Management Review 38(4); the
@@ -41,7 +43,7 @@ class LoyaltyStrategy(Strategy):
         super().setup(pop)
         self.tier = np.zeros(pop.n, dtype=np.int8)  # 0 bottom, 1 middle, 2 top; re-ranked at reviews
         self.has_card = np.zeros(pop.n, dtype=bool)
-        self.gift = np.zeros(pop.n, dtype=np.int8)  # NO_GIFT, GIFT_PENDING or GIFT_DONE
+        self.gift = np.zeros(pop.n, dtype=np.int8)  # GIFT_NONE, GIFT_OFFERED or GIFT_PENDING
         self.gift_due_week = np.zeros(pop.n, dtype=np.int32)
         model = self.retailer.model
         scale = model.config.consumers.households_per_agent
@@ -54,7 +56,7 @@ class LoyaltyStrategy(Strategy):
             # deal-seekers, who do not mean to stay: it selects the newcomers it attracts
             gift = gift * np.clip(pop.inertia / max(model.config.choice.inertia, 1e-9), 0.0, 2.0)
         self._gift_utility = gift.astype(np.float32)
-        self.offer_open = False  # the welcome offer opens after the warm-up: earlier buyers are not new
+        self.offer_open = False  # the welcome offer opens after the warm-up
         self.discount_row[:] = self._rate(np.arange(pop.n))
         self._refresh(pop, np.arange(pop.n))
 
@@ -80,7 +82,7 @@ class LoyaltyStrategy(Strategy):
         if p.card_dilution > 0 and self._rival_programmes():  # with one programme, one card at most
             pull = pull / self._cards_held(idx) ** p.card_dilution
         if p.welcome != "none" and self.offer_open:
-            pull = pull + np.where(self.gift[idx] != GIFT_DONE, self._gift_utility[idx], 0.0)
+            pull = pull + np.where(self.gift[idx] != GIFT_NONE, self._gift_utility[idx], 0.0)
         self.utility_row[idx] = pull
 
     # ---- what the retailer does --------------------------------------------------------
@@ -95,16 +97,16 @@ class LoyaltyStrategy(Strategy):
             pop.points[self.r, buyers] = balance
             self.retailer.accounts.rewards += float((vouchers * p.redeem_threshold_points).sum() * p.eur_per_point)
         if p.welcome != "none" and self.offer_open:
-            newcomers = buyers[self.gift[buyers] == NO_GIFT]
+            newcomers = buyers[self.gift[buyers] == GIFT_OFFERED]
             if p.welcome == "unconditional":
                 self._pay_gifts(newcomers)
+                self.gift[newcomers] = GIFT_NONE
             else:
                 self.gift[newcomers] = GIFT_PENDING
                 self.gift_due_week[newcomers] = week + p.welcome_vesting_weeks
         self._refresh(pop, buyers)
 
     def _pay_gifts(self, who) -> None:
-        self.gift[who] = GIFT_DONE
         gift = self.params.welcome_eur * self.retailer.model.config.consumers.households_per_agent
         self.retailer.accounts.rewards += gift * len(who)
 
@@ -112,17 +114,20 @@ class LoyaltyStrategy(Strategy):
         p = self.params
         self.retailer.accounts.programme += p.programme_eur_year / 52.0
         if p.welcome != "none" and not self.offer_open and week >= 1:
-            # launch: whoever bought here already is an existing customer, not a newcomer
-            self.offer_open = True
-            self.gift[pop.last_week[self.r] > NEVER] = GIFT_DONE
-            self._refresh(pop, np.arange(pop.n))
+            self.offer_open = True  # launch, after the warm-up
+        if self.offer_open:
+            # never a customer here, or a year without buying here: a newcomer (again)
+            newcomers = np.flatnonzero((self.gift == GIFT_NONE)
+                                       & (week - pop.last_week[self.r] >= p.welcome_after_weeks))
+            self.gift[newcomers] = GIFT_OFFERED
+            self._refresh(pop, newcomers)
         if p.welcome == "vesting":
             due = np.flatnonzero((self.gift == GIFT_PENDING) & (self.gift_due_week <= week))
             if len(due):
                 window = self.retailer.model.config.choice.active_window_weeks
                 stayed = (week - pop.last_week[self.r, due]) < window
                 self._pay_gifts(due[stayed])
-                self.gift[due[~stayed]] = GIFT_DONE  # left before the gift vested: forfeited
+                self.gift[due] = GIFT_NONE  # paid, or forfeited by leaving before it vested
                 self._refresh(pop, due)
         if p.card_dilution > 0 and self._rival_programmes():
             self._refresh(pop, np.arange(pop.n))  # cards held elsewhere change every week
