@@ -240,8 +240,9 @@ class LoyaltyParams(_Section):
         description="Points pull is divided by (number of cards held)^this: several cards weaken each (0 = no effect).",
     )
     welcome: Literal["none", "unconditional", "vesting"] = Field(
-        "none", description="Welcome offer to new customers: none, unconditional (paid at the first purchase) "
-                            "or vesting (paid if still a customer after welcome_vesting_weeks).",
+        "none", description="Welcome offer to newcomers (see welcome_after_weeks): none, unconditional (paid at "
+                            "their first purchase) or vesting (paid if still a customer after "
+                            "welcome_vesting_weeks).",
     )
     welcome_eur: float = Field(8.0, ge=0, description="Value of the welcome gift (€ per household).")
     welcome_vesting_weeks: int = Field(

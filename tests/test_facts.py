@@ -22,8 +22,9 @@ def test_fact1_learning_steepens_the_fall_of_attrition_with_tenure():
     learns = frame[frame["arm"] == "seat learns"]
     assert (learns["seat_fall"] > 0).all()
     assert paired_difference(frame, "seat_relative_fall", "seat learns", "seat is mass")[0] > 0
-    assert paired_difference(frame, "seat_log_odds_fall", "seat learns", "seat is mass")[0] > 0
     assert paired_difference(frame, "seat_fall", "seat learns", "seat is mass")[0] > 0
+    # the fall in log odds is not asserted: at this size its interval spans zero (+0.02 [−0.42,
+    # 0.46] on these seeds); the experiment's 20 replications measure it
 
 
 def test_fact3_unconditional_gifts_raise_new_customer_attrition_vesting_ones_lower_it():
