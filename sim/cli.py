@@ -6,6 +6,7 @@ Bad input exits with status 2 and a one-line message, and writes nothing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -142,7 +143,13 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         _fail(str(exc))
     except ScenarioError as exc:
         _fail(str(exc))
-    out = Path(args.out) if args.out else Path("runs") / "experiments" / experiment.name
+    if args.set:
+        try:
+            extra = dict(parse_assignment(s) for s in args.set)
+        except ScenarioError as exc:
+            _fail(str(exc))
+        experiment = dataclasses.replace(experiment, base_overrides={**experiment.base_overrides, **extra})
+    out = Path(args.out) if args.out else Path("runs") / "experiments" / _variant_folder(experiment.name, args.set)
     n_rep = args.replications or experiment.replications
     n_runs = n_rep * len(experiment.arms)
     started = time.perf_counter()
@@ -167,6 +174,14 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                   f"[{f.ci_low * f.scale:.2f}, {f.ci_high * f.scale:.2f}]")
         print(f"report in {out}/report.md, figure in {out}/figure.png")
     return 0
+
+
+def _variant_folder(name: str, sets: list[str]) -> str:
+    """The declared experiment's folder, or a sibling named by the overrides, so that a variant never
+    overwrites the declared results."""
+    if not sets:
+        return name
+    return name + "--" + "_".join(s.replace("/", "-").replace(" ", "") for s in sets)
 
 
 def _run_experiment(experiment, n_rep: int, n_runs: int, workers: int | None, quiet: bool):
@@ -331,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("name", help="experiment name (a file in experiments/) or a path to one")
     exp.add_argument("--replications", type=_positive_int, help="replications per arm (default: as declared)")
     exp.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
+    exp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="change the base scenario of every arm, e.g. --set consumers.taste_weight=0 "
+                          "(default output folder: runs/experiments/NAME--KEY=VALUE)")
     exp.add_argument("--out", help="output folder (default: runs/experiments/NAME)")
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
     exp.add_argument("--from-runs", metavar="RUNS_CSV", help="rebuild the report from a finished runs.csv")

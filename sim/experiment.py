@@ -209,7 +209,8 @@ def report_markdown(experiment: Experiment, frame: pd.DataFrame, findings: list[
         "",
         f"**Claim.** {experiment.claim}",
         "",
-        f"**Design.** Base scenario `{experiment.scenario}`; arms: "
+        f"**Design.** Base scenario `{experiment.scenario}`"
+        + (f" with {_describe(experiment.base_overrides)}" if experiment.base_overrides else "") + "; arms: "
         + "; ".join(f"`{a.label}` ({_describe(a.overrides) or 'as the base'})" for a in experiment.arms)
         + f". {n_rep} replications per arm on common seeds (master seed {experiment.master_seed}).",
         "",

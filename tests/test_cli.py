@@ -138,3 +138,41 @@ def test_compare_reports_paired_differences(tmp_path):
     assert {"runs.csv", "report.md", "figure.png"} <= {p.name for p in out.iterdir()}
     runs = pd.read_csv(out / "runs.csv")
     assert (runs.groupby("replication")["seed"].nunique() == 1).all()  # common random numbers
+
+
+TINY_EXPERIMENT = '''
+from experiments._common import bar_figure
+from sim.experiment import Arm, Experiment
+
+
+def measure(model):
+    return {"n_consumers": float(model.population.n), "share_adopted": float(model.population.adopted.mean())}
+
+
+EXPERIMENT = Experiment(
+    name="tiny", title="Tiny", claim="A declared experiment runs under a changed base.",
+    scenario="scenarios/classroom.toml", base_overrides={"steps": 6, "consumers.n": 300},
+    arms=[Arm("as is", {}), Arm("more online", {"consumers.share_online_initial": 0.5})],
+    measure=measure, outcomes={"n_consumers": "consumers (count)", "share_adopted": "share adopted online"},
+)
+
+
+def figure(frame, path):
+    bar_figure(frame, {"share_adopted": "share adopted online"}, path, "Tiny")
+'''
+
+
+def test_an_experiment_runs_under_a_changed_base_into_its_own_folder(tmp_path, monkeypatch):
+    declared = tmp_path / "tiny.py"
+    declared.write_text(TINY_EXPERIMENT)
+    monkeypatch.chdir(tmp_path)
+    args = ["experiment", str(declared), "--replications", "2", "--workers", "1", "--quiet"]
+    assert main([*args, "--set", "consumers.n=400"]) == 0
+    assert not (tmp_path / "runs" / "experiments" / "tiny").exists()  # the declared results stay untouched
+    variant = tmp_path / "runs" / "experiments" / "tiny--consumers.n=400"
+    runs = pd.read_csv(variant / "runs.csv")
+    assert (runs["n_consumers"] == 400).all() and len(runs) == 4
+    assert "with steps = 6, consumers.n = 400" in (variant / "report.md").read_text()
+    with pytest.raises(SystemExit):
+        main([*args, "--set", "consumers.nn=400"])
+    assert not (tmp_path / "runs" / "experiments" / "tiny--consumers.nn=400").exists()
