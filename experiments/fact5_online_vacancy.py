@@ -50,16 +50,17 @@ def measure(model):
 def _contagion(model) -> float:
     """Closures per store-year among stores after a neighbour within the footfall radius has
     closed, less the same among stores with no closed neighbour (above 0: closures spread)."""
-    region, radius = model.region, model.config.choice.footfall_radius_km
+    radius = model.config.choice.footfall_radius_km
     end = model.week
-    x, y = region.site_x, region.site_y
+    stores = model.stores
+    neighbour = model.region.site_km([s.site for s in stores], [s.site for s in stores]) <= radius
     exposed = [0.0, 0.0]  # closures, store-years after a neighbour closed
     unexposed = [0.0, 0.0]
-    for store in model.stores:
+    for i, store in enumerate(stores):
         own_end = store.closed_week if store.closed_week is not None else end
-        near = [o.closed_week for o in model.stores
-                if o is not store and o.closed_week is not None and store.opened_week <= o.closed_week < own_end
-                and np.hypot(x[o.site] - x[store.site], y[o.site] - y[store.site]) <= radius]
+        near = [o.closed_week for j, o in enumerate(stores)
+                if j != i and o.closed_week is not None and store.opened_week <= o.closed_week < own_end
+                and neighbour[i, j]]
         start = max(store.opened_week, 0)
         first = min(near) if near else own_end
         unexposed[1] += (first - start) / 52
@@ -77,11 +78,8 @@ def _clustering(model, initial_open) -> float:
     closed = np.array([c["site"] for c in model.closures])
     if len(closed) < 3:
         return float("nan")
-    region = model.region
-
     def nn(sites):
-        x, y = region.site_x[sites], region.site_y[sites]
-        d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+        d = model.region.site_km(sites, sites)
         np.fill_diagonal(d, np.inf)
         return d.min(axis=1).mean()
 

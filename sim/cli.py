@@ -121,11 +121,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     n_stores = sum(r.n_stores for r in scenario.retailers)
     n_sites = scenario.region.n_sites
     if scenario.region.sites_csv:  # a town's own sites: as many as its file lists
-        import numpy as np
+        from sim.town import read_sites
 
-        from sim.town import load_region
-
-        n_sites = load_region(scenario.region, np.random.default_rng(0)).n_sites
+        n_sites = len(read_sites(scenario.region.sites_csv, scenario.region)["x"])
     print(f"ok: {args.scenario}: scenario '{scenario.name}', {len(scenario.retailers)} retailers, "
           f"{n_stores} stores on {n_sites} sites, {scenario.consumers.n:,} consumers, "
           f"{scenario.steps} weeks")

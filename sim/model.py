@@ -363,23 +363,18 @@ class RetailMarket(mesa.Model):
 
     def _local_demand(self, sites: np.ndarray) -> np.ndarray:
         """Homes within reach of each site over 1 + the other open stores within reach."""
-        region, reach = self.region, self.config.stores.access_km
         open_sites = np.flatnonzero(self.site_store >= 0)
-        dx = region.site_x[sites, None] - region.site_x[open_sites][None, :]
-        dy = region.site_y[sites, None] - region.site_y[open_sites][None, :]
-        others = ((np.hypot(dx, dy) <= reach) & (open_sites[None, :] != np.asarray(sites)[:, None])).sum(axis=1)
+        within = self.region.site_km(sites, open_sites) <= self.config.stores.access_km
+        others = (within & (open_sites[None, :] != np.asarray(sites)[:, None])).sum(axis=1)
         return self._site_catchment[sites] / (1.0 + others)
 
     def _own_spacing(self, retailer: Retailer, free: np.ndarray) -> np.ndarray:
         """From 0 beside one of the retailer's open stores to 1 far from all of them: a chain
         does not put a second store next to its first (it would only take its own customers)."""
-        region = self.region
         own = [s.site for s in retailer.open_stores]
         if not own:
             return np.ones(len(free))
-        dx = region.site_x[free, None] - region.site_x[own][None, :]
-        dy = region.site_y[free, None] - region.site_y[own][None, :]
-        nearest = np.hypot(dx, dy).min(axis=1)
+        nearest = self.region.site_km(free, own).min(axis=1)
         return 1.0 - np.exp(-((nearest / OWN_STORE_SPACING_KM) ** 2))
 
     def _open_store(self, retailer: Retailer, site: int) -> Store:

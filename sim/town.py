@@ -45,6 +45,12 @@ class Region:
     def zone_name(self, site: int) -> str:
         return ZONES[int(self.site_zone[site])]
 
+    def site_km(self, sites: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """Distances (km) from each of ``sites`` (rows) to each of ``others`` (columns)."""
+        sites, others = np.asarray(sites, dtype=np.intp), np.asarray(others, dtype=np.intp)
+        return np.hypot(self.site_x[sites, None] - self.site_x[others][None, :],
+                        self.site_y[sites, None] - self.site_y[others][None, :])
+
     def sample_homes(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Home positions: from the population grid if there is one; else most around towns
         (Gaussian) and the rest spread over the region."""

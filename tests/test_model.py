@@ -200,6 +200,13 @@ def test_strategy_reprs(small_run):
         assert r.strategy.name in repr(r)
 
 
+def _km_from_homes(m, sites) -> np.ndarray:
+    """Distances (km) from every consumer's home (rows) to each of ``sites`` (columns)."""
+    pop = m.population
+    return np.hypot(pop.home_x[:, None] - m.region.site_x[sites][None, :],
+                    pop.home_y[:, None] - m.region.site_y[sites][None, :])
+
+
 def _assert_each_consumer_uses_her_best_open_store(m):
     """Brute force: for every consumer and retailer, the store with the most footfall less travel."""
     pop = m.population
@@ -208,8 +215,7 @@ def _assert_each_consumer_uses_her_best_open_store(m):
         if not stores:
             assert (m.store_slot[:, r.index] == -1).all()
             continue
-        km = np.hypot(pop.home_x[:, None] - m.region.site_x[[s.site for s in stores]][None, :],
-                      pop.home_y[:, None] - m.region.site_y[[s.site for s in stores]][None, :])
+        km = _km_from_homes(m, [s.site for s in stores])
         value = m.slot_footfall[[s.slot for s in stores]][None, :] - pop.travel_sens[:, None] * km
         chosen = np.array([s.slot for s in stores])[value.argmax(axis=1)]
         agree = m.store_slot[:, r.index] == chosen
@@ -232,9 +238,7 @@ def test_footfall_draws_consumers_past_a_retailers_nearest_store():
     for r in m.retailers:
         if len(r.open_stores) < 2:
             continue
-        sites = [s.site for s in r.open_stores]
-        km = np.hypot(m.population.home_x[:, None] - m.region.site_x[sites][None, :],
-                      m.population.home_y[:, None] - m.region.site_y[sites][None, :])
+        km = _km_from_homes(m, [s.site for s in r.open_stores])
         passed = m.store_km[:, r.index] > km.min(axis=1) + 1e-4
         nearest |= passed
         # whoever passes her nearest store does so for a busier one
@@ -247,8 +251,7 @@ def test_footfall_draws_consumers_past_a_retailers_nearest_store():
     for r in m.retailers:  # without footfall everyone uses the nearest store
         sites = [s.site for s in r.open_stores]
         if sites:
-            km = np.hypot(m.population.home_x[:, None] - m.region.site_x[sites][None, :],
-                          m.population.home_y[:, None] - m.region.site_y[sites][None, :])
+            km = _km_from_homes(m, sites)
             np.testing.assert_allclose(m.store_km[:, r.index], km.min(axis=1), rtol=1e-5)
 
 
@@ -356,7 +359,6 @@ def test_a_new_store_expects_less_where_more_stores_already_trade():
     before = m._local_demand(free)
     m._open_store(m.retailers[0], int(free[0]))  # a rival opens on one of the free units
     after = m._local_demand(free[1:])
-    near = np.hypot(m.region.site_x[free[1:]] - m.region.site_x[free[0]],
-                    m.region.site_y[free[1:]] - m.region.site_y[free[0]]) <= m.config.stores.access_km
+    near = m.region.site_km(free[1:], free[:1])[:, 0] <= m.config.stores.access_km
     assert near.any()
     assert (after[near] < before[1:][near]).all() and (after[~near] == before[1:][~near]).all()
