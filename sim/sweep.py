@@ -476,7 +476,7 @@ class RunStore:
 
     def done(self) -> set[str]:
         keys = set()
-        for path in self.runs.glob("*.json"):
+        for path in finished_run_files(self.runs):
             try:
                 record = json.loads(path.read_text())
             except (OSError, json.JSONDecodeError):
@@ -494,6 +494,12 @@ class RunStore:
 
     def records(self, keys: Iterable[str]) -> list[dict[str, Any]]:
         return [json.loads((self.runs / f"{key}.json").read_text()) for key in keys]
+
+
+def finished_run_files(runs: Path) -> list[Path]:
+    """The run records in ``runs``: ``KEY.json``, not the hidden temporary file of a write in
+    progress (``.KEY.tmpPID.json``, which a path glob for ``*.json`` also matches)."""
+    return [path for path in runs.glob("*.json") if not path.name.startswith(".")]
 
 
 def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:

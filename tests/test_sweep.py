@@ -77,10 +77,10 @@ def test_existing_runs_are_skipped_and_kept(tmp_path):
     out = tmp_path / "out"
     first = _run(spec, out, workers=1)
     assert (first.n_skipped, first.n_executed) == (0, 8)
-    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    before = {p.name: p.stat().st_mtime_ns for p in sw.finished_run_files(out / "runs")}
     again = _run(spec, out, workers=1)
     assert (again.n_skipped, again.n_executed) == (8, 0)
-    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == before
+    assert {p.name: p.stat().st_mtime_ns for p in sw.finished_run_files(out / "runs")} == before
 
 
 def test_kill_9_mid_sweep_loses_no_finished_run(tmp_path):
@@ -98,19 +98,20 @@ steps = 60
     cmd = [sys.executable, "-m", "sim.cli", "sweep", str(spec_path), "--out", str(out), "--workers", "2", "--quiet"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
-    while len(list((out / "runs").glob("*.json"))) < 3:
+    while len(sw.finished_run_files(out / "runs")) < 3:
         assert proc.poll() is None, f"sweep ended before it could be killed: {proc.communicate()}"
         assert time.monotonic() < deadline, "no run finished within two minutes"
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    survivors = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    survivors = {p.name: p.stat().st_mtime_ns for p in sw.finished_run_files(out / "runs")}
     assert 3 <= len(survivors) < 16
-    for path in (out / "runs").glob("*.json"):  # every kept file is a whole record
+    for path in sw.finished_run_files(out / "runs"):  # every kept file is a whole record
         assert json.loads(path.read_text())["outputs"]["online_share"] is not None
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
     assert f"{len(survivors)} runs already done, {16 - len(survivors)} executed, 0 failed" in done.stdout
-    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json") if p.name in survivors} == survivors
+    kept = {p.name: p.stat().st_mtime_ns for p in sw.finished_run_files(out / "runs") if p.name in survivors}
+    assert kept == survivors
     assert len(pd.read_parquet(out / "runs.parquet")) == 16
     assert not list((out / "runs").glob(".*"))
 
@@ -284,3 +285,9 @@ def test_a_list_as_a_level_is_refused(tmp_path):
                        '"retailers.Budget.zones" = [["centre"], ["centre", "neighbourhood"]]\n')
     with pytest.raises(sw.SweepError, match="each level must be a single number"):
         sw.load_sweep(path)
+
+
+def test_a_write_in_progress_is_not_a_finished_run(tmp_path):
+    (tmp_path / "p0-r1.json").write_text("{}\n")
+    (tmp_path / ".p0-r2.tmp4242.json").write_text("{}\n")  # a record being written, not yet moved into place
+    assert [p.name for p in sw.finished_run_files(tmp_path)] == ["p0-r1.json"]
