@@ -32,7 +32,7 @@ browser:
 		|| echo "could not install chromium: the browser test will be skipped"
 
 test: $(STAMP) browser
-	$(BIN)/ruff check sim tests scripts benchmarks
+	$(BIN)/ruff check sim tests scripts benchmarks experiments
 	$(BIN)/python -m pytest -q
 
 app: $(STAMP)

@@ -2,7 +2,8 @@
 
 Like the EMA workbench, the model, the experiment design, the execution and the
 analysis are separate. An :class:`Experiment` declares a base scenario, the arms to
-compare (overrides of the scenario), how many seeded replications to run, and the
+compare (overrides of the scenario), how many seeded replications to run, what it does
+to a running model at given weeks (interventions, e.g. a randomised trial), and the
 measures taken from each finished model. :func:`run` executes it on local processes;
 every replication uses the same seed in every arm (common random numbers), derived
 from the experiment's master seed, so the results never depend on the number of
@@ -29,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.model import RetailMarket
-from sim.scenario import Scenario, load
+from sim.scenario import Scenario, ScenarioError, load
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,8 @@ class Experiment:
     measure: Callable[[RetailMarket], dict[str, float]]
     outcomes: dict[str, str]  # outcome name -> what it means, in the order to report
     base_overrides: dict[str, Any] = field(default_factory=dict)
+    # what the experiment does to a running model, by week: each is called after that week's step
+    interventions: dict[int, Callable[[RetailMarket], None]] = field(default_factory=dict)
     replications: int = 20
     master_seed: int = 20_261_123
     source: str | None = None  # the file that declares it (set by load_experiment)
@@ -86,7 +89,10 @@ def _run_one(task: tuple[Experiment, Arm, int]) -> dict[str, Any]:
     experiment, arm, replication = task
     seed = experiment.seed(replication)
     model = RetailMarket(experiment.scenario_for(arm), seed=seed)
-    model.run()
+    while model.running:
+        model.step()
+        if model.week in experiment.interventions:
+            experiment.interventions[model.week](model)
     return {"arm": arm.label, "replication": replication, "seed": seed, **experiment.measure(model)}
 
 
@@ -95,7 +101,12 @@ def run(experiment: Experiment, replications: int | None = None, workers: int | 
     """Run every arm × replication; one row per run, sorted by arm and replication."""
     n_rep = experiment.replications if replications is None else replications
     for arm in experiment.arms:  # fail fast on a bad override, before starting workers
-        experiment.scenario_for(arm)
+        steps = experiment.scenario_for(arm).steps
+        late = sorted(w for w in experiment.interventions if not 1 <= w <= steps)
+        if late:
+            raise ScenarioError(f"steps: experiment {experiment.name} intervenes at week(s) "
+                                f"{', '.join(map(str, late))}, but arm {arm.label!r} runs weeks 1–{steps}; "
+                                f"steps must be at least {max(late)}")
     tasks = [(experiment, arm, rep) for rep in range(n_rep) for arm in experiment.arms]
     workers = workers or min(len(tasks), os.cpu_count() or 1)
     rows = []

@@ -284,10 +284,7 @@ class RetailMarket(mesa.Model):
         """
         pop = self.population
         active = self.active_mask()
-        tenure = self.week - pop.since_week
-        band = np.zeros(tenure.shape, dtype=np.int8)
-        for edge in TENURE_BANDS[1:]:
-            band += tenure >= edge
+        band = tenure_band(self.week - pop.since_week)
         self.active_snapshots.append((self.week, active, band))
         self._measure_wallet(active)
         then_week, then, then_band = self.active_snapshots[0]
@@ -296,8 +293,7 @@ class RetailMarket(mesa.Model):
         if self.week - then_week != YEAR_WEEKS:
             self.attrition_rate[:] = np.nan
             return
-        kept = active & (pop.since_week <= then_week)  # the relationship of then is still running
-        lost = then & ~kept
+        lost = then & ~self.running_since(then_week)
         self.attrition_rate = _lost_share(then, lost)
         for b, name in enumerate(TENURE_BAND_NAMES):
             group = then_band == b
@@ -336,6 +332,11 @@ class RetailMarket(mesa.Model):
         for a, b in zip(*np.nonzero(matrix), strict=True):
             self.switching_records.append({"week": self.week, "from": names[a], "to": names[b],
                                            "n_consumers": int(matrix[a, b])})
+
+    def forget(self, retailer: str, consumers: np.ndarray) -> None:
+        """``retailer`` loses what its relationships with ``consumers`` built (knowledge, points
+        balances), as if its customer records were lost; the consumers' own history stays."""
+        self.retailers[self.retailer_index(retailer)].strategy.forget(self.population, np.asarray(consumers))
 
     # ---- building the world -------------------------------------------------------------
     def _place_initial_stores(self) -> None:
@@ -510,6 +511,10 @@ class RetailMarket(mesa.Model):
             self._active_cache_week = self.week
         return self._active_cache
 
+    def running_since(self, week: int) -> np.ndarray:
+        """(retailer, consumer) mask of relationships active now and unbroken since ``week``."""
+        return self.active_mask() & (self.population.since_week <= week)
+
     def retailer_index(self, name: str) -> int:
         try:
             return self.retailer_names.index(name)
@@ -532,6 +537,14 @@ class RetailMarket(mesa.Model):
             self.step()
             if progress is not None:
                 progress(self.week)
+
+
+def tenure_band(tenure: np.ndarray) -> np.ndarray:
+    """Index of each tenure (weeks) in TENURE_BANDS: 0 new, 1 up to a year, 2 one to three years, 3 longer."""
+    band = np.zeros(np.shape(tenure), dtype=np.int8)
+    for edge in TENURE_BANDS[1:]:
+        band += tenure >= edge
+    return band
 
 
 def _lost_share(base: np.ndarray, lost: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 
-STREAMS = ("region", "population", "placement", "shopping", "choice", "adoption", "strategy", "sample")
+STREAMS = ("region", "population", "placement", "shopping", "choice", "adoption", "strategy", "sample", "trial")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

@@ -146,7 +146,12 @@ from sim.experiment import Arm, Experiment
 
 
 def measure(model):
-    return {"n_consumers": float(model.population.n), "share_adopted": float(model.population.adopted.mean())}
+    return {"n_consumers": float(model.population.n), "share_adopted": float(model.population.adopted.mean()),
+            "intervened_at": float(getattr(model, "intervened_at", -1))}
+
+
+def mark(model):
+    model.intervened_at = model.week
 
 
 EXPERIMENT = Experiment(
@@ -154,6 +159,7 @@ EXPERIMENT = Experiment(
     scenario="scenarios/classroom.toml", base_overrides={"steps": 6, "consumers.n": 300},
     arms=[Arm("as is", {}), Arm("more online", {"consumers.share_online_initial": 0.5})],
     measure=measure, outcomes={"n_consumers": "consumers (count)", "share_adopted": "share adopted online"},
+    interventions={4: mark},
 )
 
 
@@ -172,7 +178,18 @@ def test_an_experiment_runs_under_a_changed_base_into_its_own_folder(tmp_path, m
     variant = tmp_path / "runs" / "experiments" / "tiny--consumers.n=400"
     runs = pd.read_csv(variant / "runs.csv")
     assert (runs["n_consumers"] == 400).all() and len(runs) == 4
+    assert (runs["intervened_at"] == 4).all()  # after week 4's step, in every arm and replication
     assert "with steps = 6, consumers.n = 400" in (variant / "report.md").read_text()
     with pytest.raises(SystemExit):
         main([*args, "--set", "consumers.nn=400"])
     assert not (tmp_path / "runs" / "experiments" / "tiny--consumers.nn=400").exists()
+
+
+def test_an_experiment_that_would_intervene_after_its_runs_end_fails_before_running(tmp_path, monkeypatch, capsys):
+    declared = tmp_path / "tiny.py"
+    declared.write_text(TINY_EXPERIMENT)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["experiment", str(declared), "--replications", "2", "--workers", "1", "--set", "steps=3"])
+    assert "steps must be at least 4" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

@@ -23,6 +23,10 @@ def test_fact1_learning_steepens_the_fall_of_attrition_with_tenure():
     assert (learns["seat_fall"] > 0).all()
     assert paired_difference(frame, "seat_relative_fall", "seat learns", "seat is mass")[0] > 0
     assert paired_difference(frame, "seat_fall", "seat learns", "seat is mass")[0] > 0
+    # the trial: forgetting a customer raises her attrition at the learning retailer, and by more than
+    # at the same seat as mass, where it changes nothing (tests/test_strategies.py pins that exactly)
+    assert (learns["seat_forgetting"] > 0.1).all()
+    assert paired_difference(frame, "seat_forgetting", "seat learns", "seat is mass")[0] > 0.1
     # the fall in log odds is not asserted: at this size its interval spans zero (+0.02 [−0.42,
     # 0.46] on these seeds); the experiment's 20 replications measure it
 

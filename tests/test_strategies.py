@@ -54,7 +54,40 @@ def test_contract_accounts_add_up(name):
     assert model.population.total_spent_eur.sum() == pytest.approx(rows["revenue_eur"].sum(), rel=1e-9)
 
 
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_contract_forgetting_erases_what_the_relationship_built_and_nothing_else(name):
+    model = market_with(name, steps=20)
+    model.run()
+    r, pop = model.retailers[0], model.population
+    customers = np.flatnonzero(model.active_mask()[r.index])
+    forgotten, others = customers[::2], customers[1::2]
+    history = {a: getattr(pop, a).copy() for a in ("last_week", "since_week", "habit", "spend_year")}
+    before = {a: getattr(pop, a)[r.index, others].copy() for a in ("knowledge", "points")}
+    before["extra_utility"] = pop.extra_utility[others, r.index].copy()
+    model.forget(r.name, forgotten)
+    assert (pop.knowledge[r.index, forgotten] == 0).all() and (pop.points[r.index, forgotten] == 0).all()
+    for a, values in history.items():  # her history is hers
+        np.testing.assert_array_equal(getattr(pop, a), values)
+    np.testing.assert_array_equal(pop.knowledge[r.index, others], before["knowledge"])
+    np.testing.assert_array_equal(pop.points[r.index, others], before["points"])
+    np.testing.assert_array_equal(pop.extra_utility[others, r.index], before["extra_utility"])
+
+
+def _run_forgetting(strategy: str, forget: bool) -> pd.DataFrame:
+    model = market_with(strategy, steps=40)
+    while model.running:
+        model.step()
+        if forget and model.week == 12:
+            for r in model.retailers:
+                model.forget(r.name, np.flatnonzero(model.active_mask()[r.index])[::2])
+    return model.metrics.to_frame()
+
+
 # ---- mass ----------------------------------------------------------------------------------
+
+def test_mass_holds_nothing_per_customer_forgetting_half_its_customers_changes_nothing():
+    pd.testing.assert_frame_equal(_run_forgetting("mass", True), _run_forgetting("mass", False), check_exact=True)
+
 
 def test_mass_cuts_markup_toward_the_floor_when_share_falls_and_wins_back_half():
     model = market_with("mass")
@@ -98,6 +131,18 @@ def test_loyalty_pays_a_voucher_at_the_threshold_and_keeps_the_rest():
     assert pop.points[s.r, 0] == pytest.approx(90.0)
     voucher = p.redeem_threshold_points * p.eur_per_point
     assert model.retailers[0].accounts.rewards - before == pytest.approx(voucher)
+
+
+def test_loyalty_forgetting_forfeits_the_points_balance_and_its_pull():
+    model = market_with("loyalty", steps=20)
+    model.run()
+    s, pop = model.retailers[0].strategy, model.population
+    holders = np.flatnonzero(pop.points[s.r] > 0)[:5]
+    assert len(holders) and (s.utility_row[holders] > 0).all()
+    tiers = s.tier.copy()
+    model.forget(model.retailers[0].name, holders)
+    assert (pop.points[s.r, holders] == 0).all() and (s.utility_row[holders] == 0).all()
+    np.testing.assert_array_equal(s.tier, tiers)  # ranked from this year's spend at each review
 
 
 def test_loyalty_tiers_give_the_top_customers_the_bigger_bonus():
@@ -171,6 +216,20 @@ def test_learning_learns_faster_online_decays_without_contact_and_fit_is_concave
     gains = np.diff(fit)
     assert fit[0] == 0 and fit[-1] == pytest.approx(s.params.fit_max, rel=1e-6)
     assert (gains > 0).all() and (np.diff(gains) < 0).all()
+
+
+def test_learning_forgetting_takes_away_the_personal_fit_and_customers_leave():
+    model = market_with("learning", steps=20)
+    model.run()
+    s, pop = model.retailers[0].strategy, model.population
+    customers = np.flatnonzero(model.active_mask()[s.r])
+    assert (s.utility_row[customers] > 0).all()
+    model.forget(model.retailers[0].name, customers)
+    assert (pop.knowledge[s.r, customers] == 0).all() and (s.utility_row[customers] == 0).all()
+    assert not _run_forgetting("learning", True).equals(_run_forgetting("learning", False))
+    lost = {forget: _run_forgetting("learning", forget).query("retailer != 'all' and week > 12")["n_lost"].sum()
+            for forget in (True, False)}
+    assert lost[True] > lost[False]
 
 
 def test_learning_invests_more_in_high_value_customers():

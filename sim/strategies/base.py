@@ -55,5 +55,11 @@ class Strategy:
     def review(self, share_now: float, share_before: float, pop: ConsumerPopulation, week: int) -> None:
         """At each review (every few weeks): pricing and programme decisions."""
 
+    def forget(self, pop: ConsumerPopulation, who: np.ndarray) -> None:
+        """Lose what the relationship has built with consumers ``who`` (indices), so that from now
+        on the retailer serves them as it serves a newcomer. Their own history (recency, tenure,
+        habit) is theirs and stays. A strategy that holds nothing per customer has nothing to lose.
+        """
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(retailer={self.retailer.name!r}, markup={self.retailer.markup:.3f})"

@@ -57,6 +57,11 @@ class LearningStrategy(Strategy):
         k[buyers] += rate * (np.float32(1.0) - k[buyers])
         self.utility_row[buyers] = self.personal_fit(k[buyers])
 
+    def forget(self, pop, who):
+        """Knowledge of them goes, and with it the personal fit it gave."""
+        pop.knowledge[self.r, who] = 0.0
+        self.utility_row[who] = self.personal_fit(pop.knowledge[self.r, who])
+
     def weekly(self, pop, week, n_active):
         p = self.params
         if p.decay_weekly > 0:

@@ -106,6 +106,12 @@ class LoyaltyStrategy(Strategy):
                 self.gift_due_week[newcomers] = week + p.welcome_vesting_weeks
         self._refresh(pop, buyers)
 
+    def forget(self, pop, who):
+        """Their points balances are forfeited, as when a programme's points expire. Value tiers are
+        not held but ranked from this year's spend at each review, so they stay."""
+        pop.points[self.r, who] = 0.0
+        self._refresh(pop, who)
+
     def _pay_gifts(self, who) -> None:
         gift = self.params.welcome_eur * self.retailer.model.config.consumers.households_per_agent
         self.retailer.accounts.rewards += gift * len(who)

@@ -13,6 +13,8 @@ class MassStrategy(Strategy):
     (acquisition). At each review, if revenue share fell by more than a tolerance the
     markup is cut by a step, never below a floor; if share rose, half a step is won
     back, never above the starting markup. Rivals doing the same can spiral prices down.
+    It holds nothing per customer: a customer of three years is served as one of three
+    weeks, and nothing she would lose by leaving grows with her tenure.
 
     Source: Peppers & Rogers (1993), *The One to One Future*, on mass marketing as
     competition for share of market through price and promotion.
