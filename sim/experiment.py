@@ -89,10 +89,12 @@ def _run_one(task: tuple[Experiment, Arm, int]) -> dict[str, Any]:
     experiment, arm, replication = task
     seed = experiment.seed(replication)
     model = RetailMarket(experiment.scenario_for(arm), seed=seed)
-    while model.running:
-        model.step()
-        if model.week in experiment.interventions:
-            experiment.interventions[model.week](model)
+
+    def intervene(week: int) -> None:
+        if week in experiment.interventions:
+            experiment.interventions[week](model)
+
+    model.run(progress=intervene)
     return {"arm": arm.label, "replication": replication, "seed": seed, **experiment.measure(model)}
 
 
