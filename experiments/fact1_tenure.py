@@ -27,14 +27,15 @@ def forgetting_trial(model):
     later, the forgotten lose at the rate of newcomers of their kind, the others at the
     rate their tenure brought. Same tenure, same kind of customer, one difference.
     """
-    pop, active, rng = model.population, model.active_mask(), model.streams.trial
+    pop, rng = model.population, model.streams.trial
     model.trial_cohorts = {}
     for name in TRIAL_RETAILERS:
         r = model.retailer_index(name)
-        who = np.flatnonzero(active[r])
+        who = model.active_customers(r)
         forgotten = rng.permutation(len(who)) < len(who) // 2
         model.forget(name, who[forgotten])
-        model.trial_cohorts[name] = (who, tenure_band(model.week - pop.since_week[r, who]), forgotten)
+        since = pop.of_retailer("since_week", r)[who]
+        model.trial_cohorts[name] = (who, tenure_band(model.week - since), forgotten)
 
 
 def forgetting_effect(model, retailer: str, band: int) -> float:
@@ -42,7 +43,7 @@ def forgetting_effect(model, retailer: str, band: int) -> float:
     if model.week != TRIAL_WEEK + YEAR_WEEKS or retailer not in getattr(model, "trial_cohorts", {}):
         return float("nan")  # the run ended before the trial's year was out
     who, bands, forgotten = model.trial_cohorts[retailer]
-    lost = ~model.running_since(TRIAL_WEEK)[model.retailer_index(retailer), who]
+    lost = ~model.running_since_pairs(who, np.full(len(who), model.retailer_index(retailer)), TRIAL_WEEK)
     forgot, kept = (bands == band) & forgotten, (bands == band) & ~forgotten
     if not forgot.any() or not kept.any():
         return float("nan")

@@ -13,7 +13,7 @@ def measure(model):
     top = spent[: len(spent) // 5].sum() / spent.sum()
     out = {"top20_share": float(top)}
     for r in model.retailers:  # within each retailer's own customers, over the last full year
-        own = np.sort(model.population.spend_last_year[r.index])[::-1]
+        own = np.sort(model.population.of_retailer("spend_last_year", r.index))[::-1]
         own = own[own > 0]
         out[f"top20_share_{r.name}"] = float(own[: max(len(own) // 5, 1)].sum() / own.sum()) if len(own) else np.nan
     return out

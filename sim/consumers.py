@@ -1,10 +1,10 @@
 """Consumers as arrays (structure of arrays), a thin Mesa view onto one, and adoption.
 
 There can be a million consumers, so none is a Python object while the model runs:
-each attribute is one numpy array indexed by consumer, and each per-retailer
-relationship attribute is a (retailer, consumer) array so that one retailer's column
-is contiguous. :class:`Consumer` is a Mesa agent that reads one row, made only for the
-consumers a person looks at.
+each attribute is one numpy array indexed by consumer, and relationship state is held
+per (consumer, slot) for a bounded repertoire of retailers, so that memory and the
+cost of a week never grow with the number of retailers. :class:`Consumer` is a Mesa
+agent that reads one row, made only for the consumers a person looks at.
 """
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ def lognormal_sigma_for_top20(share: float) -> float:
 class ConsumerPopulation:
     """All consumers' state as arrays."""
 
-    def __init__(self, cfg: ConsumerConfig, choice: ChoiceConfig, region: Region, n_retailers: int,
-                 rng: np.random.Generator):
+    def __init__(self, cfg: ConsumerConfig, choice: ChoiceConfig, region: Region, rng: np.random.Generator):
         n = cfg.n
         self.n = n
-        self.n_retailers = n_retailers
         self.home_x, self.home_y = (a.astype(np.float32) for a in region.sample_homes(n, rng))
         sigma = lognormal_sigma_for_top20(cfg.share_spend_top20)
         budget = rng.lognormal(-0.5 * sigma**2, sigma, n) * cfg.budget_mean_eur
@@ -67,32 +65,56 @@ class ConsumerPopulation:
         self.adopted = rng.random(n) < cfg.share_online_initial
 
         self.last_retailer = np.full(n, -1, dtype=np.int16)
-        # habit toward each retailer in [0, 1]: an exponentially smoothed purchase history; her
-        # inertia is earned in full only by a run of purchases (Guadagni & Little 1983)
-        self.habit = np.zeros((n, n_retailers), dtype=np.float32)
         self.habit_build = np.float32(choice.habit_build)
         self.last_channel = np.full(n, -1, dtype=np.int8)
         self.last_utility = np.zeros(n, dtype=np.float32)
         self.total_spent_eur = np.zeros(n, dtype=np.float64)
+        self.main_retailer = np.full(n, -1, dtype=np.int32)  # largest wallet share over the last year
 
-        shape = (n_retailers, n)
+        # The repertoire: her relationship state is held for a bounded set of retailers, one slot
+        # each (Ehrenberg's repertoire buying: a shopper splits her purchases over a few stores).
+        # A slot with retailer −1 is empty; a retailer outside her slots is a stranger to her.
+        # Laid out (consumer, slot) so that one consumer's repertoire sits together in memory.
+        shape = (n, cfg.repertoire_slots)
+        self.n_slots = cfg.repertoire_slots
+        self.slot_retailer = np.full(shape, -1, dtype=np.int32)
+        # habit toward the slot's retailer in [0, 1]: an exponentially smoothed purchase history;
+        # her inertia is earned in full only by a run of purchases (Guadagni & Little 1983)
+        self.habit = np.zeros(shape, dtype=np.float32)
         self.last_week = np.full(shape, NEVER, dtype=np.int32)
         self.since_week = np.full(shape, NEVER, dtype=np.int32)  # start of the current relationship
         self.spend_year = np.zeros(shape, dtype=np.float32)  # spend over the current 52-week window
         self.spend_last_year = np.zeros(shape, dtype=np.float32)  # over the window before
         self.points = np.zeros(shape, dtype=np.float32)
         self.knowledge = np.zeros(shape, dtype=np.float32)
-        # what each retailer's strategy adds to its utility, and the discount she perceives;
-        # each strategy keeps its own column up to date. Laid out (consumer, retailer)
-        # because the weekly choice reads all of one consumer's values together.
-        self.extra_utility = np.zeros((n, n_retailers), dtype=np.float32)
-        self.discount = np.zeros((n, n_retailers), dtype=np.float32)
-        self.main_retailer = np.full(n, -1, dtype=np.int16)  # largest wallet share over the last year
+        # what the retailer's strategy adds to its utility, and the discount she perceives; each
+        # strategy keeps its own retailers' slots up to date and the weekly choice reads them
+        self.extra_utility = np.zeros(shape, dtype=np.float32)
+        self.discount = np.zeros(shape, dtype=np.float32)
+        self.tier = np.zeros(shape, dtype=np.int8)  # loyalty value tier: 0 bottom, 1 middle, 2 top
+        self.card = np.zeros(shape, dtype=np.bool_)  # holds the retailer's loyalty card
+        self.gift = np.zeros(shape, dtype=np.int8)  # welcome gift: none, offered, pending (loyalty)
+        self.gift_due_week = np.zeros(shape, dtype=np.int32)
 
-    # ---- state queries -----------------------------------------------------------
-    def active(self, week: int, window: int) -> np.ndarray:
-        """(retailer, consumer) mask: bought from the retailer in the last ``window`` weeks."""
-        return (week - self.last_week) < window
+    # ---- the repertoire ------------------------------------------------------------
+    def slot_of(self, consumers: np.ndarray, retailer) -> np.ndarray:
+        """Slot holding ``retailer`` (one, or one per consumer) in each consumer's repertoire; −1: none."""
+        consumers = np.asarray(consumers, dtype=np.intp)
+        hit = self.slot_retailer[consumers] == np.asarray(retailer).reshape(-1, 1)
+        return np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+
+    def of_retailer(self, name: str, retailer: int, fill=0) -> np.ndarray:
+        """One retailer's value of slot attribute ``name`` for every consumer (``fill`` where she
+        holds no slot for it): a dense column, for analysis of small populations."""
+        values = getattr(self, name)
+        out = np.full(self.n, fill, dtype=values.dtype)
+        who, slot = np.nonzero(self.slot_retailer == retailer)
+        out[who] = values[who, slot]
+        return out
+
+    def active_pairs(self, week: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """(consumer, slot) of every relationship active this week (a purchase in the last ``window``)."""
+        return np.nonzero(((week - self.last_week) < window) & (self.slot_retailer >= 0))
 
     def adopt_online(self, p_innovation: float, q_imitation: float, rng: np.random.Generator) -> int:
         """One week of Bass diffusion: non-adopters adopt with hazard (p + q·F) / 52."""
@@ -103,18 +125,23 @@ class ConsumerPopulation:
         self.adopted[new] = True
         return len(new)
 
-    def roll_year(self) -> tuple[float, np.ndarray]:
+    def roll_year(self, n_retailers: int) -> tuple[float, np.ndarray]:
         """Close a 52-week window: new main retailers, the share who changed main retailer,
         and the switching matrix (old main × new main, consumers who changed).
 
         Only consumers who shopped in both windows count; the rate is NaN if none did.
+        Ties in spend go to the retailer listed first.
         """
-        spent = self.spend_year.sum(axis=0) > 0
-        new_main = np.where(spent, self.spend_year.argmax(axis=0), -1).astype(np.int16)
+        spend = self.spend_year
+        top = spend.max(axis=1)
+        spent = top > 0
+        tied = (spend == top[:, None]) & (self.slot_retailer >= 0)
+        new_main = np.where(tied, self.slot_retailer, np.iinfo(np.int32).max).min(axis=1)
+        new_main = np.where(spent, new_main, -1).astype(np.int32)
         both = (self.main_retailer >= 0) & (new_main >= 0)
         changed = both & (self.main_retailer != new_main)
         rate = float(changed.sum() / both.sum()) if both.any() else float("nan")
-        r = self.n_retailers
+        r = n_retailers
         matrix = np.bincount(self.main_retailer[changed].astype(np.int64) * r + new_main[changed],
                              minlength=r * r).reshape(r, r)
         self.main_retailer = new_main
@@ -169,16 +196,20 @@ class Consumer(mesa.Agent):
     def relationship(self, retailer: str) -> dict[str, float | int | bool]:
         """Her relationship with one retailer: tenure, recency, points, knowledge held."""
         r = self.model.retailer_index(retailer)
-        week = self.model.week
-        last = int(self._pop.last_week[r, self.index])
-        since = int(self._pop.since_week[r, self.index])
+        week, pop = self.model.week, self._pop
+        slot = int(pop.slot_of(np.array([self.index]), r)[0])
+        if slot < 0:  # a stranger: no relationship, nothing held
+            return {"active": False, "tenure_weeks": 0, "weeks_since_purchase": -1, "points": 0.0,
+                    "knowledge": 0.0}
+        last = int(pop.last_week[self.index, slot])
+        since = int(pop.since_week[self.index, slot])
         active = (week - last) < self.model.config.choice.active_window_weeks
         return {
             "active": bool(active),
             "tenure_weeks": week - since if active else 0,
             "weeks_since_purchase": week - last if last > NEVER else -1,
-            "points": float(self._pop.points[r, self.index]),
-            "knowledge": float(self._pop.knowledge[r, self.index]),
+            "points": float(pop.points[self.index, slot]),
+            "knowledge": float(pop.knowledge[self.index, slot]),
         }
 
     def __repr__(self) -> str:

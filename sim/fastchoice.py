@@ -1,8 +1,8 @@
 """The numba engine: the weekly choice, settlement and learning updates, compiled.
 
 The arithmetic is that of ``sim.choice``, ``sim.settle`` and the learning strategy,
-in the same order. The kernels read the full (consumer, retailer) arrays directly
-instead of gathering the shoppers' columns, and work through consumers in a fixed
+in the same order. The kernels read each shopper's consideration set and repertoire
+in place instead of gathering the shoppers' columns, and work through consumers in a fixed
 number of chunks spread over the cores, so results depend only on the inputs and the
 uniforms, never on the number of threads. Used from 20,000 consumers (see
 ``Scenario.engine``); importing this module compiles nothing until the first call,
@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit, prange
 
 from sim import detmath
-from sim.choice import MarketArrays
+from sim.choice import Choices, MarketArrays
+from sim.consumers import NEVER
 
 N_CHUNKS = 256
 BOOK_CHUNKS = 16  # settlement sums: partial sums per chunk, added in chunk order (as the numpy engine)
@@ -41,40 +42,93 @@ def _det_exp_array(x, out):
         out[i] = det_exp(x[i])
 
 
+@njit(cache=True, inline="always")
+def gift_utility_scalar(basket, price_sens, inertia, price_factor, scale, welcome_eur, vesting, inertia_mean):
+    """Scalar twin of ``sim.choice.gift_utility``: each float32 operation rounded as numpy rounds it."""
+    paid = np.float32(np.float32(basket * scale) * price_factor)
+    if paid < np.float32(1e-6):
+        paid = np.float32(1e-6)
+    ratio = np.float32(welcome_eur / paid)
+    if ratio > np.float32(1.0):
+        ratio = np.float32(1.0)
+    gift = np.float32(price_sens * ratio)
+    if vesting:
+        c = np.float32(inertia / inertia_mean)
+        if c < np.float32(0.0):
+            c = np.float32(0.0)
+        elif c > np.float32(2.0):
+            c = np.float32(2.0)
+        gift = np.float32(gift * c)
+    return gift
+
+
+@njit(cache=True, inline="always")
+def _find_slot(slot_retailer, i, r):
+    for q in range(slot_retailer.shape[1]):
+        if slot_retailer[i, q] == r:
+            return q
+    return -1
+
+
 @njit(parallel=True, cache=True)
-def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, store_static,
-            sells_online, adopted, price_sens, online_friction, habit,
-            inertia, online_inertia_factor, online_price_sens_factor, out_ret, out_chan, out_util):
+def _choose(idx, uniforms, store_ret, store_slot, store_static, store_km, online_ret, online_taste,
+            slot_retailer, extra, discount, habit, stranger_extra, stranger_discount,
+            gift_pf, basket, gift_scale, gift_welcome, gift_vesting, gift_inertia_mean,
+            rel_posted, sells_online, adopted, price_sens, online_friction, inertia,
+            online_inertia_factor, online_price_sens_factor,
+            out_ret, out_chan, out_util, out_store_slot, out_km, out_rep):
     n_shop = idx.shape[0]
-    n_ret = taste_fit.shape[1]
-    n_opt = 2 * n_ret
+    ks = store_ret.shape[1]
+    n_opt = ks + online_ret.shape[1]
     n_chunks = min(N_CHUNKS, max(n_shop, 1))
     for c in prange(n_chunks):
         util = np.empty(n_opt)
         weight = np.empty(n_opt)
+        rep = np.empty(n_opt, dtype=np.int32)
         for j in range(c * n_shop // n_chunks, (c + 1) * n_shop // n_chunks):
             i = idx[j]
             ps = np.float64(price_sens[i])
             fr = np.float64(online_friction[i])
+            same_i = np.float64(inertia[i])
             top = -np.inf
-            for r in range(n_ret):
-                ex = np.float64(extra[i, r])
-                base = np.float64(taste_fit[i, r]) + ex
-                price = ps * (rel_posted[r] * (1.0 - np.float64(discount[i, r])) - 1.0)
-                same = np.float64(inertia[i]) * np.float64(habit[i, r])
-                store = ((store_static[i, r] + ex) - price) + same  # −inf stays −inf: no store
-                if sells_online[r] and adopted[i]:
-                    online = (base - online_price_sens_factor * price) - fr
-                    online = online + same * online_inertia_factor
+            for o in range(n_opt):
+                is_store = o < ks
+                r = store_ret[i, o] if is_store else online_ret[i, o - ks]
+                rep[o] = -1
+                if r < 0 or (not is_store and not (sells_online[r] and adopted[i])):
+                    util[o] = -np.inf
+                    continue
+                q = _find_slot(slot_retailer, i, r)
+                rep[o] = q
+                if q >= 0:
+                    ex32 = extra[i, q]
+                    disc = np.float64(discount[i, q])
+                    hb = np.float64(habit[i, q])
                 else:
-                    online = -np.inf
-                util[r] = store
-                util[n_ret + r] = online
-                top = max(top, store, online)
+                    ex32 = stranger_extra[r]
+                    if gift_pf[r] > 0:
+                        ex32 = np.float32(ex32 + gift_utility_scalar(
+                            basket[i], price_sens[i], inertia[i], gift_pf[r], gift_scale, gift_welcome,
+                            gift_vesting, gift_inertia_mean))
+                    disc = np.float64(stranger_discount[r])
+                    hb = 0.0
+                ex = np.float64(ex32)
+                price = ps * (rel_posted[r] * (1.0 - disc) - 1.0)
+                same = same_i * hb
+                if is_store:
+                    u = ((store_static[i, o] + ex) - price) + same
+                else:
+                    u = ((np.float64(online_taste[i, o - ks]) + ex) - online_price_sens_factor * price) - fr
+                    u = u + same * online_inertia_factor
+                util[o] = u
+                top = max(top, u)
             if not np.isfinite(top):
                 out_ret[j] = -1
                 out_chan[j] = -1
                 out_util[j] = 0.0
+                out_store_slot[j] = -1
+                out_km[j] = 0.0
+                out_rep[j] = -1
                 continue
             total = 0.0
             last_ok = 0
@@ -99,31 +153,61 @@ def _choose(idx, uniforms, taste_fit, extra, discount, rel_posted, store_static,
                     option = o
                     break
             option = min(option, last_ok)
-            out_ret[j] = option % n_ret
-            out_chan[j] = option // n_ret
+            if option < ks:
+                out_ret[j] = store_ret[i, option]
+                out_chan[j] = 0
+                out_store_slot[j] = store_slot[i, option]
+                out_km[j] = store_km[i, option]
+            else:
+                out_ret[j] = online_ret[i, option - ks]
+                out_chan[j] = 1
+                out_store_slot[j] = -1
+                out_km[j] = 0.0
             out_util[j] = util[option]
+            out_rep[j] = rep[option]
 
 
-def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray):
+def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray) -> Choices:
     """The numba engine: same signature and same picks as ``sim.choice.choose_numpy``."""
     n_shop = len(idx)
-    out_ret = np.empty(n_shop, dtype=np.int16)
+    out_ret = np.empty(n_shop, dtype=np.int32)
     out_chan = np.empty(n_shop, dtype=np.int8)
     out_util = np.empty(n_shop, dtype=np.float32)
-    _choose(np.asarray(idx, dtype=np.int64), uniforms, a.taste_fit, a.extra_utility, a.discount,
-            a.rel_posted.astype(np.float64), a.store_static,
-            a.sells_online, a.adopted, a.price_sens, a.online_friction, a.habit,
-            a.inertia, float(a.online_inertia_factor), float(a.online_price_sens_factor),
-            out_ret, out_chan, out_util)
-    return out_ret, out_chan, out_util
+    out_store_slot = np.empty(n_shop, dtype=np.int32)
+    out_km = np.empty(n_shop, dtype=np.float32)
+    out_rep = np.empty(n_shop, dtype=np.int32)
+    g = a.gift
+    _choose(np.asarray(idx, dtype=np.int64), uniforms, a.store_ret, a.store_slot, a.store_static, a.store_km,
+            a.online_ret, a.online_taste, a.slot_retailer, a.extra_utility, a.discount, a.habit,
+            a.stranger_extra, a.stranger_discount, g.price_factor, g.basket_eur, g.scale, g.welcome_eur,
+            bool(g.vesting), g.inertia_mean, np.asarray(a.rel_posted, dtype=np.float64), a.sells_online,
+            a.adopted, a.price_sens, a.online_friction, a.inertia, float(a.online_inertia_factor),
+            float(a.online_price_sens_factor), out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
+    return Choices(out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
 
 
 # ---- settling the week ------------------------------------------------------------------
 
+@njit(cache=True, inline="always")
+def take_slot(slot_retailer, habit, last_week, i):
+    """The slot a purchase from a retailer outside her repertoire takes: an empty one, else the
+    weakest (least habit, then the longest since a purchase, then the first)."""
+    best = 0
+    for q in range(slot_retailer.shape[1]):
+        if slot_retailer[i, q] < 0:
+            return q
+        if habit[i, q] < habit[i, best] or (habit[i, q] == habit[i, best] and last_week[i, q] < last_week[i, best]):
+            best = q
+    return best
+
+
 @njit(parallel=True, cache=True)
-def _pay_and_update(idx, ret, chan, util, basket, households_per_agent, price_factor, week, window, last_week,
-                    since_week, spend_year, total_spent, last_retailer, last_channel, last_utility,
-                    habit, habit_build, cost, paid, lapsed, previous):
+def _pay_and_update(idx, ret, chan, util, rep, basket, households_per_agent, price_factor, week, window,
+                    slot_retailer, last_week, since_week, spend_year, spend_last_year, habit, points, knowledge,
+                    extra, discount, tier, card, gift, gift_due, stranger_extra, stranger_discount, stranger_gift,
+                    gift_pf, price_sens, inertia, gift_scale, gift_welcome, gift_vesting, gift_inertia_mean,
+                    total_spent, last_retailer, last_channel, last_utility, habit_build,
+                    cost, paid, lapsed, previous, evicted_active):
     n = idx.shape[0]
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
@@ -132,26 +216,50 @@ def _pay_and_update(idx, ret, chan, util, basket, households_per_agent, price_fa
             if r < 0:
                 continue
             i = idx[j]
+            q = rep[j]
+            if q < 0:  # a stranger's first purchase: she takes a slot for the retailer
+                q = take_slot(slot_retailer, habit, last_week, i)
+                evicted_active[j] = slot_retailer[i, q] >= 0 and (week - last_week[i, q]) < window
+                slot_retailer[i, q] = r
+                habit[i, q] = 0.0
+                last_week[i, q] = NEVER
+                since_week[i, q] = NEVER
+                spend_year[i, q] = 0.0
+                spend_last_year[i, q] = 0.0
+                points[i, q] = 0.0
+                knowledge[i, q] = 0.0
+                tier[i, q] = 0
+                card[i, q] = False
+                gift_due[i, q] = 0
+                gift[i, q] = stranger_gift[r]
+                ex = stranger_extra[r]
+                if gift_pf[r] > 0:
+                    ex = np.float32(ex + gift_utility_scalar(basket[i], price_sens[i], inertia[i], gift_pf[r],
+                                                             gift_scale, gift_welcome, gift_vesting,
+                                                             gift_inertia_mean))
+                extra[i, q] = ex
+                discount[i, q] = stranger_discount[r]
+                rep[j] = q
             cost[j] = np.float64(basket[i]) * households_per_agent
             paid[j] = cost[j] * price_factor[r]
-            lapsed[j] = (week - last_week[r, i]) >= window
+            lapsed[j] = (week - last_week[i, q]) >= window
             if lapsed[j]:
-                since_week[r, i] = week
-            last_week[r, i] = week
-            spend_year[r, i] += np.float32(paid[j])
+                since_week[i, q] = week
+            last_week[i, q] = week
+            spend_year[i, q] += np.float32(paid[j])
             total_spent[i] += paid[j]
             previous[j] = last_retailer[i]
             last_retailer[i] = r
             keep = np.float32(1.0) - habit_build
-            for q in range(habit.shape[1]):
-                habit[i, q] = habit[i, q] * keep
-            habit[i, r] = habit[i, r] + habit_build
+            for s in range(habit.shape[1]):
+                habit[i, s] = habit[i, s] * keep
+            habit[i, q] = habit[i, q] + habit_build
             last_channel[i] = chan[j]
             last_utility[i] = util[j]
 
 
 @njit(parallel=True, cache=True)
-def _book(idx, ret, chan, util, cost, paid, lapsed, previous, store_km, store_slot, n_ret, n_slots):
+def _book(idx, ret, chan, util, cost, paid, lapsed, store_slot, store_km, n_ret, n_slots):
     n = idx.shape[0]
     n_chunks = BOOK_CHUNKS
     # per-chunk partial sums, added in chunk order afterwards: the same order as the numpy engine
@@ -166,17 +274,14 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, previous, store_km, store_sl
     p_dist = np.zeros(n_chunks)
     p_util = np.zeros(n_chunks)
     p_store = np.zeros(n_chunks, dtype=np.int64)
-    p_flows = np.zeros((n_chunks, n_ret + 1, n_ret), dtype=np.int64)
     for c in prange(n_chunks):
         for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             r = ret[j]
             if r < 0:
                 continue
-            i = idx[j]
             p_tx[c, r] += 1
             p_cogs[c, r] += cost[j]
             p_util[c] += np.float64(util[j])
-            p_flows[c, previous[j] + 1, r] += 1
             if lapsed[j]:
                 p_acquired[c, r] += 1
             if chan[j] == 1:
@@ -184,10 +289,10 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, previous, store_km, store_sl
                 p_orders[c, r] += 1
             else:
                 p_rev_store[c, r] += paid[j]
-                slot = store_slot[i, r]
+                slot = store_slot[j]
                 p_store_rev[c, slot] += paid[j]
                 p_store_cogs[c, slot] += cost[j]
-                p_dist[c] += np.float64(store_km[i, r])
+                p_dist[c] += np.float64(store_km[j])
                 p_store[c] += 1
     rev_store = _sum_chunks(p_rev_store)
     rev_online = _sum_chunks(p_rev_online)
@@ -199,32 +304,8 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, previous, store_km, store_sl
     for b in range(n_chunks):
         sum_dist += p_dist[b]
         sum_util += p_util[b]
-    n_tx = p_tx.sum(axis=0)
-    starts = np.zeros(n_ret + 1, dtype=np.int64)
-    for q in range(n_ret):
-        starts[q + 1] = starts[q] + n_tx[q]
-    fill = np.empty((n_chunks, n_ret), dtype=np.int64)  # where each chunk's group of a retailer begins
-    for q in range(n_ret):
-        at = starts[q]
-        for b in range(n_chunks):
-            fill[b, q] = at
-            at += p_tx[b, q]
-    n_buy = starts[n_ret]
-    buyers = np.empty(n_buy, dtype=np.int64)
-    group_chan = np.empty(n_buy, dtype=np.int8)
-    group_paid = np.empty(n_buy)
-    for cc in range(n_chunks):  # counting sort (serial: under prange it gave wrong groups)
-        at = fill[cc].copy()
-        for jj in range(cc * n // n_chunks, (cc + 1) * n // n_chunks):
-            rr = ret[jj]
-            if rr >= 0:
-                kk = at[rr]
-                buyers[kk] = idx[jj]
-                group_chan[kk] = chan[jj]
-                group_paid[kk] = paid[jj]
-                at[rr] = kk + 1
-    return (rev_store, rev_online, cogs, p_orders.sum(axis=0), p_acquired.sum(axis=0), n_tx, store_rev, store_cogs,
-            sum_dist, p_store.sum(), sum_util, buyers, group_chan, group_paid, starts, p_flows.sum(axis=0))
+    return (rev_store, rev_online, cogs, p_orders.sum(axis=0), p_acquired.sum(axis=0), p_tx.sum(axis=0),
+            store_rev, store_cogs, sum_dist, p_store.sum(), sum_util)
 
 
 @njit(cache=True)
@@ -236,104 +317,114 @@ def _sum_chunks(partial):
     return total
 
 
-def settle_numba(pop, idx, ret, chan, util, price_factor, households_per_agent, store_km, store_slot,
-                 n_slots, week, window):
+def settle_numba(pop, model, choices, idx, price_factor, households_per_agent, n_slots, week, window):
     """The numba engine's settlement: same figures as ``sim.settle.settle_numpy``."""
-    from sim.settle import Settlement
+    from sim.settle import group_purchases
 
     idx = np.asarray(idx, dtype=np.int64)
     n = len(idx)
     cost = np.empty(n)
     paid = np.empty(n)
     lapsed = np.zeros(n, dtype=np.bool_)
-    previous = np.empty(n, dtype=np.int16)
+    previous = np.full(n, -1, dtype=np.int16)
+    evicted = np.zeros(n, dtype=np.bool_)
     price_factor = np.asarray(price_factor, dtype=np.float64)
-    _pay_and_update(idx, ret, chan, util, pop.basket_eur, float(households_per_agent), price_factor, week, window,
-                    pop.last_week, pop.since_week, pop.spend_year, pop.total_spent_eur, pop.last_retailer,
-                    pop.last_channel, pop.last_utility, pop.habit, pop.habit_build, cost, paid, lapsed, previous)
-    (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store, sum_util,
-     buyers, group_chan, group_paid, starts, flows) = _book(idx, ret, chan, util, cost, paid, lapsed, previous,
-                                                            store_km, store_slot, len(price_factor), n_slots)
-    return Settlement(
-        buyers=buyers, channel=group_chan, paid_eur=group_paid, starts=starts,
+    ret, chan, util, rep = choices.retailer, choices.channel, choices.utility, choices.rep_slot
+    st = model.stranger
+    g = st.gift
+    _pay_and_update(idx, ret, chan, util, rep, pop.basket_eur, float(households_per_agent), price_factor, week,
+                    window, pop.slot_retailer, pop.last_week, pop.since_week, pop.spend_year, pop.spend_last_year,
+                    pop.habit, pop.points, pop.knowledge, pop.extra_utility, pop.discount, pop.tier, pop.card,
+                    pop.gift, pop.gift_due_week, st.extra, st.discount, st.gift_state, g.price_factor,
+                    pop.price_sens, pop.inertia, g.scale, g.welcome_eur, bool(g.vesting), g.inertia_mean,
+                    pop.total_spent_eur, pop.last_retailer, pop.last_channel, pop.last_utility, pop.habit_build,
+                    cost, paid, lapsed, previous, evicted)
+    n_ret = len(price_factor)
+    (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store,
+     sum_util) = _book(idx, ret, chan, util, cost, paid, lapsed, choices.store_slot, choices.store_km, n_ret,
+                       n_slots)
+    return group_purchases(
+        idx, ret, chan, paid, rep, previous, evicted, n_ret,
         revenue_store=rev_store, revenue_online=rev_online, cogs=cogs, n_orders_online=orders,
         n_acquired=acquired, n_transactions=n_tx, store_revenue=store_rev, store_cogs=store_cogs,
-        n_stranded=int(n - starts[-1]), sum_distance_km=float(sum_dist), n_store_purchases=int(n_store),
-        sum_utility=float(sum_util), flows=flows,
-    )
+        sum_distance_km=float(sum_dist), n_store_purchases=int(n_store), sum_utility=float(sum_util))
 
 
 @njit(parallel=True, cache=True)
-def _relationship_counts(last_week, week, window):
-    n_ret, n = last_week.shape
+def _relationship_counts(slot_retailer, last_week, week, window, n_ret):
+    n, n_slot = last_week.shape
     n_chunks = min(N_CHUNKS, max(n, 1))
     active = np.zeros((n_chunks, n_ret), dtype=np.int64)
     lost = np.zeros((n_chunks, n_ret), dtype=np.int64)
     anyone = np.zeros(n_chunks, dtype=np.int64)
     for c in prange(n_chunks):
-        start, stop = c * n // n_chunks, (c + 1) * n // n_chunks
-        seen = np.zeros(stop - start, dtype=np.int64)
-        for r in range(n_ret):  # row by row: contiguous reads, counts kept in registers
-            n_active = 0
-            n_lost = 0
-            for i in range(start, stop):
-                gap = week - last_week[r, i]
-                hit = gap < window
-                n_active += hit
-                n_lost += gap == window
-                seen[i - start] |= hit
-            active[c, r] = n_active
-            lost[c, r] = n_lost
-        anyone[c] = seen.sum()
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            seen = False
+            for q in range(n_slot):
+                r = slot_retailer[i, q]
+                if r < 0:
+                    continue
+                gap = week - last_week[i, q]
+                if gap < window:
+                    active[c, r] += 1
+                    seen = True
+                elif gap == window:
+                    lost[c, r] += 1
+            anyone[c] += seen
     return active.sum(axis=0), lost.sum(axis=0), anyone.sum()
 
 
-def relationship_counts_numba(last_week, week, window):
+def relationship_counts_numba(pop, week, window, n_ret):
     """Per retailer: active customers and customers lost this week; and consumers active anywhere."""
-    active, lost, anyone = _relationship_counts(last_week, week, window)
+    active, lost, anyone = _relationship_counts(pop.slot_retailer, pop.last_week, week, window, n_ret)
     return active, lost, int(anyone)
 
 
 @njit(parallel=True, cache=True)
-def _decay_and_refit(knowledge, fit, keep, neg_c, scale):
-    n = knowledge.shape[0]
+def _decay_and_refit(slot_retailer, is_kind, knowledge, fit, keep, neg_c, scale):
+    n, n_slot = knowledge.shape
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
         for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            k = knowledge[i]
-            if k == 0:
-                continue  # nothing known: nothing decays, and the fit stays 0
-            k = k * keep  # float32 × float32, as numpy's in-place multiply
-            knowledge[i] = k
-            fit[i] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)
+            for q in range(n_slot):
+                r = slot_retailer[i, q]
+                if r < 0 or not is_kind[r]:
+                    continue
+                k = knowledge[i, q]
+                if k == 0:
+                    continue  # nothing known: nothing decays, and the fit stays 0
+                k = k * keep  # float32 × float32, as numpy's in-place multiply
+                knowledge[i, q] = k
+                fit[i, q] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)
 
 
-def decay_and_refit_numba(knowledge, fit, keep, neg_c, scale):
-    """Learning's weekly decay and personal-fit refresh in one pass (same bits as the numpy path)."""
-    _decay_and_refit(knowledge, fit, np.float32(keep), float(neg_c), float(scale))
+def decay_and_refit_numba(slot_retailer, is_kind, knowledge, fit, keep, neg_c, scale):
+    """Learning's weekly decay and personal-fit refresh over its retailers' slots (same bits as numpy)."""
+    _decay_and_refit(slot_retailer, is_kind, knowledge, fit, np.float32(keep), float(neg_c), float(scale))
 
 
 @njit(parallel=True, cache=True)
-def _learn(knowledge, fit, buyers, channel, value_tier, rate_store, rate_online, boost, neg_c, scale):
+def _learn(knowledge, fit, buyers, slots, channel, value_tier, rate_store, rate_online, boost, neg_c, scale):
     n = buyers.shape[0]
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
         for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             i = buyers[j]
+            q = slots[j]
             rate = rate_online if channel[j] == 1 else rate_store
             if value_tier[i] == 2:
                 rate = rate * boost
             rate = min(rate, np.float32(1.0))
-            k = knowledge[i]
+            k = knowledge[i, q]
             k = k + rate * (np.float32(1.0) - k)  # float32 throughout, as the numpy path
-            knowledge[i] = k
-            fit[i] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)
+            knowledge[i, q] = k
+            fit[i, q] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)
 
 
-def learn_numba(knowledge, fit, buyers, channel, value_tier, rate_store, rate_online, high_value_boost, neg_c,
-                scale):
+def learn_numba(knowledge, fit, buyers, slots, channel, value_tier, rate_store, rate_online, high_value_boost,
+                neg_c, scale):
     """Learning's update after purchases: knowledge grows, personal fit refreshed (same bits as numpy)."""
-    _learn(knowledge, fit, buyers, channel, value_tier, np.float32(rate_store), np.float32(rate_online),
+    _learn(knowledge, fit, buyers, slots, channel, value_tier, np.float32(rate_store), np.float32(rate_online),
            np.float32(1.0 + high_value_boost), float(neg_c), float(scale))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from sim import choice
+from sim.consideration import ConsiderationSets
 from sim.consumers import NEVER, ConsumerPopulation
 from sim.metrics import MetricsRecorder
 from sim.municipal import Municipality
@@ -30,7 +31,6 @@ TENURE_BAND_NAMES = ("attrition_rate_new", "attrition_rate_tenure_13_52", "attri
 VALUE_TIER_NAMES = ("attrition_rate_bottom", "attrition_rate_middle", "attrition_rate_top")
 ATTRITION_GROUPS = TENURE_BAND_NAMES + VALUE_TIER_NAMES
 NUMBA_FROM_CONSUMERS = 20_000  # below this, loading numba and its threads costs more than it saves
-GEOGRAPHY_CHUNK = 65_536  # consumers per block when matching them to stores
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
 
@@ -71,20 +71,18 @@ class RetailMarket(mesa.Model):
         self.municipality = Municipality(self, config.municipal)
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
         self.retailer_names = [r.name for r in self.retailers]
-        self.population = ConsumerPopulation(config.consumers, config.choice, self.region,
-                                             len(self.retailers), self.streams.population)
+        self.population = ConsumerPopulation(config.consumers, config.choice, self.region, self.streams.population)
         self._price_level = float(np.mean([r.price_factor for r in self.retailers]))
         self.municipality.apply_to_consumers(self.population, self._price_level,
                                              config.choice.online_price_sens_factor)
         # what the town's centre parking charge costs each consumer in utility (None: free)
         self._parking = self.municipality.parking_penalty(self.population, self._price_level)
+        self.stranger = StrangerTerms(self)
         for r in self.retailers:
             r.strategy.setup(self.population)
-        taste_gap = np.abs(self.population.taste[:, None] - np.array([r.taste for r in self.retailers],
-                                                                     dtype=np.float32)[None, :])
-        self.taste_fit = (-config.consumers.taste_weight * taste_gap).astype(np.float32)  # (n, R), fixed
         self.stores: list[Store] = []  # every store ever opened, by slot
         self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
+        self._stores_within = np.zeros(self.region.n_sites, dtype=np.int64)  # open stores within access_km
         self.asking_rent = self.region.site_rent_eur_m2_year.astype(float).copy()  # landlords' asking rents
         self.closure_policy = CLOSURE_POLICIES[config.stores.closure](config.stores)
         pop = self.population
@@ -93,11 +91,13 @@ class RetailMarket(mesa.Model):
         self._site_catchment = cKDTree(self._homes).query_ball_point(
             np.column_stack([self.region.site_x, self.region.site_y]), r=config.stores.access_km,
             return_length=True).astype(float)
+        self.consider = ConsiderationSets(self)
         self._place_initial_stores()
         self._update_store_geography()
 
-        # (week, active mask, tenure band) every quarter, back to a year ago
-        self.active_snapshots: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=YEAR_WEEKS // QUARTER_WEEKS + 1)
+        # (week, active relationships as (consumer, retailer, tenure band)) every quarter, back to a year ago
+        self.active_snapshots: deque[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = deque(
+            maxlen=YEAR_WEEKS // QUARTER_WEEKS + 1)
         self.attrition_rate = np.full(len(self.retailers) + 1, np.nan)  # last annual figure; last = market
         self.attrition_detail = {name: np.full(len(self.retailers) + 1, np.nan) for name in ATTRITION_GROUPS}
         self.share_of_wallet = np.full(len(self.retailers) + 1, np.nan)
@@ -108,6 +108,7 @@ class RetailMarket(mesa.Model):
         self.main_switching_rate = float("nan")
         self.shop_stats: dict[str, float] = {}
         self.n_acquired = np.zeros(len(self.retailers), dtype=np.int64)
+        self.n_evicted_active = 0
         self.n_transactions = np.zeros(len(self.retailers), dtype=np.int64)
         self.closures: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []  # strategy changes and other notable moments
@@ -150,8 +151,10 @@ class RetailMarket(mesa.Model):
         draws = self.streams.shopping.random(pop.n, dtype=np.float32)
         idx = np.flatnonzero(draws < pop.p_shop)
         uniforms = self.streams.choice.random(len(idx))
-        retailer, channel, utility = self._choose(self.market_arrays(), idx, uniforms)
-        week = self.settle(idx, retailer, channel, utility)
+        choices = self._choose(self.market_arrays(), idx, uniforms)
+        week = self._settle(pop, self, choices, idx, self._price_factors(),
+                            self.config.consumers.households_per_agent, len(self.stores), self.week,
+                            self.config.choice.active_window_weeks)
 
         for r in self.retailers:
             i = r.index
@@ -159,11 +162,12 @@ class RetailMarket(mesa.Model):
                          int(week.n_orders_online[i]))
         for s in self.stores:
             s.book_sales(float(week.store_revenue[s.slot]), float(week.store_cogs[s.slot]))
-        self._active_cache_week = self._counts_week = None  # purchases changed who is active
-        for r in self.retailers:
-            mine = week.of_retailer(r.index)
-            if mine.stop > mine.start:
-                r.strategy.after_sales(pop, week.buyers[mine], week.channel[mine], week.paid_eur[mine], self.week)
+        self._counts_week = None  # purchases changed who is active
+        kind = self._strategy_codes()
+        for code, (cls, members) in enumerate(self.strategy_kinds().items()):
+            sold = np.flatnonzero(kind[week.retailer] == code)
+            if len(sold):
+                cls.after_sales(self, members, week, sold)
 
         self.flows_week = week.flows  # purchases by retailer used before (row 0: none) × this week's
         self.flows_quarter += week.flows
@@ -172,6 +176,7 @@ class RetailMarket(mesa.Model):
         n_buyers = len(week.buyers)
         self.n_transactions = week.n_transactions
         self.n_acquired = week.n_acquired
+        self.n_evicted_active = week.n_evicted_active
         self.shop_stats = {
             "n_shoppers": float(len(idx)),
             "n_stranded": float(week.n_stranded),
@@ -187,18 +192,13 @@ class RetailMarket(mesa.Model):
                                           "n_purchases": int(self.flows_quarter[a, b])})
         self.flows_quarter[:] = 0
 
-    def settle(self, idx, retailer, channel, utility):
-        """Book the week's purchases and update relationships (engine-specific, same figures)."""
-        return self._settle(self.population, idx, retailer, channel, utility, self._price_factors(),
-                            self.config.consumers.households_per_agent, self.store_km, self.store_slot,
-                            len(self.stores), self.week, self.config.choice.active_window_weeks)
-
     def pay_running_costs(self) -> None:
         """Stores pay rent, staff and fixed costs; strategies book their weekly costs."""
         active = self.relationship_counts()[0]
         for r in self.retailers:
             r.pay_running_costs()
-            r.strategy.weekly(self.population, self.week, int(active[r.index]))
+        for cls, members in self.strategy_kinds().items():
+            cls.weekly(self, members, self.week, active)
         self.municipality.collect_vacancy_tax()
 
     def review(self) -> None:
@@ -206,13 +206,15 @@ class RetailMarket(mesa.Model):
         shares = self.metrics.trailing_revenue_share(self.config.review_weeks)
         for r in self.retailers:
             r.review(float(shares[r.index]))
+        for cls, members in self.strategy_kinds().items():
+            cls.review_all(self, members, self.week)
         imitate_programmes(self)
         n_closed = len(self.closures)
         for r in self.retailers:
             for store in self.closure_policy.to_close(r.open_stores):
                 self._close_store(store, reason=self.closure_policy.name)
         if len(self.closures) > n_closed:
-            self._update_store_geography()
+            self._update_store_geography([c["site"] for c in self.closures[n_closed:]])
         self.let_vacant_sites()
 
     def let_vacant_sites(self) -> None:
@@ -272,7 +274,7 @@ class RetailMarket(mesa.Model):
                                     "event": f"opened a store on site {store.site} at "
                                              f"{store.rent_eur_m2_year:.0f} €/m²/year"})
         if opened:
-            self._update_store_geography()
+            self._update_store_geography([s.site for s in opened])
 
     def measure_attrition(self) -> None:
         """Quarterly: annual attrition overall, by tenure band and value tier; share of wallet; CLV.
@@ -283,34 +285,35 @@ class RetailMarket(mesa.Model):
         taken as they were then.
         """
         pop = self.population
-        active = self.active_mask()
-        band = tenure_band(self.week - pop.since_week)
-        self.active_snapshots.append((self.week, active, band))
-        self._measure_wallet(active)
-        then_week, then, then_band = self.active_snapshots[0]
         n_r = len(self.retailers)
+        who, slot = pop.active_pairs(self.week, self.config.choice.active_window_weeks)
+        retailer = pop.slot_retailer[who, slot]
+        band = tenure_band(self.week - pop.since_week[who, slot])
+        self.active_snapshots.append((self.week, who, retailer, band))
+        self._measure_wallet(who, slot, retailer)
+        then_week, then_who, then_ret, then_band = self.active_snapshots[0]
         self.attrition_detail = {name: np.full(n_r + 1, np.nan) for name in ATTRITION_GROUPS}
         if self.week - then_week != YEAR_WEEKS:
             self.attrition_rate[:] = np.nan
             return
-        lost = then & ~self.running_since(then_week)
-        self.attrition_rate = _lost_share(then, lost)
+        lost = ~self.running_since_pairs(then_who, then_ret, then_week)
+        self.attrition_rate = _lost_share(then_ret, lost, n_r)
         for b, name in enumerate(TENURE_BAND_NAMES):
             group = then_band == b
-            self.attrition_detail[name] = _lost_share(then & group, lost & group)
-        for tier, name in enumerate(VALUE_TIER_NAMES):
-            group = (pop.value_tier == tier)[None, :]
-            self.attrition_detail[name] = _lost_share(then & group, lost & group)
+            self.attrition_detail[name] = _lost_share(then_ret[group], lost[group], n_r)
+        tier = pop.value_tier[then_who]
+        for t, name in enumerate(VALUE_TIER_NAMES):
+            group = tier == t
+            self.attrition_detail[name] = _lost_share(then_ret[group], lost[group], n_r)
 
-    def _measure_wallet(self, active: np.ndarray) -> None:
+    def _measure_wallet(self, who: np.ndarray, slot: np.ndarray, retailer: np.ndarray) -> None:
         """Share of wallet: what a retailer's active customers spent there / all they spent this year."""
         spend = self.population.spend_year
-        total = spend.sum(axis=0, dtype=np.float64)
-        self.share_of_wallet = np.full(len(self.retailers) + 1, np.nan)
-        for r in range(len(self.retailers)):
-            base = float(np.dot(active[r], total))
-            if base > 0:
-                self.share_of_wallet[r] = float(np.dot(active[r], spend[r].astype(np.float64))) / base
+        total = spend.sum(axis=1, dtype=np.float64)
+        n_r = len(self.retailers)
+        base = np.bincount(retailer, weights=total[who], minlength=n_r)
+        here = np.bincount(retailer, weights=spend[who, slot].astype(np.float64), minlength=n_r)
+        self.share_of_wallet = np.append(np.where(base > 0, here / np.where(base > 0, base, 1), np.nan), np.nan)
 
     def record_vacancy_by_town(self) -> None:
         """Quarterly: vacant sites and floor space in each town (vacancy differs by town size)."""
@@ -327,7 +330,7 @@ class RetailMarket(mesa.Model):
 
     def close_year(self) -> None:
         """Year end: main retailers are re-measured; main-retailer switching and its matrix."""
-        self.main_switching_rate, matrix = self.population.roll_year()
+        self.main_switching_rate, matrix = self.population.roll_year(len(self.retailers))
         names = self.retailer_names
         for a, b in zip(*np.nonzero(matrix), strict=True):
             self.switching_records.append({"week": self.week, "from": names[a], "to": names[b],
@@ -364,10 +367,14 @@ class RetailMarket(mesa.Model):
 
     def _local_demand(self, sites: np.ndarray) -> np.ndarray:
         """Homes within reach of each site over 1 + the other open stores within reach."""
-        open_sites = np.flatnonzero(self.site_store >= 0)
-        within = self.region.site_km(sites, open_sites) <= self.config.stores.access_km
-        others = (within & (open_sites[None, :] != np.asarray(sites)[:, None])).sum(axis=1)
+        sites = np.asarray(sites, dtype=np.intp)
+        others = self._stores_within[sites] - (self.site_store[sites] >= 0)
         return self._site_catchment[sites] / (1.0 + others)
+
+    def _count_store_nearby(self, site: int, change: int) -> None:
+        """Keep, for every site, the number of open stores within reach (``change``: +1 opened, −1 closed)."""
+        near = self.region.site_km(np.arange(self.region.n_sites), [site])[:, 0] <= self.config.stores.access_km
+        self._stores_within += change * near
 
     def _own_spacing(self, retailer: Retailer, free: np.ndarray) -> np.ndarray:
         """From 0 beside one of the retailer's open stores to 1 far from all of them: a chain
@@ -385,75 +392,42 @@ class RetailMarket(mesa.Model):
         self.stores.append(store)
         retailer.stores.append(store)
         self.site_store[site] = store.slot
+        self._count_store_nearby(site, +1)
         return store
 
     def _close_store(self, store: Store, reason: str) -> None:
         store.close()
         self.site_store[store.site] = -1
+        self._count_store_nearby(store.site, -1)
         self.asking_rent[store.site] = self.region.site_rent_eur_m2_year[store.site]  # landlord starts afresh
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
 
-    def _update_store_geography(self) -> None:
-        """Which store of each retailer every consumer would use, and what it is worth to her.
+    def _update_store_geography(self, events=None) -> None:
+        """Which stores and web shops every consumer considers, and what each store is worth to her.
 
-        A consumer does not simply walk to a retailer's nearest store: she weighs each of its
-        open stores by footfall (open floor space around it, DESIGN §2) and the town's parking
-        charge against her travel cost, so a busy centre can draw her past a quiet parade.
-        Footfall changes with every opening and closure anywhere, so everything is recomputed.
+        A consumer does not simply walk to a retailer's nearest store: she weighs its open stores
+        by footfall (open floor space around it, DESIGN §2) and the town's parking charge against
+        her travel cost, so a busy centre can draw her past a quiet parade. Footfall changes near
+        every opening and closure (at ``events``, site indices), so the consumers within reach of
+        a changed site get new options (everyone when ``events`` is None).
         """
-        pop, n_r = self.population, len(self.retailers)
-        footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
-        site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
-        self.slot_footfall = (self.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
-        # (consumer, retailer), as the weekly choice reads them
-        self.store_km = np.full((pop.n, n_r), np.inf, dtype=np.float32)
-        self.store_slot = np.full((pop.n, n_r), -1, dtype=np.int32)
-        access = np.full((pop.n, n_r), -np.inf)
-        nearest_any = np.full(pop.n, np.inf)
-        for r in self.retailers:
-            if r.open_stores:
-                nearest_any = np.minimum(nearest_any, self._assign_store(r, access))
-        finite = np.isfinite(nearest_any)
+        self.consider.refresh_online()
+        self.n_refreshed = self.consider.refresh_stores(None if events is None else np.asarray(events))
+        nearest = self.consider.nearest_km
+        finite = np.isfinite(nearest)
         self.access = {
-            "mean_nearest_store_km": float(nearest_any[finite].mean()) if finite.any() else float("nan"),
-            "share_no_store_nearby": float((nearest_any > self.config.stores.access_km).mean()),
+            "mean_nearest_store_km": float(nearest[finite].mean()) if finite.any() else float("nan"),
+            "share_no_store_nearby": float((nearest > self.config.stores.access_km).mean()),
         }
-        # what a store option is worth before prices and habits; changes only when stores do
-        self.store_static = self.taste_fit.astype(np.float64) + access
-
-    def _assign_store(self, retailer: Retailer, access: np.ndarray) -> np.ndarray:
-        """Fill the retailer's column of the store arrays; return each consumer's distance to
-        its nearest open store (for the access measures)."""
-        pop, row = self.population, retailer.index
-        open_stores = retailer.open_stores
-        sites = np.array([s.site for s in open_stores], dtype=np.intp)
-        slots = np.array([s.slot for s in open_stores], dtype=np.int32)
-        pull = self.slot_footfall[slots].astype(np.float64)
-        at_centre = (self.region.site_zone[sites] == ZONE_CODE["centre"]).astype(np.float64)
-        nearest = np.empty(pop.n)
-        for lo in range(0, pop.n, GEOGRAPHY_CHUNK):  # bounded memory for millions of consumers
-            hi = min(lo + GEOGRAPHY_CHUNK, pop.n)
-            km = np.hypot(self._homes[lo:hi, :1] - self.region.site_x[sites][None, :],
-                          self._homes[lo:hi, 1:] - self.region.site_y[sites][None, :])
-            value = pull[None, :] - pop.travel_sens[lo:hi, None].astype(np.float64) * km
-            if self._parking is not None:
-                value -= self._parking[lo:hi, None] * at_centre[None, :]
-            best = np.argmax(value, axis=1)
-            rows = np.arange(hi - lo)
-            access[lo:hi, row] = value[rows, best]
-            self.store_km[lo:hi, row] = km[rows, best]
-            self.store_slot[lo:hi, row] = slots[best]
-            nearest[lo:hi] = km.min(axis=1)
-        return nearest
 
     def _warm_up(self, weeks: int) -> None:
         """Weeks of shopping before week 1 so relationships exist; nothing is recorded."""
         for w in range(-weeks + 1, 1):
             self.week = w
             self.shop()
-            for r in self.retailers:
-                r.strategy.weekly(self.population, w, 0)
+            for cls, members in self.strategy_kinds().items():
+                cls.weekly(self, members, w, np.zeros(len(self.retailers), dtype=np.int64))
         self.week = 0
         self.population.spend_year[:] = 0.0
         self.population.total_spent_eur[:] = 0.0  # money is counted from week 1, as the accounts are
@@ -471,23 +445,35 @@ class RetailMarket(mesa.Model):
 
     def market_arrays(self) -> choice.MarketArrays:
         """What the weekly choice reads, as references to the model's arrays."""
-        pop, cfg = self.population, self.config
+        pop, cfg, sets = self.population, self.config, self.consider
         posted = self._price_factors()
         return choice.MarketArrays(
-            taste_fit=self.taste_fit,
-            extra_utility=pop.extra_utility,
-            discount=pop.discount,
+            store_ret=sets.store_ret, store_slot=sets.store_slot, store_static=sets.store_static,
+            store_km=sets.store_km, online_ret=sets.online_ret, online_taste=sets.online_taste,
+            slot_retailer=pop.slot_retailer, extra_utility=pop.extra_utility, discount=pop.discount,
+            habit=pop.habit, stranger_extra=self.stranger.extra, stranger_discount=self.stranger.discount,
+            gift=self.stranger.gift,
             rel_posted=posted / posted.mean(),
-            store_static=self.store_static,
             sells_online=np.array([r.sells_online for r in self.retailers]),
             adopted=pop.adopted,
             price_sens=pop.price_sens,
             online_friction=pop.online_friction,
-            habit=pop.habit,
             inertia=pop.inertia,
             online_inertia_factor=cfg.choice.online_inertia_factor,
             online_price_sens_factor=cfg.choice.online_price_sens_factor,
         )
+
+    def strategy_kinds(self) -> dict[type, list[Retailer]]:
+        """Each strategy followed in the market and its retailers, in the order first followed."""
+        kinds: dict[type, list[Retailer]] = {}
+        for r in self.retailers:
+            kinds.setdefault(type(r.strategy), []).append(r)
+        return kinds
+
+    def _strategy_codes(self) -> np.ndarray:
+        """(R,) the position in ``strategy_kinds()`` of each retailer's strategy."""
+        order = {cls: code for code, cls in enumerate(self.strategy_kinds())}
+        return np.array([order[type(r.strategy)] for r in self.retailers], dtype=np.int64)
 
     @staticmethod
     def _pick_engine(config: Scenario) -> str:
@@ -499,21 +485,33 @@ class RetailMarket(mesa.Model):
     def relationship_counts(self) -> tuple[np.ndarray, np.ndarray, int]:
         """This week's active customers and lost customers per retailer, and consumers active anywhere."""
         if getattr(self, "_counts_week", None) != self.week:
-            self._counts_cache = self._counts(self.population.last_week, self.week,
-                                              self.config.choice.active_window_weeks)
+            self._counts_cache = self._counts(self.population, self.week, self.config.choice.active_window_weeks,
+                                              len(self.retailers))
             self._counts_week = self.week
         return self._counts_cache
 
-    def active_mask(self) -> np.ndarray:
-        """(retailer, consumer) mask of active customers this week, computed once per week."""
-        if getattr(self, "_active_cache_week", None) != self.week:
-            self._active_cache = self.population.active(self.week, self.config.choice.active_window_weeks)
-            self._active_cache_week = self.week
-        return self._active_cache
+    def active_customers(self, retailer: int) -> np.ndarray:
+        """Consumers who are active customers of ``retailer`` (index) this week."""
+        pop = self.population
+        who, slot = pop.active_pairs(self.week, self.config.choice.active_window_weeks)
+        return np.sort(who[pop.slot_retailer[who, slot] == retailer])
 
-    def running_since(self, week: int) -> np.ndarray:
-        """(retailer, consumer) mask of relationships active now and unbroken since ``week``."""
-        return self.active_mask() & (self.population.since_week <= week)
+    def terms_of(self, retailer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(extra utility, discount, habit) of ``retailer`` for every consumer, as the choice sees them:
+        from her repertoire slot, or what it offers strangers. Dense columns, for analysis and tests."""
+        n = self.population.n
+        ret = np.full((n, 1), retailer, dtype=np.int32)
+        extra, discount, habit, _ = choice.relationship_terms(self.market_arrays(), np.arange(n), ret)
+        return extra[:, 0], discount[:, 0], habit[:, 0]
+
+    def running_since_pairs(self, who: np.ndarray, retailer: np.ndarray, week: int) -> np.ndarray:
+        """For each (consumer ``who``, ``retailer``): is the relationship active now and unbroken since ``week``?"""
+        pop = self.population
+        slot = pop.slot_of(who, retailer)
+        held = slot >= 0
+        q = np.maximum(slot, 0)
+        last, since = pop.last_week[who, q], pop.since_week[who, q]
+        return held & ((self.week - last) < self.config.choice.active_window_weeks) & (since <= week)
 
     def retailer_index(self, name: str) -> int:
         try:
@@ -547,14 +545,34 @@ def tenure_band(tenure: np.ndarray) -> np.ndarray:
     return band
 
 
-def _lost_share(base: np.ndarray, lost: np.ndarray) -> np.ndarray:
-    """Per retailer lost / base from (retailer, consumer) masks, plus the market; NaN where base is 0."""
-    n_base = base.sum(axis=1)
-    n_lost = lost.sum(axis=1)
+def _lost_share(retailer: np.ndarray, lost: np.ndarray, n_r: int) -> np.ndarray:
+    """Per retailer lost / base over relationships (their retailers, lost or not), plus the market;
+    NaN where the base is 0."""
+    n_base = np.bincount(retailer, minlength=n_r)
+    n_lost = np.bincount(retailer[lost], minlength=n_r)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_retailer = np.where(n_base > 0, n_lost / np.maximum(n_base, 1), np.nan)
     market = n_lost.sum() / n_base.sum() if n_base.sum() > 0 else np.nan
     return np.append(per_retailer, market)
+
+
+class StrangerTerms:
+    """What each retailer offers a consumer with whom it has no relationship (no repertoire slot):
+    its strategy's extra utility and discount, and a welcome gift where one is on offer."""
+
+    def __init__(self, model: RetailMarket):
+        n_r = len(model.retailers)
+        cfg = model.config
+        pop = model.population
+        self.extra = np.zeros(n_r, dtype=np.float32)
+        self.discount = np.zeros(n_r, dtype=np.float32)
+        self.gift_state = np.zeros(n_r, dtype=np.int8)
+        loyalty = cfg.strategies.loyalty
+        scale = cfg.consumers.households_per_agent
+        self.gift = choice.GiftTerms(
+            price_factor=np.zeros(n_r, dtype=np.float32), basket_eur=pop.basket_eur, scale=np.float32(scale),
+            welcome_eur=np.float32(loyalty.welcome_eur * scale), vesting=loyalty.welcome == "vesting",
+            inertia_mean=np.float32(max(cfg.choice.inertia, 1e-9)))
 
 
 __all__ = ["NEVER", "RetailMarket"]

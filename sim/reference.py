@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import mesa
 
+from sim.consumers import NEVER
+
 if TYPE_CHECKING:
     from sim.model import RetailMarket
 
@@ -54,16 +56,20 @@ class AgentConsumer(mesa.Agent):
         self.last_retailer = int(pop.last_retailer[i])
         self.last_channel = int(pop.last_channel[i])
         n_ret = len(market.retailers)
-        self.last_week = [int(pop.last_week[r, i]) for r in range(n_ret)]
-        self.knowledge = [float(pop.knowledge[r, i]) for r in range(n_ret)]
-        self.points = [float(pop.points[r, i]) for r in range(n_ret)]
-        self.habit = [float(pop.habit[i, r]) for r in range(n_ret)]
+        held = {int(r): q for q, r in enumerate(pop.slot_retailer[i]) if r >= 0}  # her repertoire
+
+        def per_retailer(values, empty):
+            return [values[i, held[r]].item() if r in held else empty for r in range(n_ret)]
+
+        self.last_week = per_retailer(pop.last_week, int(NEVER))
+        self.knowledge = per_retailer(pop.knowledge, 0.0)
+        self.points = per_retailer(pop.points, 0.0)
+        self.habit = per_retailer(pop.habit, 0.0)
         self.habit_build = float(pop.habit_build)
         self.tier = [0] * n_ret
         for r, retailer in enumerate(market.retailers):
-            tier = getattr(retailer.strategy, "tier", None)
-            if tier is not None:
-                self.tier[r] = int(tier[i])
+            if retailer.strategy.name == "loyalty" and r in held:
+                self.tier[r] = int(pop.tier[i, held[r]])
 
     # ---- what each retailer offers her ------------------------------------------------
     def store_access(self, view: RetailerView) -> float:

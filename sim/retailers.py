@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from sim.strategies import STRATEGIES
 
@@ -85,8 +86,9 @@ class Retailer(mesa.Agent):
     def switch_strategy(self, name: str) -> None:
         """Adopt another strategy (e.g. copy a rival's loyalty programme), keeping price and stores."""
         pop = self.model.population
-        pop.extra_utility[:, self.index] = 0.0
-        pop.discount[:, self.index] = 0.0
+        who, slot = np.nonzero(pop.slot_retailer == self.index)
+        pop.extra_utility[who, slot] = 0.0
+        pop.discount[who, slot] = 0.0
         self.strategy = self._make_strategy(name)
         self.strategy.setup(pop)
         self.copy_due_week = None

@@ -19,6 +19,7 @@ Zone = Literal["centre", "neighbourhood", "retail_park"]
 ZONES: tuple[str, ...] = ("centre", "neighbourhood", "retail_park")
 StrategyName = Literal["mass", "loyalty", "learning"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+MAX_RETAILERS = 20_000  # retailer indices are stored as int32 in the repertoire; 20,000 is far above a region
 
 
 class ScenarioError(ValueError):
@@ -87,6 +88,12 @@ class ConsumerConfig(_Section):
     share_online_initial: Fraction = Field(
         0.15, description="Share of consumers who have adopted online shopping at the start."
     )
+    repertoire_slots: int = Field(
+        6, ge=1, le=32, description="Retailers whose relationship with her (habit, tenure, points, knowledge) "
+        "a consumer holds at once; a purchase elsewhere takes her weakest slot. Repertoire buying: a shopper "
+        "spreads her purchases over a few stores (Ehrenberg 1988, Repeat-Buying); 6 holds every retailer a "
+        "shopper of the baseline uses.",
+    )
 
 
 class ChoiceConfig(_Section):
@@ -124,6 +131,18 @@ class ChoiceConfig(_Section):
     footfall_radius_km: float = Field(1.0, gt=0, description="Radius within which floor space adds footfall (km).")
     active_window_weeks: int = Field(
         13, ge=1, le=104, description="A consumer is an active customer of r if she bought from r in this many weeks."
+    )
+    consideration_stores: int = Field(
+        6, ge=1, le=64, description="Stores a consumer weighs in the weekly choice: her best ones by taste and "
+        "access, one per retailer. Consideration sets hold about 3 to 5 brands in most categories (Hauser & "
+        "Wernerfelt 1990, Journal of Consumer Research 16(4)); with every store in it the choice is the full logit.",
+    )
+    consideration_online: int = Field(
+        4, ge=0, le=64, description="Web shops an online adopter weighs: the ones that fit her taste best.",
+    )
+    stores_scanned: int = Field(
+        40, ge=1, le=1000, description="Nearest open stores looked at when a consumer's store options are chosen "
+        "(an engine setting: enough that no store beyond them could be worth more for its footfall).",
     )
 
 
@@ -358,7 +377,7 @@ class Scenario(_Section):
     municipal: MunicipalConfig = Field(default_factory=MunicipalConfig)
     strategies: StrategyParams = Field(default_factory=StrategyParams)
     retailers: list[RetailerConfig] = Field(
-        default_factory=_default_retailers, min_length=1, max_length=200,
+        default_factory=_default_retailers, min_length=1, max_length=MAX_RETAILERS,
         description="The retailers, one [[retailers]] table each "
                     "(name, strategy, taste, markup, n_stores, zones, online, independent).",
     )

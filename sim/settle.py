@@ -2,9 +2,12 @@
 
 After the choice, each buyer pays her basket at the chosen retailer's price; revenue,
 cost of goods and online orders are summed per retailer and per store, and her
-relationship state (last purchase, start of the relationship, spend this year) is
-updated. ``sim.fastchoice.settle_numba`` does the same with numba for large
-populations, summing money in the same order so both engines book the same figures.
+relationship state in her repertoire slot for the retailer (last purchase, start of
+the relationship, spend this year, habit) is updated. A buyer new to a retailer first
+takes a slot: an empty one, else her weakest (least habit, then longest since a
+purchase), which starts in the state the retailer offers every stranger.
+``sim.fastchoice.settle_numba`` does the same with numba for large populations,
+summing money in the same order so both engines book the same figures.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.consumers import ONLINE, ConsumerPopulation
+from sim.choice import gift_utility
+from sim.consumers import NEVER, ONLINE, ConsumerPopulation
 
 
 @dataclass
@@ -22,6 +26,8 @@ class Settlement:
     per-retailer arrays have length R, per-store arrays length n_slots."""
 
     buyers: np.ndarray  # consumer index of each purchase
+    retailer: np.ndarray  # retailer of each purchase
+    slot: np.ndarray  # the buyer's repertoire slot for that retailer
     channel: np.ndarray  # 0 store, 1 online
     paid_eur: np.ndarray  # what each buyer paid
     starts: np.ndarray  # (R + 1,) group boundaries: retailer r's purchases are starts[r]:starts[r+1]
@@ -34,60 +40,126 @@ class Settlement:
     store_revenue: np.ndarray
     store_cogs: np.ndarray
     n_stranded: int
+    n_evicted_active: int  # active relationships pushed out of a full repertoire this week
     sum_distance_km: float  # over store purchases
     n_store_purchases: int
     sum_utility: float
-    flows: np.ndarray  # (R + 1, R): purchases by previous retailer (row 0: none yet) × this week's
+    flows: np.ndarray  # (R + 1, R): purchases that moved, by previous retailer (row 0: none yet) × this week's
 
     def of_retailer(self, r: int) -> slice:
-        """Retailer ``r``'s purchases in ``buyers``, ``channel`` and ``paid_eur``."""
+        """Retailer ``r``'s purchases in ``buyers``, ``slot``, ``channel`` and ``paid_eur``."""
         return slice(int(self.starts[r]), int(self.starts[r + 1]))
 
 
-def settle_numpy(pop: ConsumerPopulation, idx, ret, chan, util, price_factor, households_per_agent: float,
-                 store_km, store_slot, n_slots: int, week: int, window: int) -> Settlement:
+def group_purchases(idx, ret, chan, paid, rep, previous, evicted, n_r: int, **booked) -> Settlement:
+    """Group the week's purchases by retailer and count the flows between retailers."""
+    ok = ret >= 0
+    r = ret[ok].astype(np.intp)
+    order = np.argsort(r, kind="stable")
+    n_tx = booked["n_transactions"]
+    prev = previous[ok].astype(np.intp)
+    moved = prev != r
+    flows = np.bincount((prev[moved] + 1) * n_r + r[moved], minlength=(n_r + 1) * n_r).reshape(n_r + 1, n_r)
+    return Settlement(
+        buyers=idx[ok][order], retailer=r[order], slot=rep[ok][order].astype(np.intp), channel=chan[ok][order],
+        paid_eur=paid[ok][order], starts=np.concatenate([[0], np.cumsum(n_tx)]),
+        n_stranded=int((~ok).sum()), n_evicted_active=int(evicted.sum()), flows=flows, **booked)
+
+
+def stranger_state(pop: ConsumerPopulation, stranger, buyers: np.ndarray, r: np.ndarray):
+    """(extra utility, discount, gift state) that retailers ``r`` offer the strangers ``buyers``."""
+    g = stranger.gift
+    pf = g.price_factor[r]
+    gift = gift_utility(pop.basket_eur[buyers], pop.price_sens[buyers], pop.inertia[buyers],
+                        np.where(pf > 0, pf, np.float32(1.0)), g.scale, g.welcome_eur, g.vesting, g.inertia_mean)
+    extra = stranger.extra[r] + np.where(pf > 0, gift, np.float32(0.0))
+    return extra.astype(np.float32), stranger.discount[r], stranger.gift_state[r]
+
+
+def weakest_slots(pop: ConsumerPopulation, who: np.ndarray) -> np.ndarray:
+    """The slot each consumer ``who`` gives up to a new retailer: an empty one, else the weakest
+    (least habit, then the longest since a purchase, then the first)."""
+    empty = pop.slot_retailer[who] < 0
+    habit = np.where(empty, np.float32(-1.0), pop.habit[who])
+    weakest = habit == habit.min(axis=1, keepdims=True)
+    last = np.where(weakest, pop.last_week[who], np.iinfo(np.int32).max)
+    return (weakest & (last == last.min(axis=1, keepdims=True))).argmax(axis=1)
+
+
+def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.ndarray, week: int,
+               window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Give each consumer ``who`` (distinct) a repertoire slot for ``retailer``, whom she is new to:
+    her weakest slot, reset to what the retailer offers strangers. Returns the slots and whether an
+    active relationship was pushed out."""
+    q = weakest_slots(pop, who)
+    evicted = (pop.slot_retailer[who, q] >= 0) & ((week - pop.last_week[who, q]) < window)
+    pop.slot_retailer[who, q] = retailer
+    for name, value in (("habit", 0.0), ("last_week", NEVER), ("since_week", NEVER), ("spend_year", 0.0),
+                        ("spend_last_year", 0.0), ("points", 0.0), ("knowledge", 0.0), ("tier", 0),
+                        ("card", False), ("gift_due_week", 0)):
+        getattr(pop, name)[who, q] = value
+    extra, discount, gift = stranger_state(pop, stranger, who, retailer)
+    pop.extra_utility[who, q] = extra
+    pop.discount[who, q] = discount
+    pop.gift[who, q] = gift
+    return q, evicted
+
+
+def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, households_per_agent: float,
+                 n_slots: int, week: int, window: int) -> Settlement:
     n_r = len(price_factor)
+    ret, chan, util, rep = choices.retailer, choices.channel, choices.utility, choices.rep_slot
+    idx = np.asarray(idx, dtype=np.intp)
     ok = ret >= 0
     chunk = _chunk_of(len(idx))[ok]
     buyers, r, c = idx[ok], ret[ok].astype(np.intp), chan[ok]
+    evicted = np.zeros(len(idx), dtype=bool)
+
+    new = rep[ok] < 0  # strangers take a slot first
+    if new.any():
+        slot = rep[ok].copy()
+        slot[new], evicted[np.flatnonzero(ok)[new]] = take_slots(pop, model.stranger, buyers[new], r[new], week,
+                                                                 window)
+        rep[np.flatnonzero(ok)] = slot
+    slot = rep[ok].astype(np.intp)
+
     cost = pop.basket_eur[buyers].astype(np.float64) * households_per_agent
     paid = cost * np.asarray(price_factor, dtype=np.float64)[r]
     online = c == ONLINE
     in_store = ~online
-    slot = store_slot[buyers[in_store], r[in_store]]
-    dist = store_km[buyers[in_store], r[in_store]]
+    store = choices.store_slot[ok][in_store]
+    dist = choices.store_km[ok][in_store]
 
-    previous = pop.last_retailer[buyers].astype(np.intp)
-    lapsed = (week - pop.last_week[r, buyers]) >= window
-    pop.since_week[r[lapsed], buyers[lapsed]] = week
-    pop.last_week[r, buyers] = week
-    pop.spend_year[r, buyers] += paid.astype(np.float32)  # each buyer appears once
+    previous = np.full(len(idx), -1, dtype=np.int16)
+    previous[ok] = pop.last_retailer[buyers]
+    lapsed = (week - pop.last_week[buyers, slot]) >= window
+    pop.since_week[buyers[lapsed], slot[lapsed]] = week
+    pop.last_week[buyers, slot] = week
+    pop.spend_year[buyers, slot] += paid.astype(np.float32)  # each buyer appears once
     pop.total_spent_eur[buyers] += paid
     pop.last_retailer[buyers] = r
     keep = np.float32(1.0) - pop.habit_build
     pop.habit[buyers] *= keep  # each buyer appears once
-    pop.habit[buyers, r] += pop.habit_build
+    pop.habit[buyers, slot] += pop.habit_build
     pop.last_channel[buyers] = c
     pop.last_utility[buyers] = util[ok]
 
-    order = np.argsort(r, kind="stable")
+    paid_all = np.zeros(len(idx))
+    paid_all[ok] = paid
     n_tx = np.bincount(r, minlength=n_r)
-    return Settlement(
-        buyers=buyers[order], channel=c[order], paid_eur=paid[order],
-        starts=np.concatenate([[0], np.cumsum(n_tx)]),
+    return group_purchases(
+        idx, ret, chan, paid_all, rep, previous, evicted, n_r,
         revenue_store=_chunked_sum(chunk[in_store], r[in_store], paid[in_store], n_r),
         revenue_online=_chunked_sum(chunk[online], r[online], paid[online], n_r),
         cogs=_chunked_sum(chunk, r, cost, n_r),
         n_orders_online=np.bincount(r[online], minlength=n_r),
         n_acquired=np.bincount(r[lapsed], minlength=n_r),
         n_transactions=n_tx,
-        store_revenue=_chunked_sum(chunk[in_store], slot, paid[in_store], n_slots),
-        store_cogs=_chunked_sum(chunk[in_store], slot, cost[in_store], n_slots),
-        n_stranded=int((~ok).sum()),
+        store_revenue=_chunked_sum(chunk[in_store], store, paid[in_store], n_slots),
+        store_cogs=_chunked_sum(chunk[in_store], store, cost[in_store], n_slots),
         sum_distance_km=float(_chunked_sum(chunk[in_store], np.zeros(len(dist), dtype=np.intp), dist, 1)[0]),
         n_store_purchases=int(in_store.sum()),
         sum_utility=float(_chunked_sum(chunk, np.zeros(len(chunk), dtype=np.intp), util[ok], 1)[0]),
-        flows=np.bincount((previous + 1) * n_r + r, minlength=(n_r + 1) * n_r).reshape(n_r + 1, n_r),
     )
 
 
@@ -108,8 +180,11 @@ def _chunked_sum(chunk: np.ndarray, key: np.ndarray, values: np.ndarray, n_keys:
     return np.cumsum(partial, axis=0)[-1]
 
 
-def relationship_counts_numpy(last_week: np.ndarray, week: int, window: int):
+def relationship_counts_numpy(pop: ConsumerPopulation, week: int, window: int, n_ret: int):
     """Per retailer: active customers and customers lost this week; and consumers active anywhere."""
-    gap = week - last_week
-    active = gap < window
-    return active.sum(axis=1), (gap == window).sum(axis=1), int(active.any(axis=0).sum())
+    held = pop.slot_retailer >= 0
+    gap = week - pop.last_week
+    active = (gap < window) & held
+    lost = (gap == window) & held
+    return (np.bincount(pop.slot_retailer[active], minlength=n_ret),
+            np.bincount(pop.slot_retailer[lost], minlength=n_ret), int(active.any(axis=1).sum()))

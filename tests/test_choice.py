@@ -1,107 +1,187 @@
-"""The choice kernel: logit probabilities, sampling, availability, and both engines."""
+"""The choice kernel: logit probabilities, sampling, availability, repertoires, and both engines."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.choice import ChoiceInputs, MarketArrays, choice_probabilities, choose, choose_numpy
+from sim.choice import (
+    GiftTerms,
+    MarketArrays,
+    choice_probabilities,
+    choose_numpy,
+    dense_inputs,
+    dense_probabilities,
+    gather,
+)
 from sim.fastchoice import choose_numba
+from sim.model import RetailMarket
+
+from .conftest import small_scenario
 
 
-def inputs(n=20_000, price=(0.0, 0.1, -0.1), dist=(1.0, 2.0, np.inf), online=(True, False, True), seed=0):
+def _distinct_sorted(rng, n, k, n_ret, p_empty):
+    """(n, k) retailer ids, distinct and ascending within a row, −1 padding at the end."""
+    keys = rng.random((n, n_ret)).argsort(axis=1)[:, :k]
+    keys = np.sort(keys, axis=1).astype(np.int32)
+    empty = rng.random((n, k)) < p_empty
+    keys = np.where(empty, np.iinfo(np.int32).max, keys)
+    keys = np.sort(keys, axis=1)
+    return np.where(keys == np.iinfo(np.int32).max, -1, keys).astype(np.int32)
+
+
+def random_market(n=30_000, n_ret=7, ks=4, ko=3, slots=4, seed=0) -> MarketArrays:
+    """A market of random sets, repertoires and terms (strangers too), with a welcome gift on offer."""
     rng = np.random.default_rng(seed)
-    r = len(price)
-    return ChoiceInputs(
-        shared_utility=np.zeros((r, n)),
-        store_utility=np.repeat(-0.4 * np.array(dist, dtype=float)[:, None], n, axis=1),
-        rel_price=np.repeat(np.array(price, dtype=float)[:, None], n, axis=1),
-        sells_online=np.array(online),
-        adopted=rng.random(n) < 0.5,
-        price_sens=np.full(n, 8.0),
-        online_friction=np.full(n, 0.5),
-        habit=rng.random((r, n)),
-        inertia=np.full(n, 1.0), online_inertia_factor=0.5, online_price_sens_factor=1.5,
+    f4 = np.float32
+    store_ret = _distinct_sorted(rng, n, ks, n_ret, 0.1)
+    online_ret = _distinct_sorted(rng, n, ko, n_ret, 0.1)
+    slot_retailer = rng.random((n, n_ret)).argsort(axis=1)[:, :slots].astype(np.int32)
+    slot_retailer[rng.random((n, slots)) < 0.3] = -1
+    gift_pf = np.zeros(n_ret, dtype=f4)
+    gift_pf[2] = 1.3
+    return MarketArrays(
+        store_ret=store_ret, store_slot=np.where(store_ret >= 0, rng.integers(0, 50, (n, ks)), -1).astype(np.int32),
+        store_static=np.where(store_ret >= 0, -0.4 * rng.uniform(0.1, 8.0, (n, ks)) + rng.random((n, ks)), -np.inf),
+        store_km=rng.uniform(0.1, 8.0, (n, ks)).astype(f4),
+        online_ret=online_ret, online_taste=(-3 * rng.random((n, ko))).astype(f4),
+        slot_retailer=slot_retailer, extra_utility=rng.random((n, slots)).astype(f4),
+        discount=(0.02 * rng.random((n, slots))).astype(f4), habit=rng.random((n, slots)).astype(f4),
+        stranger_extra=(0.5 * rng.random(n_ret)).astype(f4), stranger_discount=(0.01 * rng.random(n_ret)).astype(f4),
+        gift=GiftTerms(price_factor=gift_pf, basket_eur=rng.lognormal(4, 0.8, n).astype(f4), scale=f4(2.0),
+                       welcome_eur=f4(10.0), vesting=True, inertia_mean=f4(2.0)),
+        rel_posted=rng.uniform(0.9, 1.1, n_ret),
+        sells_online=np.array([True, True, False, True, True, True, True][:n_ret]),
+        adopted=rng.random(n) < 0.4,
+        price_sens=rng.lognormal(2, 0.4, n).astype(f4),
+        online_friction=rng.normal(0.3, 0.8, n).astype(f4),
+        inertia=rng.lognormal(1.3, 0.4, n).astype(f4), online_inertia_factor=0.8, online_price_sens_factor=1.5,
     )
 
 
 def test_probabilities_sum_to_one_and_respect_availability():
-    x = inputs()
+    market = random_market(n=5000)
+    x = gather(market, np.arange(5000))
     p = choice_probabilities(x)
-    np.testing.assert_allclose(p.sum(axis=0), 1.0)
-    assert (p[2] == 0).all()  # retailer 2 has no open store
-    assert (p[3 + 1] == 0).all()  # retailer 1 does not sell online
-    assert (p[3:, ~x.adopted] == 0).all()  # non-adopters never buy online
+    ok = np.isfinite(p).all(axis=0)
+    np.testing.assert_allclose(p[:, ok].sum(axis=0), 1.0)
+    assert (p[x.retailer < 0] == 0).all()  # empty options
+    online = np.zeros_like(x.retailer, dtype=bool)
+    online[x.n_store:] = True
+    assert (p[online & (x.retailer == 2)] == 0).all()  # retailer 2 does not sell online
+    assert (p[x.n_store:][:, ~market.adopted[:5000] & ok] == 0).all()  # non-adopters never buy online
 
 
 def test_sampled_choices_match_logit_probabilities():
-    x = inputs(n=200_000)
-    retailer, channel, _ = choose(x, np.random.default_rng(1).random(200_000))
-    option = retailer.astype(int) + 3 * channel.astype(int)
-    observed = np.bincount(option, minlength=6) / len(option)
-    expected = choice_probabilities(x).mean(axis=1)
+    market = random_market(n=200_000)
+    idx = np.arange(200_000)
+    x = gather(market, idx)
+    picks = choose_numpy(market, idx, np.random.default_rng(1).random(200_000))
+    option = picks.retailer.astype(int) + 7 * picks.channel.astype(int)
+    observed = np.bincount(option[picks.retailer >= 0], minlength=14) / len(option)
+    p = np.nan_to_num(choice_probabilities(x))
+    expected = np.zeros(14)
+    for k in range(x.retailer.shape[0]):
+        held = x.retailer[k] >= 0
+        np.add.at(expected, x.retailer[k][held] + 7 * (k >= x.n_store), p[k][held])
     # binomial standard error at n = 200,000 is below 0.0012; allow 4 of them
-    np.testing.assert_allclose(observed, expected, atol=0.005)
+    np.testing.assert_allclose(observed, expected / len(option), atol=0.005)
 
 
 def test_higher_price_lower_share():
-    cheap = choice_probabilities(inputs(price=(0.0, 0.0, 0.0)))[1].mean()
-    dear = choice_probabilities(inputs(price=(0.0, 0.2, 0.0)))[1].mean()
-    assert dear < cheap
+    cheap = random_market(n=20_000)
+    dear = random_market(n=20_000)
+    dear.rel_posted = cheap.rel_posted.copy()
+    dear.rel_posted[1] *= 1.2
+    share = [(choose_numpy(m, np.arange(20_000), np.random.default_rng(3).random(20_000)).retailer == 1).mean()
+             for m in (cheap, dear)]
+    assert share[1] < share[0]
+
+
+def test_a_stranger_sees_the_retailers_stranger_terms_and_no_habit():
+    market = random_market(n=1000)
+    market.slot_retailer[:] = -1  # everyone a stranger to every retailer
+    x = gather(market, np.arange(1000))
+    assert (x.habit == 0).all()
+    held = x.retailer >= 0
+    no_gift = held & (x.retailer != 2)
+    taste = np.zeros_like(x.shared_utility)
+    taste[x.n_store:] = market.online_taste[:1000].T
+    extra = x.shared_utility - taste
+    np.testing.assert_array_equal(extra[no_gift], market.stranger_extra[x.retailer[no_gift]].astype(np.float64))
+    gift = held & (x.retailer == 2)
+    assert (extra[gift] > market.stranger_extra[2]).all()  # the welcome gift adds to what strangers see
 
 
 def test_stranded_shopper_gets_no_retailer():
-    x = inputs(n=10, dist=(np.inf, np.inf, np.inf), online=(False, False, False))
-    retailer, channel, utility = choose(x, np.random.default_rng(0).random(10))
-    assert (retailer == -1).all() and (channel == -1).all()
-    assert np.isfinite(utility).all()
-
-
-def random_market(n=30_000, n_ret=5, seed=0) -> MarketArrays:
-    rng = np.random.default_rng(seed)
-    f4 = np.float32
-    static = -0.4 * rng.uniform(0.1, 8.0, (n, n_ret)) + rng.random((n, n_ret))
-    static[:, 1] = -np.inf  # a retailer with no stores
-    return MarketArrays(
-        taste_fit=(-3 * rng.random((n, n_ret))).astype(f4),
-        extra_utility=rng.random((n, n_ret)).astype(f4),
-        discount=(0.02 * rng.random((n, n_ret))).astype(f4),
-        rel_posted=rng.uniform(0.9, 1.1, n_ret),
-        store_static=static,
-        sells_online=np.array([True, True, False, True, True]),
-        adopted=rng.random(n) < 0.4,
-        price_sens=rng.lognormal(2, 0.4, n).astype(f4),
-        online_friction=rng.normal(0.3, 0.8, n).astype(f4),
-        habit=rng.random((n, n_ret)).astype(f4),
-        inertia=rng.lognormal(1.3, 0.4, n).astype(f4), online_inertia_factor=0.8, online_price_sens_factor=1.5,
-    )
+    market = random_market(n=10)
+    market.store_ret[:] = -1
+    market.adopted[:] = False
+    for choose in (choose_numpy, choose_numba):
+        picks = choose(market, np.arange(10), np.random.default_rng(0).random(10))
+        assert (picks.retailer == -1).all() and (picks.channel == -1).all() and (picks.utility == 0).all()
 
 
 def test_numba_engine_makes_the_same_picks_as_numpy():
     market = random_market()
     idx = np.flatnonzero(np.random.default_rng(1).random(30_000) < 0.8)
     uniforms = np.random.default_rng(2).random(len(idx))
-    r1, c1, u1 = choose_numpy(market, idx, uniforms)
-    r2, c2, u2 = choose_numba(market, idx, uniforms)
-    same = (r1 == r2) & (c1 == c2)
-    # exp may differ in the last bit between numpy and LLVM: a flip needs a uniform
-    # within ~1e-16 of a boundary, so any disagreement at all points to a real bug
-    assert same.mean() == 1.0
-    np.testing.assert_allclose(u1, u2, rtol=1e-6)
-
-
-def test_numba_engine_handles_stranded_shoppers():
-    market = random_market(n=100)
-    market.store_static[:] = -np.inf
-    market.adopted[:] = False
-    ret, chan, util = choose_numba(market, np.arange(100), np.full(100, 0.5))
-    assert (ret == -1).all() and (chan == -1).all() and (util == 0).all()
+    a = choose_numpy(market, idx, uniforms)
+    b = choose_numba(market, idx, uniforms)
+    for name in ("retailer", "channel", "utility", "store_slot", "store_km", "rep_slot"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_choice_is_deterministic_for_a_seed(seed):
     market = random_market(n=2000)
     idx = np.arange(2000)
-    a = choose_numba(market, idx, np.random.default_rng(seed).random(2000))[0]
-    b = choose_numba(market, idx, np.random.default_rng(seed).random(2000))[0]
+    a = choose_numba(market, idx, np.random.default_rng(seed).random(2000)).retailer
+    b = choose_numba(market, idx, np.random.default_rng(seed).random(2000)).retailer
     np.testing.assert_array_equal(a, b)
+
+
+def _sparse_as_dense(model, ids):
+    """The sparse choice's probabilities laid out as the full logit's 2R options."""
+    x = gather(model.market_arrays(), ids)
+    p = np.nan_to_num(choice_probabilities(x))
+    n_r = len(model.retailers)
+    dense = np.zeros((2 * n_r, len(ids)))
+    cols = np.arange(len(ids))
+    for k in range(x.retailer.shape[0]):
+        held = x.retailer[k] >= 0
+        dense[x.retailer[k][held] + n_r * (k >= x.n_store), cols[held]] = p[k][held]
+    return dense
+
+
+def _model_with_history(**overrides):
+    model = RetailMarket(small_scenario(**{"consumers.n": 800, "steps": 30, **overrides}), seed=3)
+    for _ in range(26):  # habits, points, knowledge, tiers, closures
+        model.step()
+    return model
+
+
+def test_with_sets_that_hold_everything_the_choice_is_the_full_dense_logit():
+    model = _model_with_history()
+    ids = np.arange(model.population.n)
+    np.testing.assert_array_equal(_sparse_as_dense(model, ids), np.nan_to_num(dense_probabilities(
+        dense_inputs(model, ids))))
+
+
+def test_a_small_consideration_set_is_the_full_logit_within_the_set():
+    model = _model_with_history(**{"choice.consideration_stores": 1, "choice.consideration_online": 1})
+    ids = np.arange(model.population.n)
+    sparse = _sparse_as_dense(model, ids)
+    dense = np.nan_to_num(dense_probabilities(dense_inputs(model, ids)))
+    considered = sparse > 0
+    assert (considered.sum(axis=0) <= 2).all() and considered.any()
+    within = np.where(considered, dense, 0.0)
+    total = within.sum(axis=0)
+    np.testing.assert_allclose(sparse[:, total > 0], (within / np.where(total > 0, total, 1))[:, total > 0],
+                               rtol=1e-9, atol=1e-12)
+    # and the store she considers is the retailer worth most to her before prices and habits
+    sets = model.consider
+    x = dense_inputs(model, ids)
+    static = (x.taste + x.access).T
+    has = sets.store_ret[:, 0] >= 0
+    np.testing.assert_array_equal(sets.store_ret[has, 0], static[has].argmax(axis=1))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.consumers import NEVER, Consumer, lognormal_sigma_for_top20
+from sim.consumers import Consumer, lognormal_sigma_for_top20
 from sim.metrics import ALL, column_docs
 from sim.model import RetailMarket
 from sim.retailers import Retailer
@@ -90,12 +90,15 @@ def test_a_customer_won_back_within_the_year_counts_as_lost():
         for _ in range(51):
             model.step()
         pop = model.population
-        _, then, _ = model.active_snapshots[0]
-        continuing = np.flatnonzero(then[0] & (model.week - pop.last_week[0] < 4) & (pop.since_week[0] <= 0))
+        _, who, retailer, _ = model.active_snapshots[0]
+        then = who[retailer == 0]
+        slot = pop.slot_of(then, 0)
+        held = slot >= 0
+        continuing = held & (model.week - pop.last_week[then, slot] < 4) & (pop.since_week[then, slot] <= 0)
         # choices never read the start of a relationship, so only the count can change
-        pop.since_week[0, continuing[:won_back]] = 40
+        pop.since_week[then[continuing][:won_back], slot[continuing][:won_back]] = 40
         model.step()
-        return model.attrition_rate[0], int(then[0].sum())
+        return model.attrition_rate[0], len(then)
 
     kept, n_then = attrition_at_52(0)
     lost_more, _ = attrition_at_52(10)
@@ -207,20 +210,31 @@ def _km_from_homes(m, sites) -> np.ndarray:
                     pop.home_y[:, None] - m.region.site_y[sites][None, :])
 
 
+def _store_of(m, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each consumer's store of retailer ``r`` in her consideration set and its distance (−1, inf: none)."""
+    sets = m.consider
+    hit = sets.store_ret == r
+    held = hit.any(axis=1)
+    col = hit.argmax(axis=1)
+    rows = np.arange(m.population.n)
+    return (np.where(held, sets.store_slot[rows, col], -1), np.where(held, sets.store_km[rows, col], np.inf))
+
+
 def _assert_each_consumer_uses_her_best_open_store(m):
     """Brute force: for every consumer and retailer, the store with the most footfall less travel."""
     pop = m.population
     for r in m.retailers:
         stores = r.open_stores
+        used, _ = _store_of(m, r.index)
         if not stores:
-            assert (m.store_slot[:, r.index] == -1).all()
+            assert (used == -1).all()
             continue
         km = _km_from_homes(m, [s.site for s in stores])
         value = m.slot_footfall[[s.slot for s in stores]][None, :] - pop.travel_sens[:, None] * km
         chosen = np.array([s.slot for s in stores])[value.argmax(axis=1)]
-        agree = m.store_slot[:, r.index] == chosen
+        agree = used == chosen
         assert agree.mean() > 0.999  # float32 ties aside
-        assert np.isin(m.store_slot[:, r.index], [s.slot for s in stores]).all()
+        assert np.isin(used, [s.slot for s in stores]).all()
 
 
 def test_consumers_use_their_best_open_store_after_closures():
@@ -239,12 +253,12 @@ def test_footfall_draws_consumers_past_a_retailers_nearest_store():
         if len(r.open_stores) < 2:
             continue
         km = _km_from_homes(m, [s.site for s in r.open_stores])
-        passed = m.store_km[:, r.index] > km.min(axis=1) + 1e-4
+        used, used_km = _store_of(m, r.index)
+        passed = used_km > km.min(axis=1) + 1e-4
         nearest |= passed
         # whoever passes her nearest store does so for a busier one
         foot = dict(zip([s.slot for s in r.open_stores], m.slot_footfall[[s.slot for s in r.open_stores]], strict=True))
         nearest_slot = np.array([s.slot for s in r.open_stores])[km.argmin(axis=1)]
-        used = m.store_slot[:, r.index]
         assert all(foot[u] > foot[n] for u, n in zip(used[passed], nearest_slot[passed], strict=True))
     assert nearest.any()
     m = RetailMarket(small_scenario(steps=1, **{"choice.footfall_weight": 0.0}), seed=1)
@@ -252,7 +266,7 @@ def test_footfall_draws_consumers_past_a_retailers_nearest_store():
         sites = [s.site for s in r.open_stores]
         if sites:
             km = _km_from_homes(m, sites)
-            np.testing.assert_allclose(m.store_km[:, r.index], km.min(axis=1), rtol=1e-5)
+            np.testing.assert_allclose(_store_of(m, r.index)[1], km.min(axis=1), rtol=1e-5)
 
 
 def test_rationalise_closes_the_worst_loss_makers_at_year_ends_only():
@@ -341,7 +355,7 @@ def test_an_independent_waiting_to_open_opens_on_a_vacant_site_when_it_pays():
     shut.run()
     waiting = shut.retailers[shut.retailer_index("Newcomer")]
     assert not waiting.stores and shut.population.total_spent_eur.sum() > 0
-    assert (shut.population.last_week[waiting.index] == NEVER).all()
+    assert not (shut.population.slot_retailer == waiting.index).any()
 
 
 def test_an_independent_with_no_shop_needs_entry_to_be_on():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import chi2_contingency, chisquare
 
-from sim.choice import choice_probabilities, choose_numpy, gather
+from sim.choice import choose_numpy, dense_inputs, dense_probabilities
 from sim.model import RetailMarket
 from sim.reference import AgentConsumer, ReferenceMarket
 
@@ -21,14 +21,14 @@ def test_kernel_and_per_agent_reference_choose_with_the_same_frequencies():
     arrays = market.market_arrays()
     everyone = np.arange(market.population.n)
     n_opt = 2 * len(market.retailers)
-    expected = choice_probabilities(gather(arrays, everyone)).sum(axis=1) * REPEATS
+    expected = np.nan_to_num(dense_probabilities(dense_inputs(market, everyone))).sum(axis=1) * REPEATS
 
     kernel = np.zeros(n_opt, dtype=np.int64)
     reference = np.zeros(n_opt, dtype=np.int64)
     for rep in range(REPEATS):
         uniforms = np.random.default_rng(100 + rep).random(len(everyone))
-        ret, chan, _ = choose_numpy(arrays, everyone, uniforms)
-        kernel += np.bincount(ret.astype(int) + n_opt // 2 * chan.astype(int), minlength=n_opt)
+        picks = choose_numpy(arrays, everyone, uniforms)
+        kernel += np.bincount(picks.retailer.astype(int) + n_opt // 2 * picks.channel.astype(int), minlength=n_opt)
         ref = ReferenceMarket(market, seed=rep, always_shop=True)
         ref.step()
         agents = ref.agents_by_type[AgentConsumer]

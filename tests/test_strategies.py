@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from sim.consumers import NEVER
 from sim.model import RetailMarket
+from sim.settle import take_slots
 from sim.strategies import STRATEGIES
 from sim.strategies.loyalty import GIFT_NONE, GIFT_OFFERED, GIFT_PENDING
 
@@ -18,6 +20,39 @@ def market_with(strategy: str, steps: int = 30, **overrides) -> RetailMarket:
     """The small market with every retailer following ``strategy``."""
     sets = {f"retailers.{i}.strategy": strategy for i in range(3)}
     return RetailMarket(small_scenario(steps=steps, **sets, **overrides), seed=11)
+
+
+def slots(model, r, who):
+    """Her repertoire slot for retailer ``r`` (index), taken now for those new to it."""
+    who = np.asarray(who, dtype=np.intp)
+    pop = model.population
+    slot = pop.slot_of(who, r)
+    new = slot < 0
+    if new.any():
+        slot[new] = take_slots(pop, model.stranger, who[new], np.full(new.sum(), r), model.week,
+                               model.config.choice.active_window_weeks)[0]
+    return slot
+
+
+def sell(model, retailer, buyers, channel, paid):
+    """Scripted purchases from ``retailer`` (a Retailer), handed to its strategy as the week would."""
+    buyers = np.asarray(buyers, dtype=np.intp)
+    week = SimpleNamespace(buyers=buyers, slot=slots(model, retailer.index, buyers),
+                           retailer=np.full(len(buyers), retailer.index), channel=np.asarray(channel, dtype=np.int8),
+                           paid_eur=np.asarray(paid, dtype=float))
+    type(retailer.strategy).after_sales(model, [retailer], week, np.arange(len(buyers)))
+
+
+def weekly(model, retailer, week):
+    type(retailer.strategy).weekly(model, [retailer], week, np.zeros(len(model.retailers), dtype=np.int64))
+
+
+def value(model, name, r, who):
+    """Slot attribute ``name`` of retailer ``r`` for consumers ``who`` (they must hold a slot)."""
+    who = np.atleast_1d(np.asarray(who, dtype=np.intp))
+    slot = model.population.slot_of(who, r)
+    assert (slot >= 0).all()
+    return getattr(model.population, name)[who, slot]
 
 
 # ---- the contract ------------------------------------------------------------------------
@@ -59,18 +94,18 @@ def test_contract_forgetting_erases_what_the_relationship_built_and_nothing_else
     model = market_with(name, steps=20)
     model.run()
     r, pop = model.retailers[0], model.population
-    customers = np.flatnonzero(model.active_mask()[r.index])
+    customers = model.active_customers(r.index)
     forgotten, others = customers[::2], customers[1::2]
-    history = {a: getattr(pop, a).copy() for a in ("last_week", "since_week", "habit", "spend_year")}
-    before = {a: getattr(pop, a)[r.index, others].copy() for a in ("knowledge", "points")}
-    before["extra_utility"] = pop.extra_utility[others, r.index].copy()
+    history = {a: getattr(pop, a).copy() for a in ("slot_retailer", "last_week", "since_week", "habit",
+                                                   "spend_year")}
+    before = {a: value(model, a, r.index, others).copy() for a in ("knowledge", "points", "extra_utility")}
     model.forget(r.name, forgotten)
-    assert (pop.knowledge[r.index, forgotten] == 0).all() and (pop.points[r.index, forgotten] == 0).all()
+    assert (value(model, "knowledge", r.index, forgotten) == 0).all()
+    assert (value(model, "points", r.index, forgotten) == 0).all()
     for a, values in history.items():  # her history is hers
         np.testing.assert_array_equal(getattr(pop, a), values)
-    np.testing.assert_array_equal(pop.knowledge[r.index, others], before["knowledge"])
-    np.testing.assert_array_equal(pop.points[r.index, others], before["points"])
-    np.testing.assert_array_equal(pop.extra_utility[others, r.index], before["extra_utility"])
+    for a, values in before.items():
+        np.testing.assert_array_equal(value(model, a, r.index, others), values)
 
 
 def _run_forgetting(strategy: str, forget: bool) -> pd.DataFrame:
@@ -79,7 +114,7 @@ def _run_forgetting(strategy: str, forget: bool) -> pd.DataFrame:
         model.step()
         if forget and model.week == 12:
             for r in model.retailers:
-                model.forget(r.name, np.flatnonzero(model.active_mask()[r.index])[::2])
+                model.forget(r.name, model.active_customers(r.index)[::2])
     return model.metrics.to_frame()
 
 
@@ -110,9 +145,10 @@ def test_mass_promotes_only_to_non_customers():
     r = model.retailers[0]
     window = model.config.choice.active_window_weeks
     # the row is kept for the next week's shopping: who will still be a customer then
-    customers = (model.week + 1 - model.population.last_week[r.index]) < window
-    row = model.population.extra_utility[:, r.index]
-    assert (row[customers] == 0).all()
+    last = model.population.of_retailer("last_week", r.index, fill=-10**6)
+    customers = (model.week + 1 - last) < window
+    row = model.terms_of(r.index)[0]
+    assert customers.any() and (row[customers] == 0).all()
     assert (row[~customers] > 0).all()
 
 
@@ -122,13 +158,12 @@ def test_loyalty_pays_a_voucher_at_the_threshold_and_keeps_the_rest():
     model = market_with("loyalty")
     s, pop = model.retailers[0].strategy, model.population
     p = s.params
-    buyer = np.array([0])
-    pop.points[s.r, 0] = p.redeem_threshold_points - 10
-    s.tier[0] = 0
+    q = slots(model, s.r, [0])[0]
+    pop.points[0, q] = p.redeem_threshold_points - 10
+    pop.tier[0, q] = 0
     before = model.retailers[0].accounts.rewards
-    spend = np.array([100.0])  # earns 100 points at the base rate
-    s.after_sales(pop, buyer, np.array([0], dtype=np.int8), spend, week=5)
-    assert pop.points[s.r, 0] == pytest.approx(90.0)
+    sell(model, model.retailers[0], [0], [0], [100.0])  # earns 100 points at the base rate
+    assert pop.points[0, q] == pytest.approx(90.0)
     voucher = p.redeem_threshold_points * p.eur_per_point
     assert model.retailers[0].accounts.rewards - before == pytest.approx(voucher)
 
@@ -137,63 +172,70 @@ def test_loyalty_forgetting_forfeits_the_points_balance_and_its_pull():
     model = market_with("loyalty", steps=20)
     model.run()
     s, pop = model.retailers[0].strategy, model.population
-    holders = np.flatnonzero(pop.points[s.r] > 0)[:5]
-    assert len(holders) and (s.utility_row[holders] > 0).all()
-    tiers = s.tier.copy()
+    holders = np.flatnonzero(pop.of_retailer("points", s.r) > 0)[:5]
+    assert len(holders) and (value(model, "extra_utility", s.r, holders) > 0).all()
+    tiers = pop.tier.copy()
     model.forget(model.retailers[0].name, holders)
-    assert (pop.points[s.r, holders] == 0).all() and (s.utility_row[holders] == 0).all()
-    np.testing.assert_array_equal(s.tier, tiers)  # ranked from this year's spend at each review
+    assert (value(model, "points", s.r, holders) == 0).all()
+    assert (value(model, "extra_utility", s.r, holders) == 0).all()
+    np.testing.assert_array_equal(pop.tier, tiers)  # ranked from this year's spend at each review
 
 
 def test_loyalty_tiers_give_the_top_customers_the_bigger_bonus():
     model = market_with("loyalty", steps=26)
     model.run()
-    s = model.retailers[0].strategy
-    spend = model.population.spend_year[s.r]
-    top, bottom = spend[s.tier == 2], spend[(s.tier == 0) & (spend > 0)]
+    s, pop = model.retailers[0].strategy, model.population
+    spend, tier = pop.of_retailer("spend_year", s.r), pop.of_retailer("tier", s.r)
+    top, bottom = spend[tier == 2], spend[(tier == 0) & (spend > 0)]
     assert len(top) and len(bottom) and top.min() >= bottom.max()
-    rate = s.discount_row
-    assert rate[s.tier == 2].min() > rate[s.tier == 1].max() > rate[s.tier == 0].max()
+    rate = model.terms_of(s.r)[1]
+    assert rate[tier == 2].min() > rate[tier == 1].max() > rate[tier == 0].max()
 
 
 def test_unconditional_gift_is_paid_to_a_newcomer_and_offered_again_after_a_year_away():
     model = market_with("loyalty", **{"strategies.loyalty.welcome": "unconditional"})
     model.step()  # week 1: the offer opens
-    s, pop = model.retailers[0].strategy, model.population
-    assert (s.gift[pop.last_week[s.r] > NEVER] == GIFT_NONE).all()  # this year's customers are not new
-    newcomer = int(np.flatnonzero(s.gift == GIFT_OFFERED)[0])
-    pop.points[s.r, newcomer] = 0.0  # far from a voucher, so the gift is the only reward
-    before = model.retailers[0].accounts.rewards
-    pop.last_week[s.r, newcomer] = 2
-    s.after_sales(pop, np.array([newcomer]), np.array([0], dtype=np.int8), np.array([50.0]), week=2)
-    assert s.gift[newcomer] == GIFT_NONE
-    paid = model.retailers[0].accounts.rewards - before
+    retailer = model.retailers[0]
+    s, pop = retailer.strategy, model.population
+    held = pop.slot_retailer == s.r
+    assert held.any() and (pop.gift[held] == GIFT_NONE).all()  # this year's customers are not new
+    newcomer = int(np.flatnonzero(~held.any(axis=1))[0])  # a stranger: offered the gift
+    assert model.stranger.gift_state[s.r] == GIFT_OFFERED
+    q = slots(model, s.r, [newcomer])[0]
+    assert pop.gift[newcomer, q] == GIFT_OFFERED
+    before = retailer.accounts.rewards
+    pop.last_week[newcomer, q] = 2
+    sell(model, retailer, [newcomer], [0], [50.0])
+    assert pop.gift[newcomer, q] == GIFT_NONE
+    paid = retailer.accounts.rewards - before
     gift = s.params.welcome_eur * model.config.consumers.households_per_agent
-    assert paid == pytest.approx(gift, rel=1e-9)
-    s.after_sales(pop, np.array([newcomer]), np.array([0], dtype=np.int8), np.array([50.0]), week=3)
-    assert model.retailers[0].accounts.rewards - before == pytest.approx(gift, rel=1e-9)  # one gift a stay
+    assert paid == pytest.approx(gift, rel=1e-9)  # far from a voucher, so the gift is the only reward
+    sell(model, retailer, [newcomer], [0], [50.0])
+    assert retailer.accounts.rewards - before == pytest.approx(gift, rel=1e-9)  # one gift a stay
     away = 2 + s.params.welcome_after_weeks
-    s.weekly(pop, week=away - 1, n_active=0)
-    assert s.gift[newcomer] == GIFT_NONE
-    pull_as_customer = float(s.utility_row[newcomer])
-    s.weekly(pop, week=away, n_active=0)  # a year without buying here: new again
-    assert s.gift[newcomer] == GIFT_OFFERED
-    assert s.utility_row[newcomer] > pull_as_customer
+    weekly(model, retailer, away - 1)
+    assert pop.gift[newcomer, q] == GIFT_NONE
+    pull_as_customer = float(pop.extra_utility[newcomer, q])
+    weekly(model, retailer, away)  # a year without buying here: new again
+    assert pop.gift[newcomer, q] == GIFT_OFFERED
+    assert pop.extra_utility[newcomer, q] > pull_as_customer
 
 
 def test_vesting_gift_is_paid_only_to_those_who_stay():
     model = market_with("loyalty", **{"strategies.loyalty.welcome": "vesting",
                                       "strategies.loyalty.welcome_vesting_weeks": 4})
     model.step()
-    s, pop = model.retailers[0].strategy, model.population
-    stay, leave = (int(i) for i in np.flatnonzero(s.gift == GIFT_OFFERED)[:2])
-    s.after_sales(pop, np.array([stay, leave]), np.array([0, 0], dtype=np.int8), np.array([1.0, 1.0]), week=2)
-    assert s.gift[stay] == s.gift[leave] == GIFT_PENDING
-    pop.last_week[s.r, stay] = 6  # still a customer when the gift falls due
-    pop.last_week[s.r, leave] = -100  # gone
-    model.retailers[0].accounts.clear()
-    s.weekly(pop, week=6, n_active=0)
-    assert s.gift[stay] == s.gift[leave] == GIFT_NONE
+    retailer = model.retailers[0]
+    s, pop = retailer.strategy, model.population
+    stay, leave = (int(i) for i in np.flatnonzero(~(pop.slot_retailer == s.r).any(axis=1))[:2])
+    sell(model, retailer, [stay, leave], [0, 0], [1.0, 1.0])
+    q = slots(model, s.r, [stay, leave])
+    assert (pop.gift[[stay, leave], q] == GIFT_PENDING).all()
+    pop.last_week[stay, q[0]] = 6  # still a customer when the gift falls due
+    pop.last_week[leave, q[1]] = -100  # gone
+    retailer.accounts.clear()
+    weekly(model, retailer, 6)
+    assert (pop.gift[[stay, leave], q] == GIFT_NONE).all()
     gift = s.params.welcome_eur * model.config.consumers.households_per_agent
     assert model.retailers[0].accounts.rewards == pytest.approx(gift)
 
@@ -202,16 +244,18 @@ def test_vesting_gift_is_paid_only_to_those_who_stay():
 
 def test_learning_learns_faster_online_decays_without_contact_and_fit_is_concave():
     model = market_with("learning")
-    s, pop = model.retailers[0].strategy, model.population
+    retailer = model.retailers[0]
+    s, pop = retailer.strategy, model.population
     low = np.flatnonzero(pop.value_tier == 0)[:2]
-    pop.knowledge[s.r, low] = 0.0
-    s.after_sales(pop, low, np.array([0, 1], dtype=np.int8), np.array([1.0, 1.0]), week=1)
-    k_store, k_online = pop.knowledge[s.r, low]
+    q = slots(model, s.r, low)
+    pop.knowledge[low, q] = 0.0
+    sell(model, retailer, low, [0, 1], [1.0, 1.0])
+    k_store, k_online = pop.knowledge[low, q]
     assert k_online > k_store > 0
-    assert pop.extra_utility[low[1], s.r] == pytest.approx(s.personal_fit(np.array([k_online]))[0])
-    before = pop.knowledge[s.r, low].copy()
-    s.weekly(pop, week=2, n_active=0)
-    assert (pop.knowledge[s.r, low] < before).all()
+    assert pop.extra_utility[low[1], q[1]] == pytest.approx(s.personal_fit(np.array([k_online]))[0])
+    before = pop.knowledge[low, q].copy()
+    weekly(model, retailer, 2)
+    assert (pop.knowledge[low, q] < before).all()
     fit = s.personal_fit(np.array([0.0, 0.25, 0.5, 0.75, 1.0], dtype=np.float32))
     gains = np.diff(fit)
     assert fit[0] == 0 and fit[-1] == pytest.approx(s.params.fit_max, rel=1e-6)
@@ -221,11 +265,12 @@ def test_learning_learns_faster_online_decays_without_contact_and_fit_is_concave
 def test_learning_forgetting_takes_away_the_personal_fit_and_customers_leave():
     model = market_with("learning", steps=20)
     model.run()
-    s, pop = model.retailers[0].strategy, model.population
-    customers = np.flatnonzero(model.active_mask()[s.r])
-    assert (s.utility_row[customers] > 0).all()
+    s = model.retailers[0].strategy
+    customers = model.active_customers(s.r)
+    assert (value(model, "extra_utility", s.r, customers) > 0).all()
     model.forget(model.retailers[0].name, customers)
-    assert (pop.knowledge[s.r, customers] == 0).all() and (s.utility_row[customers] == 0).all()
+    assert (value(model, "knowledge", s.r, customers) == 0).all()
+    assert (value(model, "extra_utility", s.r, customers) == 0).all()
     assert not _run_forgetting("learning", True).equals(_run_forgetting("learning", False))
     lost = {forget: _run_forgetting("learning", forget).query("retailer != 'all' and week > 12")["n_lost"].sum()
             for forget in (True, False)}
@@ -237,9 +282,10 @@ def test_learning_invests_more_in_high_value_customers():
     s, pop = model.retailers[0].strategy, model.population
     top = int(np.flatnonzero(pop.value_tier == 2)[0])
     low = int(np.flatnonzero(pop.value_tier == 0)[0])
-    pop.knowledge[s.r, [top, low]] = 0.0
-    s.after_sales(pop, np.array([top, low]), np.array([0, 0], dtype=np.int8), np.array([1.0, 1.0]), week=1)
-    assert pop.knowledge[s.r, top] > pop.knowledge[s.r, low]
+    q = slots(model, s.r, [top, low])
+    pop.knowledge[[top, low], q] = 0.0
+    sell(model, model.retailers[0], [top, low], [0, 0], [1.0, 1.0])
+    assert pop.knowledge[top, q[0]] > pop.knowledge[low, q[1]]
 
 
 def test_rivals_copy_a_programme_whose_share_gain_clears_the_threshold_and_only_then():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import detmath
-from sim.strategies.base import Strategy
+from sim.strategies.base import Strategy, kind_slots
 
 
 class LearningStrategy(Strategy):
@@ -28,47 +28,68 @@ class LearningStrategy(Strategy):
 
     def personal_fit(self, knowledge: np.ndarray) -> np.ndarray:
         """fit_max·(1 − e^(−c·k)) / (1 − e^(−c)) in float32 (the exp both engines share)."""
-        neg_c, scale = self._fit_constants()
-        return ((1.0 - detmath.exp(knowledge.astype(np.float64) * neg_c)) * scale).astype(np.float32)
+        return _personal_fit(self.params, knowledge)
 
-    def _fit_constants(self) -> tuple[float, float]:
-        c = self.params.fit_curvature
-        return -c, self.params.fit_max / (1.0 - float(detmath.exp(np.array([-c]))[0]))
+    def stranger_terms(self):
+        return float(self.personal_fit(np.zeros(1, dtype=np.float32))[0]), 0.0
 
     def setup(self, pop):
         super().setup(pop)
-        self.utility_row[:] = self.personal_fit(pop.knowledge[self.r])
-        self._refit = self._learn = None
-        if self.retailer.model.engine == "numba":
-            from sim.fastchoice import decay_and_refit_numba, learn_numba
+        who, slot = self.own_slots(pop)
+        pop.extra_utility[who, slot] = self.personal_fit(pop.knowledge[who, slot])
 
-            self._refit, self._learn = decay_and_refit_numba, learn_numba
+    def forget(self, pop, who):
+        """Knowledge of them goes, and with it the personal fit it gave."""
+        who, slot = self.own_slots(pop, who)
+        pop.knowledge[who, slot] = 0.0
+        pop.extra_utility[who, slot] = self.personal_fit(pop.knowledge[who, slot])
 
-    def after_sales(self, pop, buyers, channel, paid_eur, week):
-        p = self.params
-        k = pop.knowledge[self.r]
-        if self._learn is not None:
-            self._learn(k, self.utility_row, buyers, channel, pop.value_tier, p.learn_rate_store,
-                        p.learn_rate_online, p.high_value_boost, *self._fit_constants())
+    @classmethod
+    def after_sales(cls, model, members, week, sold):
+        p = members[0].strategy.params  # the strategy's parameters are shared by its retailers
+        pop = model.population
+        buyers, slots, channel = week.buyers[sold], week.slot[sold], week.channel[sold]
+        if model.engine == "numba":
+            from sim.fastchoice import learn_numba
+
+            learn_numba(pop.knowledge, pop.extra_utility, buyers, slots, channel, pop.value_tier, p.learn_rate_store,
+                        p.learn_rate_online, p.high_value_boost, *_fit_constants(p))
             return
         rate = np.where(channel == 1, np.float32(p.learn_rate_online), np.float32(p.learn_rate_store))
         rate = np.where(pop.value_tier[buyers] == 2, rate * np.float32(1.0 + p.high_value_boost), rate)
         rate = np.minimum(rate, np.float32(1.0))
-        k[buyers] += rate * (np.float32(1.0) - k[buyers])
-        self.utility_row[buyers] = self.personal_fit(k[buyers])
+        k = pop.knowledge[buyers, slots]
+        k += rate * (np.float32(1.0) - k)
+        pop.knowledge[buyers, slots] = k
+        pop.extra_utility[buyers, slots] = _personal_fit(p, k)
 
-    def forget(self, pop, who):
-        """Knowledge of them goes, and with it the personal fit it gave."""
-        pop.knowledge[self.r, who] = 0.0
-        self.utility_row[who] = self.personal_fit(pop.knowledge[self.r, who])
-
-    def weekly(self, pop, week, n_active):
-        p = self.params
+    @classmethod
+    def weekly(cls, model, members, week, n_active):
+        p = members[0].strategy.params
+        pop = model.population
         if p.decay_weekly > 0:
-            knowledge, keep = pop.knowledge[self.r], np.float32(1.0 - p.decay_weekly)
-            if self._refit is not None:
-                self._refit(knowledge, self.utility_row, keep, *self._fit_constants())
+            keep = np.float32(1.0 - p.decay_weekly)
+            if model.engine == "numba":
+                from sim.fastchoice import decay_and_refit_numba
+
+                is_member = np.zeros(len(model.retailers), dtype=np.bool_)
+                is_member[[r.index for r in members]] = True
+                decay_and_refit_numba(pop.slot_retailer, is_member, pop.knowledge, pop.extra_utility, keep,
+                                      *_fit_constants(p))
             else:
-                knowledge *= keep
-                self.utility_row[:] = self.personal_fit(knowledge)
-        self.retailer.accounts.it_data += p.it_eur_year / 52.0 + p.data_eur_customer_year / 52.0 * n_active
+                who, slot = np.nonzero(kind_slots(model, members) & (pop.knowledge != 0))
+                k = pop.knowledge[who, slot] * keep
+                pop.knowledge[who, slot] = k
+                pop.extra_utility[who, slot] = _personal_fit(p, k)
+        for r in members:
+            r.accounts.it_data += p.it_eur_year / 52.0 + p.data_eur_customer_year / 52.0 * int(n_active[r.index])
+
+
+def _fit_constants(params) -> tuple[float, float]:
+    c = params.fit_curvature
+    return -c, params.fit_max / (1.0 - float(detmath.exp(np.array([-c]))[0]))
+
+
+def _personal_fit(params, knowledge: np.ndarray) -> np.ndarray:
+    neg_c, scale = _fit_constants(params)
+    return ((1.0 - detmath.exp(knowledge.astype(np.float64) * neg_c)) * scale).astype(np.float32)

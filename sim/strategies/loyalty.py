@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.strategies.base import Strategy
+from sim.choice import gift_utility
+from sim.strategies.base import Strategy, kind_slots
 
 TOP_SHARE, MIDDLE_SHARE = 0.2, 0.3  # value tiers: top 20 % of customers, next 30 %
 GIFT_NONE, GIFT_OFFERED, GIFT_PENDING = 0, 1, 2  # not on offer to her, on offer, promised (vesting)
@@ -40,119 +41,167 @@ class LoyaltyStrategy(Strategy):
     source = "Peppers & Rogers (1997); Dowling & Uncles (1997)"
 
     def setup(self, pop):
-        super().setup(pop)
-        self.tier = np.zeros(pop.n, dtype=np.int8)  # 0 bottom, 1 middle, 2 top; re-ranked at reviews
-        self.has_card = np.zeros(pop.n, dtype=bool)
-        self.gift = np.zeros(pop.n, dtype=np.int8)  # GIFT_NONE, GIFT_OFFERED or GIFT_PENDING
-        self.gift_due_week = np.zeros(pop.n, dtype=np.int32)
-        model = self.retailer.model
-        scale = model.config.consumers.households_per_agent
-        # the gift seen as a price cut on her first basket, valued by her price sensitivity
-        basket_paid = np.maximum(pop.basket_eur * scale * self.retailer.price_factor, 1e-6)
-        # capped at a free basket: a gift is not worth more than what she came to buy
-        gift = pop.price_sens * np.minimum((self.params.welcome_eur * scale) / basket_paid, 1.0)
-        if self.params.welcome == "vesting":
-            # a gift paid only to those who stay is worth more to habitual shoppers and less to
-            # deal-seekers, who do not mean to stay: it selects the newcomers it attracts
-            gift = gift * np.clip(pop.inertia / max(model.config.choice.inertia, 1e-9), 0.0, 2.0)
-        self._gift_utility = gift.astype(np.float32)
+        # the gift is valued at the price when the programme began
+        self.gift_price_factor = np.float32(self.retailer.price_factor)
         self.offer_open = False  # the welcome offer opens after the warm-up
-        self.discount_row[:] = self._rate(np.arange(pop.n))
-        self._refresh(pop, np.arange(pop.n))
+        super().setup(pop)
+        who, slot = self.own_slots(pop)
+        pop.tier[who, slot] = 0
+        pop.card[who, slot] = False
+        pop.gift[who, slot] = GIFT_NONE
+        pop.gift_due_week[who, slot] = 0
+        pop.discount[who, slot] = _rate(self.params, pop.tier[who, slot])
+        _refresh(self.retailer.model, who, slot)
 
-    # ---- what consumers see ----------------------------------------------------------
-    def _rate(self, idx):
-        """Reward per € spent for consumers ``idx``, by their value tier."""
-        p = self.params
-        bonus = np.array([0.0, p.tier_bonus_middle, p.tier_bonus_top], dtype=np.float32)
-        return (p.points_per_eur * p.eur_per_point * (1.0 + bonus[self.tier[idx]])).astype(np.float32)
+    def stranger_terms(self):
+        return 0.0, float(_rate(self.params, np.zeros(1, dtype=np.int8))[0])
 
-    def _cards_held(self, idx) -> np.ndarray:
-        cards = np.zeros(len(idx), dtype=np.float32)
-        for r in self.retailer.model.retailers:
-            if isinstance(r.strategy, LoyaltyStrategy) and getattr(r.strategy, "has_card", None) is not None:
-                cards += r.strategy.has_card[idx]
-        return np.maximum(cards, 1.0)
-
-    def _refresh(self, pop, idx) -> None:
-        """Recompute the extra utility of consumers ``idx``: points pull and welcome gift."""
-        p = self.params
-        held = pop.points[self.r, idx]
-        pull = p.points_utility * np.minimum(held / p.redeem_threshold_points, 1.0)
-        if p.card_dilution > 0 and self._rival_programmes():  # with one programme, one card at most
-            pull = pull / self._cards_held(idx) ** p.card_dilution
-        if p.welcome != "none" and self.offer_open:
-            pull = pull + np.where(self.gift[idx] != GIFT_NONE, self._gift_utility[idx], 0.0)
-        self.utility_row[idx] = pull
-
-    # ---- what the retailer does --------------------------------------------------------
-    def after_sales(self, pop, buyers, channel, paid_eur, week):
-        p = self.params
-        self.has_card[buyers] = True
-        if p.eur_per_point > 0:
-            earned = paid_eur * self._rate(buyers) / p.eur_per_point
-            balance = pop.points[self.r, buyers] + earned
-            vouchers = np.floor(balance / p.redeem_threshold_points)
-            balance -= vouchers * p.redeem_threshold_points
-            pop.points[self.r, buyers] = balance
-            self.retailer.accounts.rewards += float((vouchers * p.redeem_threshold_points).sum() * p.eur_per_point)
-        if p.welcome != "none" and self.offer_open:
-            newcomers = buyers[self.gift[buyers] == GIFT_OFFERED]
-            if p.welcome == "unconditional":
-                self._pay_gifts(newcomers)
-                self.gift[newcomers] = GIFT_NONE
-            else:
-                self.gift[newcomers] = GIFT_PENDING
-                self.gift_due_week[newcomers] = week + p.welcome_vesting_weeks
-        self._refresh(pop, buyers)
+    def update_stranger(self):
+        super().update_stranger()
+        stranger = self.retailer.model.stranger
+        offering = self.params.welcome != "none" and self.offer_open
+        stranger.gift_state[self.r] = GIFT_OFFERED if offering else GIFT_NONE
+        stranger.gift.price_factor[self.r] = self.gift_price_factor if offering else np.float32(0.0)
 
     def forget(self, pop, who):
         """Their points balances are forfeited, as when a programme's points expire. Value tiers are
         not held but ranked from this year's spend at each review, so they stay."""
-        pop.points[self.r, who] = 0.0
-        self._refresh(pop, who)
+        who, slot = self.own_slots(pop, who)
+        pop.points[who, slot] = 0.0
+        _refresh(self.retailer.model, who, slot)
 
-    def _pay_gifts(self, who) -> None:
-        gift = self.params.welcome_eur * self.retailer.model.config.consumers.households_per_agent
-        self.retailer.accounts.rewards += gift * len(who)
+    # ---- what every programme does, in one pass ----------------------------------------------
+    @classmethod
+    def after_sales(cls, model, members, week, sold):
+        p = members[0].strategy.params
+        pop = model.population
+        buyers, slots, retailer = week.buyers[sold], week.slot[sold], week.retailer[sold]
+        pop.card[buyers, slots] = True
+        n_r = len(model.retailers)
+        rewards = np.zeros(n_r)
+        if p.eur_per_point > 0:
+            earned = week.paid_eur[sold] * _rate(p, pop.tier[buyers, slots]) / p.eur_per_point
+            balance = pop.points[buyers, slots] + earned
+            vouchers = np.floor(balance / p.redeem_threshold_points)
+            balance -= vouchers * p.redeem_threshold_points
+            pop.points[buyers, slots] = balance
+            rewards += np.bincount(retailer, weights=vouchers * p.redeem_threshold_points,
+                                   minlength=n_r) * p.eur_per_point
+        if p.welcome != "none":
+            offering = _offering(model, members)
+            new = offering[retailer] & (pop.gift[buyers, slots] == GIFT_OFFERED)
+            if p.welcome == "unconditional":
+                rewards += np.bincount(retailer[new], minlength=n_r) * _gift_eur(model)
+                pop.gift[buyers[new], slots[new]] = GIFT_NONE
+            else:
+                pop.gift[buyers[new], slots[new]] = GIFT_PENDING
+                pop.gift_due_week[buyers[new], slots[new]] = model.week + p.welcome_vesting_weeks
+        _book_rewards(members, rewards)
+        _refresh(model, buyers, slots)
 
-    def weekly(self, pop, week, n_active):
-        p = self.params
-        self.retailer.accounts.programme += p.programme_eur_year / 52.0
-        if p.welcome != "none" and not self.offer_open and week >= 1:
-            self.offer_open = True  # launch, after the warm-up
-        if self.offer_open:
-            # never a customer here, or a year without buying here: a newcomer (again)
-            newcomers = np.flatnonzero((self.gift == GIFT_NONE)
-                                       & (week - pop.last_week[self.r] >= p.welcome_after_weeks))
-            self.gift[newcomers] = GIFT_OFFERED
-            self._refresh(pop, newcomers)
+    @classmethod
+    def weekly(cls, model, members, week, n_active):
+        p = members[0].strategy.params
+        pop = model.population
+        for r in members:
+            r.accounts.programme += p.programme_eur_year / 52.0
+            if p.welcome != "none" and not r.strategy.offer_open and week >= 1:
+                r.strategy.offer_open = True  # launch, after the warm-up
+                r.strategy.update_stranger()
+        offering = _offering(model, members)
+        if offering.any():
+            # a year without buying here, or never a customer: a newcomer (again)
+            who, slot = np.nonzero(np.append(offering, False)[pop.slot_retailer] & (pop.gift == GIFT_NONE)
+                                   & (week - pop.last_week >= p.welcome_after_weeks))
+            pop.gift[who, slot] = GIFT_OFFERED
+            _refresh(model, who, slot)
         if p.welcome == "vesting":
-            due = np.flatnonzero((self.gift == GIFT_PENDING) & (self.gift_due_week <= week))
-            if len(due):
-                window = self.retailer.model.config.choice.active_window_weeks
-                stayed = (week - pop.last_week[self.r, due]) < window
-                self._pay_gifts(due[stayed])
-                self.gift[due] = GIFT_NONE  # paid, or forfeited by leaving before it vested
-                self._refresh(pop, due)
-        if p.card_dilution > 0 and self._rival_programmes():
-            self._refresh(pop, np.arange(pop.n))  # cards held elsewhere change every week
+            who, slot = np.nonzero(kind_slots(model, members) & (pop.gift == GIFT_PENDING)
+                                   & (pop.gift_due_week <= week))
+            if len(who):
+                window = model.config.choice.active_window_weeks
+                stayed = (week - pop.last_week[who, slot]) < window
+                n_r = len(model.retailers)
+                paid = np.bincount(pop.slot_retailer[who[stayed], slot[stayed]], minlength=n_r) * _gift_eur(model)
+                _book_rewards(members, paid)
+                pop.gift[who, slot] = GIFT_NONE  # paid, or forfeited by leaving before it vested
+                _refresh(model, who, slot)
+        if p.card_dilution > 0 and len(members) > 1:
+            who, slot = np.nonzero(kind_slots(model, members))
+            _refresh(model, who, slot)  # cards held elsewhere change every week
 
-    def _rival_programmes(self) -> bool:
-        return any(isinstance(r.strategy, LoyaltyStrategy) and r is not self.retailer
-                   for r in self.retailer.model.retailers)
+    @classmethod
+    def review_all(cls, model, members, week):
+        """Re-rank each programme's customers into value tiers by their spend over the current year."""
+        p = members[0].strategy.params
+        pop = model.population
+        who, slot = np.nonzero(kind_slots(model, members))
+        spend = pop.spend_year[who, slot]
+        retailer = pop.slot_retailer[who, slot]
+        tier = np.zeros(len(who), dtype=np.int8)
+        buying = spend > 0
+        order = np.lexsort((spend[buying], retailer[buying]))
+        sorted_spend, sorted_ret = spend[buying][order], retailer[buying][order]
+        n_r = len(model.retailers)
+        counts = np.bincount(sorted_ret, minlength=n_r)
+        ends = np.cumsum(counts)
+        cut_mid = np.full(n_r, np.inf, dtype=np.float32)
+        cut_top = np.full(n_r, np.inf, dtype=np.float32)
+        for r in members:  # the spend that opens each tier; ties share a tier
+            n_own = int(counts[r.index])
+            if n_own:
+                k_top = max(round(TOP_SHARE * n_own), 1)
+                k_mid = max(round((TOP_SHARE + MIDDLE_SHARE) * n_own), 1)
+                cut_mid[r.index] = sorted_spend[ends[r.index] - k_mid]
+                cut_top[r.index] = sorted_spend[ends[r.index] - k_top]
+        tier += (spend >= cut_mid[retailer]) & buying
+        tier += (spend >= cut_top[retailer]) & buying
+        pop.tier[who, slot] = tier
+        pop.discount[who, slot] = _rate(p, tier)
 
-    def review(self, share_now, share_before, pop, week):
-        """Re-rank customers into value tiers by their spend over the current year."""
-        spend = pop.spend_year[self.r]
-        tier = np.zeros(pop.n, dtype=np.int8)
-        own = spend[spend > 0]
-        if len(own):
-            # the spend that opens each tier (a selection, not a full sort); ties share a tier
-            k_top = max(round(TOP_SHARE * len(own)), 1)
-            k_mid = max(round((TOP_SHARE + MIDDLE_SHARE) * len(own)), 1)
-            cut = np.partition(own, [len(own) - k_mid, len(own) - k_top])
-            tier += (spend >= cut[len(own) - k_mid]) & (spend > 0)
-            tier += (spend >= cut[len(own) - k_top]) & (spend > 0)
-        self.tier = tier
-        self.discount_row[:] = self._rate(np.arange(pop.n))
+
+def _rate(p, tier: np.ndarray) -> np.ndarray:
+    """Reward per € spent, by value tier."""
+    bonus = np.array([0.0, p.tier_bonus_middle, p.tier_bonus_top], dtype=np.float32)
+    return (p.points_per_eur * p.eur_per_point * (1.0 + bonus[tier])).astype(np.float32)
+
+
+def _offering(model, members) -> np.ndarray:
+    """(R,) which retailers have a welcome offer open now."""
+    offering = np.zeros(len(model.retailers), dtype=bool)
+    offering[[r.index for r in members if r.strategy.offer_open and r.strategy.params.welcome != "none"]] = True
+    return offering
+
+
+def _gift_eur(model) -> float:
+    return model.config.strategies.loyalty.welcome_eur * model.config.consumers.households_per_agent
+
+
+def _book_rewards(members, rewards: np.ndarray) -> None:
+    for r in members:
+        if rewards[r.index]:
+            r.accounts.rewards += float(rewards[r.index])
+
+
+def _refresh(model, who: np.ndarray, slot: np.ndarray) -> None:
+    """Recompute the extra utility of loyalty slots (``who``, ``slot``): points pull and welcome gift."""
+    if len(who) == 0:
+        return
+    pop = model.population
+    p = model.config.strategies.loyalty
+    retailer = pop.slot_retailer[who, slot]
+    pull = p.points_utility * np.minimum(pop.points[who, slot] / p.redeem_threshold_points, 1.0)
+    programmes = [r for r in model.retailers if isinstance(r.strategy, LoyaltyStrategy)]
+    if p.card_dilution > 0 and len(programmes) > 1:  # with one programme, one card at most
+        cards = (pop.card[who] & kind_slots(model, programmes)[who]).sum(axis=1).astype(np.float32)
+        pull = pull / np.maximum(cards, np.float32(1.0)) ** p.card_dilution
+    if p.welcome != "none":
+        offering = _offering(model, programmes)[retailer] & (pop.gift[who, slot] != GIFT_NONE)
+        if offering.any():
+            g = model.stranger.gift
+            pf = np.array([getattr(r.strategy, "gift_price_factor", np.float32(1.0)) for r in model.retailers],
+                          dtype=np.float32)[retailer]
+            gift = gift_utility(pop.basket_eur[who], pop.price_sens[who], pop.inertia[who], pf, g.scale,
+                                g.welcome_eur, g.vesting, g.inertia_mean)
+            pull = pull + np.where(offering, gift, 0.0)
+    pop.extra_utility[who, slot] = pull

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sim.strategies.base import Strategy
+import numpy as np
+
+from sim.strategies.base import Strategy, kind_slots
 
 
 class MassStrategy(Strategy):
@@ -31,23 +33,34 @@ class MassStrategy(Strategy):
     def promoting(self) -> bool:
         return self.params.promo_utility > 0 and self.params.promo_share_revenue > 0
 
+    def stranger_terms(self):
+        return (self.params.promo_utility if self.promoting else 0.0), 0.0
+
     def setup(self, pop):
         super().setup(pop)
         if self.promoting:
-            self.utility_row[:] = self.params.promo_utility  # nobody is a customer yet
+            who, slot = self.own_slots(pop)
+            pop.extra_utility[who, slot] = self.params.promo_utility
 
-    def after_sales(self, pop, buyers, channel, paid_eur, week):
-        if self.promoting:
-            self.utility_row[buyers] = 0.0  # customers now; promotions target the others
+    @classmethod
+    def after_sales(cls, model, members, week, sold):
+        promoting = np.zeros(len(model.retailers), dtype=bool)
+        promoting[[r.index for r in members if r.strategy.promoting]] = True
+        mine = sold[promoting[week.retailer[sold]]]
+        model.population.extra_utility[week.buyers[mine], week.slot[mine]] = 0.0  # customers: no promotions
 
-    def weekly(self, pop, week, n_active):
-        if self.promoting:
+    @classmethod
+    def weekly(cls, model, members, week, n_active):
+        promoting = [r for r in members if r.strategy.promoting]
+        if promoting:
             # consumers who are no longer customers at next week's shopping see promotions again
-            window = self.retailer.model.config.choice.active_window_weeks
-            lapsing = (week + 1 - pop.last_week[self.r]) == window
-            self.utility_row[lapsing] = self.params.promo_utility
-        acc = self.retailer.accounts
-        acc.marketing += self.params.promo_share_revenue * acc.revenue
+            pop = model.population
+            window = model.config.choice.active_window_weeks
+            who, slot = np.nonzero(kind_slots(model, promoting) & ((week + 1 - pop.last_week) == window))
+            pop.extra_utility[who, slot] = members[0].strategy.params.promo_utility
+        for r in members:
+            acc = r.accounts
+            acc.marketing += r.strategy.params.promo_share_revenue * acc.revenue
 
     def review(self, share_now, share_before, pop, week):
         p = self.params

@@ -54,10 +54,8 @@ class Diary:
     def before_shop(self) -> None:
         """Split each option's utility into parts for the sampled consumers, as the choice will see it."""
         m = self.model
-        arrays = m.market_arrays()
-        x = choice.gather(arrays, self.ids)
-        taste = arrays.taste_fit[self.ids].T.astype(np.float64)
-        offer = arrays.extra_utility[self.ids].T.astype(np.float64)
+        x = choice.dense_inputs(m, self.ids)
+        taste, offer = x.taste, x.extra
         price = x.price_sens[None, :] * x.rel_price
         habit = x.inertia[None, :] * x.habit
         online_ok = x.sells_online[:, None] & x.adopted[None, :]
@@ -65,11 +63,10 @@ class Diary:
             "taste": np.vstack([taste, taste]),
             "offer": np.vstack([offer, offer]),
             "price": np.vstack([-price, -x.online_price_sens_factor * price]),
-            "access": np.vstack([arrays.store_static[self.ids].T - taste,
-                                 np.where(online_ok, -x.online_friction[None, :], -np.inf)]),
+            "access": np.vstack([x.access, np.where(online_ok, -x.online_friction[None, :], -np.inf)]),
             "habit": np.vstack([habit, habit * x.online_inertia_factor]),
         }
-        self._utility = choice.option_utilities(x)
+        self._utility = choice.dense_option_utilities(x)
         self._previous = m.population.last_retailer[self.ids].astype(np.int64)
 
     def after_shop(self) -> None:
@@ -77,7 +74,7 @@ class Diary:
         m = self.model
         pop = m.population
         week = m.week
-        shopped = pop.last_week[:, self.ids].max(axis=0) == week
+        shopped = pop.last_week[self.ids].max(axis=1) == week
         for k, i in enumerate(self.ids):
             if not shopped[k]:
                 self.visits[int(i)].append(Visit(week, None, None))

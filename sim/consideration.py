@@ -1,0 +1,250 @@
+"""Consideration sets: the few stores and web shops each consumer weighs in her weekly choice.
+
+A consumer does not weigh every store in a region: she considers a handful (Hauser &
+Wernerfelt 1990). Her store options are her best ``consideration_stores`` retailers by
+taste fit plus access value, each through its store with the best footfall less travel
+cost (and the town's parking charge) for her, found among her ``stores_scanned`` nearest
+open stores. Her web-shop options are the ``consideration_online`` online sellers that
+fit her taste best. Options are kept in retailer order, so that with sets that hold
+everything the choice is the full logit over every store and web shop, bit for bit.
+
+Footfall changes with every opening and closure, but only near it (unless the densest
+cluster itself changes, which moves everyone's), so after an event only the consumers
+within reach of a changed site get new options: the cost of an event does not grow with
+the population, and the cost of a week not at all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit, prange
+from scipy.spatial import cKDTree
+
+from sim.town import ZONE_CODE
+
+if TYPE_CHECKING:
+    from sim.model import RetailMarket
+
+CHUNK = 65_536  # consumers per block when matching them to stores (bounded memory)
+N_CHUNKS = 256
+
+
+@njit(parallel=True, cache=True)
+def _pick_store_options(cand_store, value, km, store_retailer, taste, retailer_taste, neg_taste_weight, n_ret,
+                        out_ret, out_slot, out_static, out_km):
+    m, k = value.shape
+    ks = out_ret.shape[1]
+    n_chunks = min(N_CHUNKS, max(m, 1))
+    for c in prange(n_chunks):
+        best = np.full(n_ret, -1, dtype=np.int64)  # best candidate column per retailer in this row
+        found = np.empty(k, dtype=np.int64)
+        static = np.empty(k)
+        chosen = np.empty(ks, dtype=np.int64)
+        for row in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            n_found = 0
+            for col in range(k):
+                s = cand_store[row, col]
+                if s < 0:
+                    continue
+                r = store_retailer[s]
+                b = best[r]
+                if b < 0:
+                    best[r] = col
+                    found[n_found] = r
+                    n_found += 1
+                elif value[row, col] > value[row, b] or (value[row, col] == value[row, b]
+                                                         and s < cand_store[row, b]):
+                    best[r] = col  # the retailer's store worth most to her; ties to the first opened
+            for f in range(n_found):
+                r = found[f]
+                fit = np.float32(neg_taste_weight * np.float32(abs(taste[row] - retailer_taste[r])))
+                static[f] = np.float64(fit) + value[row, best[r]]
+            # her best ks retailers by taste fit + access (ties: the retailer listed first)
+            n_take = min(ks, n_found)
+            for t in range(n_take):
+                pick = -1
+                for f in range(n_found):
+                    if found[f] < 0:
+                        continue
+                    if pick < 0 or static[f] > static[pick] or (static[f] == static[pick] and found[f] < found[pick]):
+                        pick = f
+                chosen[t] = pick
+                found[pick] = -1 - found[pick]  # taken (kept recoverable)
+            for t in range(n_take):  # in retailer order, as the full logit lists them
+                for u in range(t + 1, n_take):
+                    if -1 - found[chosen[u]] < -1 - found[chosen[t]]:
+                        tmp = chosen[t]
+                        chosen[t] = chosen[u]
+                        chosen[u] = tmp
+            for t in range(ks):
+                if t < n_take:
+                    f = chosen[t]
+                    r = -1 - found[f]
+                    col = best[r]
+                    out_ret[row, t] = r
+                    out_slot[row, t] = cand_store[row, col]
+                    out_static[row, t] = static[f]
+                    out_km[row, t] = np.float32(km[row, col])
+                else:
+                    out_ret[row, t] = -1
+                    out_slot[row, t] = -1
+                    out_static[row, t] = -np.inf
+                    out_km[row, t] = np.float32(np.inf)
+            for f in range(n_found):  # reset the scratch for the next row
+                r = found[f]
+                best[r if r >= 0 else -1 - r] = -1
+
+
+@njit(parallel=True, cache=True)
+def _pick_online_options(taste, sellers, seller_taste, neg_taste_weight, out_ret, out_taste):
+    m = taste.shape[0]
+    ko = out_ret.shape[1]
+    n_sellers = sellers.shape[0]
+    n_chunks = min(N_CHUNKS, max(m, 1))
+    for c in prange(n_chunks):
+        fit = np.empty(n_sellers, dtype=np.float32)
+        taken = np.zeros(n_sellers, dtype=np.bool_)
+        chosen = np.empty(ko, dtype=np.int64)
+        for i in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            for s in range(n_sellers):
+                fit[s] = np.float32(neg_taste_weight * np.float32(abs(taste[i] - seller_taste[s])))
+                taken[s] = False
+            n_take = min(ko, n_sellers)
+            for t in range(n_take):  # sellers are in retailer order, so ties go to the first listed
+                pick = -1
+                for s in range(n_sellers):
+                    if not taken[s] and (pick < 0 or fit[s] > fit[pick]):
+                        pick = s
+                taken[pick] = True
+                chosen[t] = pick
+            chosen[:n_take].sort()
+            for t in range(ko):
+                if t < n_take:
+                    out_ret[i, t] = sellers[chosen[t]]
+                    out_taste[i, t] = fit[chosen[t]]
+                else:
+                    out_ret[i, t] = -1
+                    out_taste[i, t] = 0.0
+
+
+class ConsiderationSets:
+    """Every consumer's store and web-shop options, kept up to date as stores open and close."""
+
+    def __init__(self, model: RetailMarket):
+        self.model = model
+        cfg = model.config.choice
+        n = model.population.n
+        self.n_store, self.n_online, self.n_scanned = cfg.consideration_stores, cfg.consideration_online, \
+            cfg.stores_scanned
+        self.store_ret = np.full((n, self.n_store), -1, dtype=np.int32)
+        self.store_slot = np.full((n, self.n_store), -1, dtype=np.int32)
+        self.store_static = np.full((n, self.n_store), -np.inf)
+        self.store_km = np.full((n, self.n_store), np.inf, dtype=np.float32)
+        self.online_ret = np.full((n, self.n_online), -1, dtype=np.int32)
+        self.online_taste = np.zeros((n, self.n_online), dtype=np.float32)
+        self.reach_km = np.full(n, np.inf)  # distance to her farthest scanned store: events beyond it miss her
+        self.nearest_km = np.full(n, np.inf)  # to the nearest open store of any retailer
+        self.site_footfall: np.ndarray | None = None
+        self._home_tree = cKDTree(model._homes)
+        self._online_sellers: tuple[int, ...] | None = None
+
+    # ---- web shops --------------------------------------------------------------------------
+    def refresh_online(self) -> None:
+        """Her web-shop options: the online sellers that fit her taste best (recomputed when who sells
+        online changes, which is rare: a retailer joining the town's platform)."""
+        m = self.model
+        sellers = tuple(r.index for r in m.retailers if r.sells_online)
+        if sellers == self._online_sellers:
+            return
+        self._online_sellers = sellers
+        if self.n_online == 0:
+            return
+        taste = m.population.taste
+        seller_taste = np.array([m.retailers[i].taste for i in sellers], dtype=np.float32)
+        _pick_online_options(taste, np.array(sellers, dtype=np.int32), seller_taste,
+                             np.float32(-m.config.consumers.taste_weight), self.online_ret, self.online_taste)
+
+    # ---- stores -----------------------------------------------------------------------------
+    def refresh_stores(self, events: np.ndarray | None = None) -> int:
+        """New store options for the consumers an opening or closure at sites ``events`` concerns
+        (everyone when ``events`` is None). Returns how many consumers were refreshed."""
+        m = self.model
+        footfall = m.region.footfall(m.site_store >= 0, m.config.choice.footfall_radius_km)
+        changed = np.flatnonzero(footfall != self.site_footfall) if self.site_footfall is not None else None
+        self.site_footfall = footfall
+        site_of_slot = np.array([s.site for s in m.stores], dtype=np.intp)
+        m.slot_footfall = (m.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
+        n = m.population.n
+        if events is None or changed is None:
+            who = np.arange(n)
+        else:
+            who = self._concerned(np.union1d(np.asarray(events, dtype=np.intp), changed))
+        if len(who):
+            self._assign(who)
+        return len(who)
+
+    def _concerned(self, sites: np.ndarray) -> np.ndarray:
+        """Consumers with one of ``sites`` within reach of their scanned stores."""
+        m = self.model
+        n = m.population.n
+        if len(sites) == 0:
+            return np.zeros(0, dtype=np.intp)
+        if not np.isfinite(self.reach_km).all() or len(sites) > 64:
+            far = np.flatnonzero(~np.isfinite(self.reach_km))
+            if len(far) == n or len(sites) > 64:
+                return np.arange(n)
+        else:
+            far = np.zeros(0, dtype=np.intp)
+        points = np.column_stack([m.region.site_x[sites], m.region.site_y[sites]])
+        near = self._home_tree.query_ball_point(points, r=float(self.reach_km[np.isfinite(self.reach_km)].max()))
+        candidates = np.unique(np.concatenate([np.asarray(c, dtype=np.intp) for c in near] + [far]))
+        if len(candidates) == 0:
+            return candidates
+        homes = m._homes[candidates]
+        km = np.hypot(homes[:, :1] - points[None, :, 0], homes[:, 1:] - points[None, :, 1]).min(axis=1)
+        return candidates[km <= self.reach_km[candidates]]
+
+    def _assign(self, who: np.ndarray) -> None:
+        m, pop = self.model, self.model.population
+        open_stores = m.open_stores
+        if not open_stores:
+            self.store_ret[who] = -1
+            self.store_slot[who] = -1
+            self.store_static[who] = -np.inf
+            self.store_km[who] = np.inf
+            self.nearest_km[who] = np.inf
+            self.reach_km[who] = np.inf
+            return
+        sites = np.array([s.site for s in open_stores], dtype=np.intp)
+        slots = np.array([s.slot for s in open_stores], dtype=np.int64)
+        store_retailer = np.full(len(m.stores), -1, dtype=np.int64)
+        store_retailer[slots] = [s.retailer.index for s in open_stores]
+        pull = m.slot_footfall[slots].astype(np.float64)
+        at_centre = (m.region.site_zone[sites] == ZONE_CODE["centre"]).astype(np.float64)
+        site_x, site_y = m.region.site_x[sites], m.region.site_y[sites]
+        k = min(self.n_scanned, len(open_stores))
+        tree = cKDTree(np.column_stack([site_x, site_y]))
+        retailer_taste = np.array([r.taste for r in m.retailers], dtype=np.float32)
+        neg_tw = np.float32(-m.config.consumers.taste_weight)
+        for lo in range(0, len(who), CHUNK):
+            rows = who[lo:lo + CHUNK]
+            homes = m._homes[rows]
+            if k == len(open_stores):
+                near = np.broadcast_to(np.arange(k), (len(rows), k))
+            else:
+                near = tree.query(homes, k=k)[1].reshape(len(rows), k)
+            # distances as np.hypot gives them, whichever way the stores were found
+            km = np.hypot(homes[:, :1] - site_x[near], homes[:, 1:] - site_y[near])
+            value = pull[near] - pop.travel_sens[rows, None].astype(np.float64) * km
+            if m._parking is not None:
+                value -= m._parking[rows, None] * at_centre[near]
+            out = (np.empty((len(rows), self.n_store), dtype=np.int32),
+                   np.empty((len(rows), self.n_store), dtype=np.int32),
+                   np.empty((len(rows), self.n_store)), np.empty((len(rows), self.n_store), dtype=np.float32))
+            _pick_store_options(slots[near], value, km, store_retailer, pop.taste[rows], retailer_taste, neg_tw,
+                                len(m.retailers), *out)
+            self.store_ret[rows], self.store_slot[rows], self.store_static[rows], self.store_km[rows] = out
+            self.nearest_km[rows] = km.min(axis=1)
+            self.reach_km[rows] = km.max(axis=1) if k < len(open_stores) else np.inf
