@@ -127,6 +127,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"ok: {args.scenario}: scenario '{scenario.name}', {len(scenario.retailers)} retailers, "
           f"{n_stores} stores on {n_sites} sites, {scenario.consumers.n:,} consumers, "
           f"{scenario.steps} weeks")
+    from sim.model import footprint
+
+    need = footprint(scenario)
+    n_online = sum(r.online for r in scenario.retailers)
+    with_stores = sum(r.n_stores > 0 or r.waiting_to_open for r in scenario.retailers)
+    print(f"engine: each shopper weighs at most {need['n_store_options']} stores, one a retailer ({with_stores} "
+          f"retailers have or seek stores), and {need['n_online_options']} web shops ({n_online} sell online), "
+          f"and holds {need['n_slots']} relationships; memory about "
+          f"{need['state_mib']:,.0f} MiB of consumer state + {need['working_mib']:,.0f} MiB a week's working "
+          f"arrays ({need['bytes_per_consumer']:,.0f} bytes a consumer)")
     return 0
 
 

@@ -24,6 +24,28 @@ if TYPE_CHECKING:
 NEVER = np.int32(-1_000_000)  # week of last purchase for a retailer never used
 STORE, ONLINE = 0, 1
 
+# What a repertoire slot holds, (consumer, slot) arrays: dtype, value when empty, meaning.
+SLOT_FIELDS: dict[str, tuple[type, object, str]] = {
+    "slot_retailer": (np.int32, -1, "the retailer this slot is for; −1: empty"),
+    "habit": (np.float32, 0.0, "habit toward it in [0, 1]: an exponentially smoothed purchase history, so "
+                               "her inertia is earned in full only by a run of purchases (Guadagni & Little 1983)"),
+    "last_week": (np.int32, NEVER, "week of her last purchase there"),
+    "since_week": (np.int32, NEVER, "start of the current relationship"),
+    "spend_year": (np.float32, 0.0, "spend there over the current 52-week window"),
+    "spend_last_year": (np.float32, 0.0, "over the window before"),
+    "points": (np.float32, 0.0, "loyalty points balance"),
+    "knowledge": (np.float32, 0.0, "what a learning retailer knows of her, in [0, 1]"),
+    "extra_utility": (np.float32, 0.0, "what the retailer's strategy adds to its utility for her"),
+    "discount": (np.float32, 0.0, "the share of the price she perceives she does not pay"),
+    "tier": (np.int8, 0, "loyalty value tier: 0 bottom, 1 middle, 2 top"),
+    "card": (np.bool_, False, "holds the retailer's loyalty card"),
+    "gift": (np.int8, 0, "welcome gift: none, offered, pending"),
+    "gift_due_week": (np.int32, 0, "week a pending (vesting) gift falls due"),
+}
+# per-consumer attributes outside the repertoire, in bytes (see ConsumerPopulation.__init__): twelve of
+# 4 bytes, one of 8, three of 1 and one of 2
+CONSUMER_BYTES = 4 * 12 + 8 + 3 + 2
+
 
 def lognormal_sigma_for_top20(share: float) -> float:
     """Sigma of a lognormal whose top 20 % hold ``share`` of the total.
@@ -75,26 +97,10 @@ class ConsumerPopulation:
         # each (Ehrenberg's repertoire buying: a shopper splits her purchases over a few stores).
         # A slot with retailer −1 is empty; a retailer outside her slots is a stranger to her.
         # Laid out (consumer, slot) so that one consumer's repertoire sits together in memory.
-        shape = (n, cfg.repertoire_slots)
         self.n_slots = cfg.repertoire_slots
-        self.slot_retailer = np.full(shape, -1, dtype=np.int32)
-        # habit toward the slot's retailer in [0, 1]: an exponentially smoothed purchase history;
-        # her inertia is earned in full only by a run of purchases (Guadagni & Little 1983)
-        self.habit = np.zeros(shape, dtype=np.float32)
-        self.last_week = np.full(shape, NEVER, dtype=np.int32)
-        self.since_week = np.full(shape, NEVER, dtype=np.int32)  # start of the current relationship
-        self.spend_year = np.zeros(shape, dtype=np.float32)  # spend over the current 52-week window
-        self.spend_last_year = np.zeros(shape, dtype=np.float32)  # over the window before
-        self.points = np.zeros(shape, dtype=np.float32)
-        self.knowledge = np.zeros(shape, dtype=np.float32)
-        # what the retailer's strategy adds to its utility, and the discount she perceives; each
-        # strategy keeps its own retailers' slots up to date and the weekly choice reads them
-        self.extra_utility = np.zeros(shape, dtype=np.float32)
-        self.discount = np.zeros(shape, dtype=np.float32)
-        self.tier = np.zeros(shape, dtype=np.int8)  # loyalty value tier: 0 bottom, 1 middle, 2 top
-        self.card = np.zeros(shape, dtype=np.bool_)  # holds the retailer's loyalty card
-        self.gift = np.zeros(shape, dtype=np.int8)  # welcome gift: none, offered, pending (loyalty)
-        self.gift_due_week = np.zeros(shape, dtype=np.int32)
+        self.any_held = False  # becomes True with the first purchase
+        for name, (dtype, empty, _) in SLOT_FIELDS.items():
+            setattr(self, name, np.full((n, cfg.repertoire_slots), empty, dtype=dtype))
 
     # ---- the repertoire ------------------------------------------------------------
     def slot_of(self, consumers: np.ndarray, retailer) -> np.ndarray:
@@ -114,7 +120,10 @@ class ConsumerPopulation:
 
     def active_pairs(self, week: int, window: int) -> tuple[np.ndarray, np.ndarray]:
         """(consumer, slot) of every relationship active this week (a purchase in the last ``window``)."""
-        return np.nonzero(((week - self.last_week) < window) & (self.slot_retailer >= 0))
+        from sim.slots import find_slots
+
+        anyone = np.ones(int(self.slot_retailer.max(initial=-1)) + 1, dtype=bool)
+        return find_slots(self, anyone, self.last_week, week, -(2**62), window - 1)
 
     def adopt_online(self, p_innovation: float, q_imitation: float, rng: np.random.Generator) -> int:
         """One week of Bass diffusion: non-adopters adopt with hazard (p + q·F) / 52."""

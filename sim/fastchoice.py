@@ -387,12 +387,12 @@ def _decay_and_refit(slot_retailer, is_kind, knowledge, fit, keep, neg_c, scale)
     for c in prange(n_chunks):
         for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             for q in range(n_slot):
-                r = slot_retailer[i, q]
-                if r < 0 or not is_kind[r]:
-                    continue
                 k = knowledge[i, q]
                 if k == 0:
                     continue  # nothing known: nothing decays, and the fit stays 0
+                r = slot_retailer[i, q]
+                if r < 0 or not is_kind[r]:
+                    continue
                 k = k * keep  # float32 × float32, as numpy's in-place multiply
                 knowledge[i, q] = k
                 fit[i, q] = np.float32((1.0 - det_exp(np.float64(k) * neg_c)) * scale)

@@ -326,6 +326,14 @@ def hhi(m):
 
 
 @market_metric
+def n_evicted_active(m):
+    """Active relationships pushed out of a full repertoire this week: a purchase from a retailer new to
+    her while every slot held a relationship active within the window. Near 0 when
+    ``consumers.repertoire_slots`` holds what consumers actually use."""
+    return float(m.n_evicted_active)
+
+
+@market_metric
 def n_shoppers(m):
     """Consumers who went shopping this week."""
     return m.shop_stats.get("n_shoppers", np.nan)

@@ -155,6 +155,7 @@ class RetailMarket(mesa.Model):
         week = self._settle(pop, self, choices, idx, self._price_factors(),
                             self.config.consumers.households_per_agent, len(self.stores), self.week,
                             self.config.choice.active_window_weeks)
+        pop.any_held = pop.any_held or len(week.buyers) > 0
 
         for r in self.retailers:
             i = r.index
@@ -289,7 +290,7 @@ class RetailMarket(mesa.Model):
         who, slot = pop.active_pairs(self.week, self.config.choice.active_window_weeks)
         retailer = pop.slot_retailer[who, slot]
         band = tenure_band(self.week - pop.since_week[who, slot])
-        self.active_snapshots.append((self.week, who, retailer, band))
+        self.active_snapshots.append((self.week, who.astype(np.int32), retailer, band))
         self._measure_wallet(who, slot, retailer)
         then_week, then_who, then_ret, then_band = self.active_snapshots[0]
         self.attrition_detail = {name: np.full(n_r + 1, np.nan) for name in ATTRITION_GROUPS}
@@ -554,6 +555,26 @@ def _lost_share(retailer: np.ndarray, lost: np.ndarray, n_r: int) -> np.ndarray:
         per_retailer = np.where(n_base > 0, n_lost / np.maximum(n_base, 1), np.nan)
     market = n_lost.sum() / n_base.sum() if n_base.sum() > 0 else np.nan
     return np.append(per_retailer, market)
+
+
+def footprint(config: Scenario) -> dict[str, float]:
+    """What a scenario asks of the engine: options a shopper weighs, repertoire slots, and the memory
+    of the consumer state (MiB) and of a week's working arrays at their largest (MiB, an estimate)."""
+    from sim.consumers import CONSUMER_BYTES, SLOT_FIELDS
+
+    n, slots = config.consumers.n, config.consumers.repertoire_slots
+    ks, ko = config.choice.consideration_stores, config.choice.consideration_online
+    slot_bytes = slots * sum(np.dtype(dtype).itemsize for dtype, _, _ in SLOT_FIELDS.values())
+    option_bytes = ks * (4 + 4 + 8 + 4) + ko * (4 + 4) + 8 + 8  # store and web-shop options; reach, nearest
+    model_bytes = 8 * 2 + (8 if config.municipal.centre_parking_eur > 0 else 0)  # homes, parking charge
+    per_consumer = CONSUMER_BYTES + slot_bytes + option_bytes + model_bytes
+    # a week: the shoppers' draws, choices and settlement (about 100 bytes a shopper), and the year of
+    # quarterly snapshots of active relationships the annual attrition compares with (9 bytes each)
+    working = n * (4 + config.consumers.p_shop * 100 + 5 * 9 * min(slots, 3))
+    mib = 2.0**20
+    return {"n_options": ks + ko, "n_store_options": ks, "n_online_options": ko, "n_slots": slots,
+            "state_mib": n * per_consumer / mib, "working_mib": working / mib,
+            "bytes_per_consumer": per_consumer}
 
 
 class StrangerTerms:

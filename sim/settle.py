@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.choice import gift_utility
-from sim.consumers import NEVER, ONLINE, ConsumerPopulation
+from sim.consumers import ONLINE, SLOT_FIELDS, ConsumerPopulation
+from sim.slots import group_purchases_by_retailer
 
 
 @dataclass
@@ -53,17 +54,11 @@ class Settlement:
 
 def group_purchases(idx, ret, chan, paid, rep, previous, evicted, n_r: int, **booked) -> Settlement:
     """Group the week's purchases by retailer and count the flows between retailers."""
-    ok = ret >= 0
-    r = ret[ok].astype(np.intp)
-    order = np.argsort(r, kind="stable")
-    n_tx = booked["n_transactions"]
-    prev = previous[ok].astype(np.intp)
-    moved = prev != r
-    flows = np.bincount((prev[moved] + 1) * n_r + r[moved], minlength=(n_r + 1) * n_r).reshape(n_r + 1, n_r)
+    buyers, retailer, slot, channel, paid_eur, starts, flows = group_purchases_by_retailer(
+        idx, ret, rep, chan, paid, previous, n_r)
     return Settlement(
-        buyers=idx[ok][order], retailer=r[order], slot=rep[ok][order].astype(np.intp), channel=chan[ok][order],
-        paid_eur=paid[ok][order], starts=np.concatenate([[0], np.cumsum(n_tx)]),
-        n_stranded=int((~ok).sum()), n_evicted_active=int(evicted.sum()), flows=flows, **booked)
+        buyers=buyers, retailer=retailer, slot=slot, channel=channel, paid_eur=paid_eur, starts=starts,
+        n_stranded=int((ret < 0).sum()), n_evicted_active=int(evicted.sum()), flows=flows, **booked)
 
 
 def stranger_state(pop: ConsumerPopulation, stranger, buyers: np.ndarray, r: np.ndarray):
@@ -93,11 +88,9 @@ def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.
     active relationship was pushed out."""
     q = weakest_slots(pop, who)
     evicted = (pop.slot_retailer[who, q] >= 0) & ((week - pop.last_week[who, q]) < window)
+    for name, (_, empty, _) in SLOT_FIELDS.items():
+        getattr(pop, name)[who, q] = empty
     pop.slot_retailer[who, q] = retailer
-    for name, value in (("habit", 0.0), ("last_week", NEVER), ("since_week", NEVER), ("spend_year", 0.0),
-                        ("spend_last_year", 0.0), ("points", 0.0), ("knowledge", 0.0), ("tier", 0),
-                        ("card", False), ("gift_due_week", 0)):
-        getattr(pop, name)[who, q] = value
     extra, discount, gift = stranger_state(pop, stranger, who, retailer)
     pop.extra_utility[who, q] = extra
     pop.discount[who, q] = discount

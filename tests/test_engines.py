@@ -15,8 +15,8 @@ from sim.model import RetailMarket
 from .conftest import ROOT, small_scenario
 
 
-def _frame(engine: str, seed: int = 7) -> pd.DataFrame:
-    model = RetailMarket(small_scenario(engine=engine, steps=60), seed=seed)
+def _frame(engine: str, seed: int = 7, **overrides) -> pd.DataFrame:
+    model = RetailMarket(small_scenario(engine=engine, steps=60, **overrides), seed=seed)
     model.run()
     assert model.engine == engine
     return model.metrics.to_frame()
@@ -24,6 +24,15 @@ def _frame(engine: str, seed: int = 7) -> pd.DataFrame:
 
 def test_numpy_and_numba_engines_give_identical_runs():
     pd.testing.assert_frame_equal(_frame("numpy"), _frame("numba"), check_exact=True)
+
+
+def test_engines_agree_when_sets_and_repertoires_are_smaller_than_the_market():
+    # one store and one web shop considered, two slots for three retailers: strangers and evictions every week
+    small = {"choice.consideration_stores": 1, "choice.consideration_online": 1, "consumers.repertoire_slots": 2,
+             "strategies.loyalty.welcome": "vesting"}
+    numpy_frame = _frame("numpy", **small)
+    pd.testing.assert_frame_equal(numpy_frame, _frame("numba", **small), check_exact=True)
+    assert not numpy_frame.equals(_frame("numpy"))  # the small sets do change the market
 
 
 def test_auto_engine_picks_numba_only_for_large_populations():

@@ -376,3 +376,15 @@ def test_a_new_store_expects_less_where_more_stores_already_trade():
     near = m.region.site_km(free[1:], free[:1])[:, 0] <= m.config.stores.access_km
     assert near.any()
     assert (after[near] < before[1:][near]).all() and (after[~near] == before[1:][~near]).all()
+
+
+def test_the_footprint_validate_reports_is_the_state_the_model_holds():
+    from sim.model import footprint
+
+    scenario = small_scenario(**{"consumers.n": 700, "municipal.centre_parking_eur": 2.0,
+                                 "consumers.repertoire_slots": 4, "choice.consideration_stores": 2})
+    m = RetailMarket(scenario, seed=1)
+    n = m.population.n
+    held = [a for a in (*vars(m.population).values(), *vars(m.consider).values(), m._homes, m._parking)
+            if isinstance(a, np.ndarray) and a.shape[:1] == (n,)]
+    assert sum(a.nbytes for a in held) == footprint(scenario)["bytes_per_consumer"] * n

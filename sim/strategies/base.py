@@ -56,6 +56,8 @@ class Strategy:
     def own_slots(self, pop: ConsumerPopulation, who: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(consumer, slot) of this retailer's relationships, among consumers ``who`` if given."""
         if who is None:
+            if not pop.any_held:  # before the first purchase nobody holds a slot
+                return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
             return np.nonzero(pop.slot_retailer == self.r)
         who = np.asarray(who, dtype=np.intp)
         slot = pop.slot_of(who, self.r)
@@ -89,8 +91,13 @@ class Strategy:
         return f"{type(self).__name__}(retailer={self.retailer.name!r}, markup={self.retailer.markup:.3f})"
 
 
+def member_mask(model: RetailMarket, members: list[Retailer]) -> np.ndarray:
+    """(R + 1,) True for ``members``; the last entry, False, stands for empty slots (retailer −1)."""
+    is_member = np.zeros(len(model.retailers) + 1, dtype=bool)
+    is_member[[r.index for r in members]] = True
+    return is_member
+
+
 def kind_slots(model: RetailMarket, members: list[Retailer]) -> np.ndarray:
     """(consumer, slot) mask of the slots held by any of ``members``."""
-    is_member = np.zeros(len(model.retailers) + 1, dtype=bool)  # the last entry stands for empty slots (−1)
-    is_member[[r.index for r in members]] = True
-    return is_member[model.population.slot_retailer]
+    return member_mask(model, members)[model.population.slot_retailer]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
-from sim.choice import gift_utility
-from sim.strategies.base import Strategy, kind_slots
+from sim.fastchoice import gift_utility_scalar
+from sim.slots import count_held, counting_order, find_slots
+from sim.strategies.base import Strategy, member_mask
 
 TOP_SHARE, MIDDLE_SHARE = 0.2, 0.3  # value tiers: top 20 % of customers, next 30 %
 GIFT_NONE, GIFT_OFFERED, GIFT_PENDING = 0, 1, 2  # not on offer to her, on offer, promised (vesting)
@@ -109,15 +111,16 @@ class LoyaltyStrategy(Strategy):
                 r.strategy.offer_open = True  # launch, after the warm-up
                 r.strategy.update_stranger()
         offering = _offering(model, members)
+        ever = 2**62
         if offering.any():
             # a year without buying here, or never a customer: a newcomer (again)
-            who, slot = np.nonzero(np.append(offering, False)[pop.slot_retailer] & (pop.gift == GIFT_NONE)
-                                   & (week - pop.last_week >= p.welcome_after_weeks))
+            who, slot = find_slots(pop, offering, pop.last_week, week, p.welcome_after_weeks, ever, pop.gift,
+                                   GIFT_NONE)
             pop.gift[who, slot] = GIFT_OFFERED
             _refresh(model, who, slot)
         if p.welcome == "vesting":
-            who, slot = np.nonzero(kind_slots(model, members) & (pop.gift == GIFT_PENDING)
-                                   & (pop.gift_due_week <= week))
+            who, slot = find_slots(pop, member_mask(model, members)[:-1], pop.gift_due_week, week, 0, ever, pop.gift,
+                                   GIFT_PENDING)
             if len(who):
                 window = model.config.choice.active_window_weeks
                 stayed = (week - pop.last_week[who, slot]) < window
@@ -127,33 +130,31 @@ class LoyaltyStrategy(Strategy):
                 pop.gift[who, slot] = GIFT_NONE  # paid, or forfeited by leaving before it vested
                 _refresh(model, who, slot)
         if p.card_dilution > 0 and len(members) > 1:
-            who, slot = np.nonzero(kind_slots(model, members))
-            _refresh(model, who, slot)  # cards held elsewhere change every week
+            _refresh_card_holders(model, members)
 
     @classmethod
     def review_all(cls, model, members, week):
         """Re-rank each programme's customers into value tiers by their spend over the current year."""
         p = members[0].strategy.params
         pop = model.population
-        who, slot = np.nonzero(kind_slots(model, members))
+        who, slot = find_slots(pop, member_mask(model, members)[:-1], pop.last_week, week, -(2**62), 2**62)
         spend = pop.spend_year[who, slot]
         retailer = pop.slot_retailer[who, slot]
         tier = np.zeros(len(who), dtype=np.int8)
         buying = spend > 0
-        order = np.lexsort((spend[buying], retailer[buying]))
-        sorted_spend, sorted_ret = spend[buying][order], retailer[buying][order]
         n_r = len(model.retailers)
-        counts = np.bincount(sorted_ret, minlength=n_r)
-        ends = np.cumsum(counts)
+        order, starts = counting_order(retailer[buying], n_r)
+        grouped = spend[buying][order]
         cut_mid = np.full(n_r, np.inf, dtype=np.float32)
         cut_top = np.full(n_r, np.inf, dtype=np.float32)
-        for r in members:  # the spend that opens each tier; ties share a tier
-            n_own = int(counts[r.index])
-            if n_own:
-                k_top = max(round(TOP_SHARE * n_own), 1)
-                k_mid = max(round((TOP_SHARE + MIDDLE_SHARE) * n_own), 1)
-                cut_mid[r.index] = sorted_spend[ends[r.index] - k_mid]
-                cut_top[r.index] = sorted_spend[ends[r.index] - k_top]
+        for r in members:  # the spend that opens each tier (a selection, not a full sort); ties share a tier
+            own = grouped[starts[r.index]:starts[r.index + 1]]
+            if len(own):
+                k_top = max(round(TOP_SHARE * len(own)), 1)
+                k_mid = max(round((TOP_SHARE + MIDDLE_SHARE) * len(own)), 1)
+                cut = np.partition(own, [len(own) - k_mid, len(own) - k_top])
+                cut_mid[r.index] = cut[len(own) - k_mid]
+                cut_top[r.index] = cut[len(own) - k_top]
         tier += (spend >= cut_mid[retailer]) & buying
         tier += (spend >= cut_top[retailer]) & buying
         pop.tier[who, slot] = tier
@@ -183,25 +184,62 @@ def _book_rewards(members, rewards: np.ndarray) -> None:
             r.accounts.rewards += float(rewards[r.index])
 
 
+def _refresh_card_holders(model, members) -> None:
+    """Several cards weaken each: refresh every programme slot of the consumers whose number of
+    cards changed since last week (a new card, or a card's slot given up), or everyone's when the
+    programmes themselves changed."""
+    pop = model.population
+    mask = member_mask(model, members)
+    cards = count_held(pop, mask[:-1], pop.card)
+    previous = getattr(model, "_cards_held", None)
+    if previous is None or previous[0] != tuple(r.index for r in members):
+        changed = np.arange(pop.n)
+    else:
+        changed = np.flatnonzero(cards != previous[1])
+    model._cards_held = (tuple(r.index for r in members), cards)
+    if len(changed):
+        rows, slot = np.nonzero(mask[pop.slot_retailer[changed]])
+        _refresh(model, changed[rows], slot)
+
+
 def _refresh(model, who: np.ndarray, slot: np.ndarray) -> None:
     """Recompute the extra utility of loyalty slots (``who``, ``slot``): points pull and welcome gift."""
     if len(who) == 0:
         return
     pop = model.population
     p = model.config.strategies.loyalty
-    retailer = pop.slot_retailer[who, slot]
-    pull = p.points_utility * np.minimum(pop.points[who, slot] / p.redeem_threshold_points, 1.0)
     programmes = [r for r in model.retailers if isinstance(r.strategy, LoyaltyStrategy)]
-    if p.card_dilution > 0 and len(programmes) > 1:  # with one programme, one card at most
-        cards = (pop.card[who] & kind_slots(model, programmes)[who]).sum(axis=1).astype(np.float32)
-        pull = pull / np.maximum(cards, np.float32(1.0)) ** p.card_dilution
-    if p.welcome != "none":
-        offering = _offering(model, programmes)[retailer] & (pop.gift[who, slot] != GIFT_NONE)
-        if offering.any():
-            g = model.stranger.gift
-            pf = np.array([getattr(r.strategy, "gift_price_factor", np.float32(1.0)) for r in model.retailers],
-                          dtype=np.float32)[retailer]
-            gift = gift_utility(pop.basket_eur[who], pop.price_sens[who], pop.inertia[who], pf, g.scale,
-                                g.welcome_eur, g.vesting, g.inertia_mean)
-            pull = pull + np.where(offering, gift, 0.0)
-    pop.extra_utility[who, slot] = pull
+    dilute = p.card_dilution > 0 and len(programmes) > 1  # with one programme, one card at most
+    # several cards weaken each: 1 / max(cards, 1) ** dilution, as numpy's float32 power gives it
+    weight = np.maximum(np.arange(pop.n_slots + 1, dtype=np.float32), np.float32(1.0)) ** p.card_dilution
+    offering = _offering(model, programmes) if p.welcome != "none" else np.zeros(len(model.retailers), dtype=bool)
+    g = model.stranger.gift
+    gift_pf = np.array([getattr(r.strategy, "gift_price_factor", 1.0) for r in model.retailers], dtype=np.float32)
+    _pull(np.asarray(who, dtype=np.int64), np.asarray(slot, dtype=np.int64), pop.slot_retailer,
+          member_mask(model, programmes)[:-1], pop.points, pop.card, pop.gift, offering, gift_pf, pop.basket_eur,
+          pop.price_sens, pop.inertia, g.scale, g.welcome_eur, bool(g.vesting), g.inertia_mean,
+          np.float32(p.points_utility), np.float32(p.redeem_threshold_points), weight.astype(np.float32), dilute,
+          pop.extra_utility)
+
+
+@njit(parallel=True, cache=True)
+def _pull(who, slot, slot_retailer, programme, points, card, gift, offering, gift_pf, basket, price_sens,
+          inertia, scale, welcome_eur, vesting, inertia_mean, points_utility, threshold, weight, dilute, out):
+    for j in prange(who.shape[0]):
+        i, q = who[j], slot[j]
+        share = np.float32(points[i, q] / threshold)
+        if share > np.float32(1.0):
+            share = np.float32(1.0)
+        pull = np.float32(points_utility * share)
+        if dilute:
+            cards = 0
+            for s in range(slot_retailer.shape[1]):
+                r = slot_retailer[i, s]
+                if r >= 0 and programme[r] and card[i, s]:
+                    cards += 1
+            pull = np.float32(pull / weight[cards])
+        r = slot_retailer[i, q]
+        if offering[r] and gift[i, q] != GIFT_NONE:
+            pull = np.float32(pull + gift_utility_scalar(basket[i], price_sens[i], inertia[i], gift_pf[r], scale,
+                                                         welcome_eur, vesting, inertia_mean))
+        out[i, q] = pull

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.strategies.base import Strategy, kind_slots
+from sim.slots import find_slots
+from sim.strategies.base import Strategy, member_mask
 
 
 class MassStrategy(Strategy):
@@ -56,7 +57,8 @@ class MassStrategy(Strategy):
             # consumers who are no longer customers at next week's shopping see promotions again
             pop = model.population
             window = model.config.choice.active_window_weeks
-            who, slot = np.nonzero(kind_slots(model, promoting) & ((week + 1 - pop.last_week) == window))
+            who, slot = find_slots(pop, member_mask(model, promoting)[:-1], pop.last_week, week, window - 1,
+                                   window - 1)
             pop.extra_utility[who, slot] = members[0].strategy.params.promo_utility
         for r in members:
             acc = r.accounts

@@ -1,0 +1,145 @@
+"""Compiled passes over every repertoire slot, used by both engines.
+
+A strategy's weekly work touches few slots (those whose customer lapses this week, whose
+gift falls due, who took a new card), but finding them means looking at every slot of
+every consumer. These kernels do that look in one compiled, parallel pass and return
+the (consumer, slot) pairs in row-major order, exactly as ``np.nonzero`` would; they
+deal in integers only, so every engine gets the same pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+N_CHUNKS = 64
+
+
+@njit(cache=True, inline="always")
+def _hit(slot_retailer, member, weeks, week, gap_lo, gap_hi, state, state_value, i, q):
+    gap = week - weeks[i, q]  # the cheap, contiguous test first: most slots fail it
+    if gap < gap_lo or gap > gap_hi:
+        return False
+    r = slot_retailer[i, q]
+    if r < 0 or not member[r]:
+        return False
+    return state_value < 0 or state[i, q] == state_value
+
+
+@njit(parallel=True, cache=True)
+def _find(slot_retailer, member, weeks, week, gap_lo, gap_hi, state, state_value):
+    n, n_slot = slot_retailer.shape
+    n_chunks = min(N_CHUNKS, max(n, 1))
+    counts = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in prange(n_chunks):
+        k = 0
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            for q in range(n_slot):
+                if _hit(slot_retailer, member, weeks, week, gap_lo, gap_hi, state, state_value, i, q):
+                    k += 1
+        counts[c + 1] = k
+    starts = np.cumsum(counts)
+    who = np.empty(starts[-1], dtype=np.int64)
+    slot = np.empty(starts[-1], dtype=np.int64)
+    for c in prange(n_chunks):
+        k = starts[c]
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            for q in range(n_slot):
+                if _hit(slot_retailer, member, weeks, week, gap_lo, gap_hi, state, state_value, i, q):
+                    who[k] = i
+                    slot[k] = q
+                    k += 1
+    return who, slot
+
+
+def find_slots(pop, member: np.ndarray, weeks: np.ndarray, week: int, gap_lo: int, gap_hi: int,
+               state: np.ndarray | None = None, state_value: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """(consumer, slot) of the slots held by a ``member`` retailer ((R,) bool) whose
+    ``week − weeks[slot]`` lies in [gap_lo, gap_hi] and, if given, whose ``state`` is ``state_value``."""
+    if not member.any():
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    if state is None:
+        state, state_value = pop.tier, -1  # any array of the shape; not read
+    return _find(pop.slot_retailer, member.astype(np.bool_), weeks, int(week), int(gap_lo),
+                 int(min(gap_hi, 2**62)), state, int(state_value))
+
+
+@njit(parallel=True, cache=True)
+def _count_held(slot_retailer, member, flag, out):
+    n, n_slot = slot_retailer.shape
+    for i in prange(n):
+        k = 0
+        for q in range(n_slot):
+            r = slot_retailer[i, q]
+            if r >= 0 and member[r] and flag[i, q]:
+                k += 1
+        out[i] = k
+
+
+def count_held(pop, member: np.ndarray, flag: np.ndarray) -> np.ndarray:
+    """Per consumer, how many of her slots are held by a ``member`` retailer and have ``flag`` set."""
+    out = np.empty(pop.n, dtype=np.int32)
+    _count_held(pop.slot_retailer, member.astype(np.bool_), flag, out)
+    return out
+
+
+@njit(cache=True)
+def _group(idx, ret, rep, chan, paid, previous, n_ret):
+    """Counting sort of the week's purchases by retailer (stable), and the flows between retailers."""
+    n = ret.shape[0]
+    starts = np.zeros(n_ret + 1, dtype=np.int64)
+    for j in range(n):
+        if ret[j] >= 0:
+            starts[ret[j] + 1] += 1
+    for r in range(n_ret):
+        starts[r + 1] += starts[r]
+    at = starts[:-1].copy()
+    n_buy = starts[n_ret]
+    buyers = np.empty(n_buy, dtype=np.int64)
+    retailer = np.empty(n_buy, dtype=np.int64)
+    slot = np.empty(n_buy, dtype=np.int64)
+    channel = np.empty(n_buy, dtype=np.int8)
+    paid_eur = np.empty(n_buy)
+    flows = np.zeros((n_ret + 1, n_ret), dtype=np.int64)
+    for j in range(n):
+        r = ret[j]
+        if r < 0:
+            continue
+        k = at[r]
+        at[r] += 1
+        buyers[k] = idx[j]
+        retailer[k] = r
+        slot[k] = rep[j]
+        channel[k] = chan[j]
+        paid_eur[k] = paid[j]
+        if previous[j] != r:
+            flows[previous[j] + 1, r] += 1
+    return buyers, retailer, slot, channel, paid_eur, starts, flows
+
+
+def group_purchases_by_retailer(idx, ret, rep, chan, paid, previous, n_ret: int):
+    """The week's purchases grouped by retailer, stable within a group: (buyers, retailer, slot,
+    channel, paid, group starts) and the (R + 1, R) purchases that moved (row 0: a first purchase)."""
+    return _group(np.asarray(idx, dtype=np.int64), ret, rep, chan, paid, previous, n_ret)
+
+
+@njit(cache=True)
+def _counting_order(keys, n_keys):
+    n = keys.shape[0]
+    starts = np.zeros(n_keys + 1, dtype=np.int64)
+    for j in range(n):
+        starts[keys[j] + 1] += 1
+    for k in range(n_keys):
+        starts[k + 1] += starts[k]
+    at = starts[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        order[at[keys[j]]] = j
+        at[keys[j]] += 1
+    return order, starts
+
+
+def counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stable sort of small integer ``keys`` in [0, n_keys): (order, group starts)."""
+    return _counting_order(np.asarray(keys, dtype=np.int64), int(n_keys))
