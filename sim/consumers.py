@@ -105,9 +105,9 @@ class ConsumerPopulation:
     # ---- the repertoire ------------------------------------------------------------
     def slot_of(self, consumers: np.ndarray, retailer) -> np.ndarray:
         """Slot holding ``retailer`` (one, or one per consumer) in each consumer's repertoire; −1: none."""
-        consumers = np.asarray(consumers, dtype=np.intp)
-        hit = self.slot_retailer[consumers] == np.asarray(retailer).reshape(-1, 1)
-        return np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+        from sim.slots import slot_of
+
+        return slot_of(self.slot_retailer, np.asarray(consumers), np.asarray(retailer))
 
     def of_retailer(self, name: str, retailer: int, fill=0) -> np.ndarray:
         """One retailer's value of slot attribute ``name`` for every consumer (``fill`` where she

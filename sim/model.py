@@ -109,6 +109,7 @@ class RetailMarket(mesa.Model):
         self.shop_stats: dict[str, float] = {}
         self.n_acquired = np.zeros(len(self.retailers), dtype=np.int64)
         self.n_evicted_active = 0
+        self.lost_cards = np.zeros(0, dtype=np.int64)  # consumers whose card went with a slot this week
         self.n_transactions = np.zeros(len(self.retailers), dtype=np.int64)
         self.closures: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []  # strategy changes and other notable moments
@@ -178,6 +179,7 @@ class RetailMarket(mesa.Model):
         self.n_transactions = week.n_transactions
         self.n_acquired = week.n_acquired
         self.n_evicted_active = week.n_evicted_active
+        self.lost_cards = week.lost_card
         self.shop_stats = {
             "n_shoppers": float(len(idx)),
             "n_stranded": float(week.n_stranded),
@@ -298,14 +300,13 @@ class RetailMarket(mesa.Model):
             self.attrition_rate[:] = np.nan
             return
         lost = ~self.running_since_pairs(then_who, then_ret, then_week)
-        self.attrition_rate = _lost_share(then_ret, lost, n_r)
+        by_band = _lost_share(then_ret, then_band, len(TENURE_BAND_NAMES), lost, n_r)
+        self.attrition_rate = by_band[:, -1]
         for b, name in enumerate(TENURE_BAND_NAMES):
-            group = then_band == b
-            self.attrition_detail[name] = _lost_share(then_ret[group], lost[group], n_r)
-        tier = pop.value_tier[then_who]
+            self.attrition_detail[name] = by_band[:, b]
+        by_tier = _lost_share(then_ret, pop.value_tier[then_who], len(VALUE_TIER_NAMES), lost, n_r)
         for t, name in enumerate(VALUE_TIER_NAMES):
-            group = tier == t
-            self.attrition_detail[name] = _lost_share(then_ret[group], lost[group], n_r)
+            self.attrition_detail[name] = by_tier[:, t]
 
     def _measure_wallet(self, who: np.ndarray, slot: np.ndarray, retailer: np.ndarray) -> None:
         """Share of wallet: what a retailer's active customers spent there / all they spent this year."""
@@ -546,15 +547,19 @@ def tenure_band(tenure: np.ndarray) -> np.ndarray:
     return band
 
 
-def _lost_share(retailer: np.ndarray, lost: np.ndarray, n_r: int) -> np.ndarray:
-    """Per retailer lost / base over relationships (their retailers, lost or not), plus the market;
-    NaN where the base is 0."""
-    n_base = np.bincount(retailer, minlength=n_r)
-    n_lost = np.bincount(retailer[lost], minlength=n_r)
+def _lost_share(retailer: np.ndarray, group: np.ndarray, n_groups: int, lost: np.ndarray, n_r: int) -> np.ndarray:
+    """Lost / base over relationships (their retailer, group and whether lost), as an (R + 1, groups + 1)
+    table: retailers then the market in rows, each group then all groups in columns; NaN where the
+    base is 0."""
+    key = retailer.astype(np.int64) * n_groups + group
+    n_base = np.bincount(key, minlength=n_r * n_groups).reshape(n_r, n_groups)
+    n_lost = np.bincount(key[lost], minlength=n_r * n_groups).reshape(n_r, n_groups)
+    n_base = np.vstack([n_base, n_base.sum(axis=0)])
+    n_lost = np.vstack([n_lost, n_lost.sum(axis=0)])
+    n_base = np.column_stack([n_base, n_base.sum(axis=1)])
+    n_lost = np.column_stack([n_lost, n_lost.sum(axis=1)])
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_retailer = np.where(n_base > 0, n_lost / np.maximum(n_base, 1), np.nan)
-    market = n_lost.sum() / n_base.sum() if n_base.sum() > 0 else np.nan
-    return np.append(per_retailer, market)
+        return np.where(n_base > 0, n_lost / np.maximum(n_base, 1), np.nan)
 
 
 def footprint(config: Scenario) -> dict[str, float]:

@@ -42,6 +42,7 @@ class Settlement:
     store_cogs: np.ndarray
     n_stranded: int
     n_evicted_active: int  # active relationships pushed out of a full repertoire this week
+    lost_card: np.ndarray  # consumers who gave up a slot that held a loyalty card
     sum_distance_km: float  # over store purchases
     n_store_purchases: int
     sum_utility: float
@@ -52,13 +53,14 @@ class Settlement:
         return slice(int(self.starts[r]), int(self.starts[r + 1]))
 
 
-def group_purchases(idx, ret, chan, paid, rep, previous, evicted, n_r: int, **booked) -> Settlement:
+def group_purchases(idx, ret, chan, paid, rep, previous, evicted, lost_card, n_r: int, **booked) -> Settlement:
     """Group the week's purchases by retailer and count the flows between retailers."""
     buyers, retailer, slot, channel, paid_eur, starts, flows = group_purchases_by_retailer(
         idx, ret, rep, chan, paid, previous, n_r)
     return Settlement(
         buyers=buyers, retailer=retailer, slot=slot, channel=channel, paid_eur=paid_eur, starts=starts,
-        n_stranded=int((ret < 0).sum()), n_evicted_active=int(evicted.sum()), flows=flows, **booked)
+        n_stranded=int((ret < 0).sum()), n_evicted_active=int(evicted.sum()), lost_card=idx[lost_card],
+        flows=flows, **booked)
 
 
 def stranger_state(pop: ConsumerPopulation, stranger, buyers: np.ndarray, r: np.ndarray):
@@ -85,9 +87,10 @@ def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.
                window: int) -> tuple[np.ndarray, np.ndarray]:
     """Give each consumer ``who`` (distinct) a repertoire slot for ``retailer``, whom she is new to:
     her weakest slot, reset to what the retailer offers strangers. Returns the slots and whether an
-    active relationship was pushed out."""
+    active relationship was pushed out, and whether a loyalty card went with the slot."""
     q = weakest_slots(pop, who)
     evicted = (pop.slot_retailer[who, q] >= 0) & ((week - pop.last_week[who, q]) < window)
+    lost_card = pop.card[who, q].copy()
     for name, (_, empty, _) in SLOT_FIELDS.items():
         getattr(pop, name)[who, q] = empty
     pop.slot_retailer[who, q] = retailer
@@ -95,7 +98,7 @@ def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.
     pop.extra_utility[who, q] = extra
     pop.discount[who, q] = discount
     pop.gift[who, q] = gift
-    return q, evicted
+    return q, evicted, lost_card
 
 
 def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, households_per_agent: float,
@@ -107,12 +110,13 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
     chunk = _chunk_of(len(idx))[ok]
     buyers, r, c = idx[ok], ret[ok].astype(np.intp), chan[ok]
     evicted = np.zeros(len(idx), dtype=bool)
+    lost_card = np.zeros(len(idx), dtype=bool)
 
     new = rep[ok] < 0  # strangers take a slot first
     if new.any():
         slot = rep[ok].copy()
-        slot[new], evicted[np.flatnonzero(ok)[new]] = take_slots(pop, model.stranger, buyers[new], r[new], week,
-                                                                 window)
+        at = np.flatnonzero(ok)[new]
+        slot[new], evicted[at], lost_card[at] = take_slots(pop, model.stranger, buyers[new], r[new], week, window)
         rep[np.flatnonzero(ok)] = slot
     slot = rep[ok].astype(np.intp)
 
@@ -141,7 +145,7 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
     paid_all[ok] = paid
     n_tx = np.bincount(r, minlength=n_r)
     return group_purchases(
-        idx, ret, chan, paid_all, rep, previous, evicted, n_r,
+        idx, ret, chan, paid_all, rep, previous, evicted, lost_card, n_r,
         revenue_store=_chunked_sum(chunk[in_store], r[in_store], paid[in_store], n_r),
         revenue_online=_chunked_sum(chunk[online], r[online], paid[online], n_r),
         cogs=_chunked_sum(chunk, r, cost, n_r),

@@ -143,3 +143,23 @@ def _counting_order(keys, n_keys):
 def counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """A stable sort of small integer ``keys`` in [0, n_keys): (order, group starts)."""
     return _counting_order(np.asarray(keys, dtype=np.int64), int(n_keys))
+
+
+@njit(parallel=True, cache=True)
+def _slot_of(slot_retailer, who, retailer, out):
+    for j in prange(who.shape[0]):
+        i = who[j]
+        out[j] = -1
+        for q in range(slot_retailer.shape[1]):
+            if slot_retailer[i, q] == retailer[j]:
+                out[j] = q
+                break
+
+
+def slot_of(slot_retailer: np.ndarray, who: np.ndarray, retailer: np.ndarray) -> np.ndarray:
+    """The slot of ``retailer[j]`` in consumer ``who[j]``'s repertoire, −1 where she holds none."""
+    who = np.ascontiguousarray(who, dtype=np.int64)
+    retailer = np.ascontiguousarray(np.broadcast_to(retailer, who.shape), dtype=np.int64)
+    out = np.empty(len(who), dtype=np.int64)
+    _slot_of(slot_retailer, who, retailer, out)
+    return out

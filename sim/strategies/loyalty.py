@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.fastchoice import gift_utility_scalar
-from sim.slots import count_held, counting_order, find_slots
+from sim.slots import counting_order, find_slots
 from sim.strategies.base import Strategy, member_mask
 
 TOP_SHARE, MIDDLE_SHARE = 0.2, 0.3  # value tiers: top 20 % of customers, next 30 %
@@ -78,6 +78,7 @@ class LoyaltyStrategy(Strategy):
         p = members[0].strategy.params
         pop = model.population
         buyers, slots, retailer = week.buyers[sold], week.slot[sold], week.retailer[sold]
+        model._new_cards = buyers[~pop.card[buyers, slots]]  # their other programmes' pulls weaken
         pop.card[buyers, slots] = True
         n_r = len(model.retailers)
         rewards = np.zeros(n_r)
@@ -186,17 +187,18 @@ def _book_rewards(members, rewards: np.ndarray) -> None:
 
 def _refresh_card_holders(model, members) -> None:
     """Several cards weaken each: refresh every programme slot of the consumers whose number of
-    cards changed since last week (a new card, or a card's slot given up), or everyone's when the
-    programmes themselves changed."""
+    cards changed this week (a new card, or a card's slot given up to another retailer), or
+    everyone's when the programmes themselves changed."""
     pop = model.population
     mask = member_mask(model, members)
-    cards = count_held(pop, mask[:-1], pop.card)
-    previous = getattr(model, "_cards_held", None)
-    if previous is None or previous[0] != tuple(r.index for r in members):
+    programmes = tuple(r.index for r in members)
+    if getattr(model, "_card_programmes", None) != programmes:
+        model._card_programmes = programmes
         changed = np.arange(pop.n)
     else:
-        changed = np.flatnonzero(cards != previous[1])
-    model._cards_held = (tuple(r.index for r in members), cards)
+        changed = np.unique(np.concatenate([getattr(model, "_new_cards", np.zeros(0, dtype=np.int64)),
+                                            model.lost_cards]))
+    model._new_cards = np.zeros(0, dtype=np.int64)
     if len(changed):
         rows, slot = np.nonzero(mask[pop.slot_retailer[changed]])
         _refresh(model, changed[rows], slot)
