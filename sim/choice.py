@@ -64,6 +64,14 @@ class MarketArrays:
     inertia: np.ndarray  # (n,) float32: each consumer's habit strength (utility of a full habit)
     online_inertia_factor: float
     online_price_sens_factor: float
+    store_width: int = -1  # store options in use by anyone (the rest of the columns are empty); −1: all
+    online_width: int = -1
+
+    def widths(self) -> tuple[int, int]:
+        """Store and web-shop columns that can hold an option (options are packed to the left)."""
+        ws = self.store_ret.shape[1] if self.store_width < 0 else self.store_width
+        wo = self.online_ret.shape[1] if self.online_width < 0 else self.online_width
+        return ws, wo
 
 
 @dataclass
@@ -99,6 +107,7 @@ class ChoiceInputs:
     store_utility: np.ndarray  # (K, S) store options: taste fit + access + extra utility
     rel_price: np.ndarray  # (K, S) net price / market reference price − 1
     habit: np.ndarray  # (K, S)
+    slot: np.ndarray  # (K, S) her repertoire slot for the option's retailer, −1: a stranger
     available: np.ndarray  # (K, S) bool
     price_sens: np.ndarray  # (S,)
     online_friction: np.ndarray  # (S,)
@@ -117,11 +126,13 @@ def relationship_terms(a: MarketArrays, idx: np.ndarray, ret: np.ndarray):
     rows = idx[:, None]
     safe = np.maximum(ret, 0)
     g = a.gift
-    gift_pf = g.price_factor[safe]
-    gift = gift_utility(g.basket_eur[idx][:, None], a.price_sens[idx][:, None], a.inertia[idx][:, None],
-                        np.where(gift_pf > 0, gift_pf, np.float32(1.0)), g.scale, g.welcome_eur, g.vesting,
-                        g.inertia_mean)
-    stranger = a.stranger_extra[safe] + np.where(gift_pf > 0, gift, np.float32(0.0))
+    stranger = a.stranger_extra[safe]
+    if (g.price_factor > 0).any():  # a welcome gift on offer to strangers somewhere
+        gift_pf = g.price_factor[safe]
+        gift = gift_utility(g.basket_eur[idx][:, None], a.price_sens[idx][:, None], a.inertia[idx][:, None],
+                            np.where(gift_pf > 0, gift_pf, np.float32(1.0)), g.scale, g.welcome_eur, g.vesting,
+                            g.inertia_mean)
+        stranger = stranger + np.where(gift_pf > 0, gift, np.float32(0.0))
     extra = np.where(found, a.extra_utility[rows, slot], stranger)
     discount = np.where(found, a.discount[rows, slot], a.stranger_discount[safe])
     habit = np.where(found, a.habit[rows, slot], np.float32(0.0))
@@ -132,13 +143,14 @@ def gather(a: MarketArrays, idx: np.ndarray) -> ChoiceInputs:
     """Columns of the shoppers ``idx``, converted to float64 in the order the compiled engine uses."""
     f8 = np.float64
     idx = np.asarray(idx, dtype=np.intp)
-    ret = np.concatenate([a.store_ret[idx], a.online_ret[idx]], axis=1)  # (S, K)
-    n_store = a.store_ret.shape[1]
-    extra, discount, habit, _ = relationship_terms(a, idx, ret)
+    n_store, n_online = a.widths()
+    ret = np.concatenate([a.store_ret[idx, :n_store], a.online_ret[idx, :n_online]], axis=1)  # (S, K)
+    extra, discount, habit, slot = relationship_terms(a, idx, ret)
     extra = extra.astype(f8)
     safe = np.maximum(ret, 0)
-    taste = np.concatenate([np.zeros((len(idx), n_store), dtype=np.float32), a.online_taste[idx]], axis=1)
-    static = np.concatenate([a.store_static[idx], np.zeros((len(idx), ret.shape[1] - n_store))], axis=1)
+    taste = np.concatenate([np.zeros((len(idx), n_store), dtype=np.float32), a.online_taste[idx, :n_online]],
+                           axis=1)
+    static = np.concatenate([a.store_static[idx, :n_store], np.zeros((len(idx), n_online))], axis=1)
     available = ret >= 0
     available[:, n_store:] &= a.sells_online[safe[:, n_store:]] & a.adopted[idx][:, None]
     return ChoiceInputs(
@@ -147,6 +159,7 @@ def gather(a: MarketArrays, idx: np.ndarray) -> ChoiceInputs:
         store_utility=(static + extra).T,
         rel_price=(np.asarray(a.rel_posted, dtype=f8)[safe] * (1.0 - discount.astype(f8)) - 1.0).T,
         habit=habit.T.astype(f8),
+        slot=slot.T,
         available=available.T,
         price_sens=a.price_sens[idx].astype(f8),
         online_friction=a.online_friction[idx].astype(f8),
@@ -217,19 +230,16 @@ class Choices:
 def choose_numpy(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray) -> Choices:
     """The numpy engine: gather the shoppers' columns, then choose."""
     idx = np.asarray(idx, dtype=np.intp)
-    retailer, channel, utility, option = choose(gather(a, idx), uniforms)
-    ks = a.store_ret.shape[1]
+    x = gather(a, idx)
+    retailer, channel, utility, option = choose(x, uniforms)
+    ks = x.n_store
     in_store = (option >= 0) & (option < ks)
     col = np.where(in_store, option, 0)
-    rows = np.arange(len(idx))
     store_slot = np.where(in_store, a.store_slot[idx, col] if ks else -1, -1).astype(np.int32)
     store_km = np.where(in_store, a.store_km[idx, col] if ks else 0, 0).astype(np.float32)
     picked = retailer >= 0
     rep_slot = np.full(len(idx), -1, dtype=np.int32)
-    if picked.any():
-        _, _, _, slot = relationship_terms(a, idx[picked], retailer[picked][:, None])
-        rep_slot[picked] = slot[:, 0]
-    del rows
+    rep_slot[picked] = x.slot[option[picked], np.flatnonzero(picked)]
     return Choices(retailer, channel, utility, store_slot, store_km, rep_slot)
 
 

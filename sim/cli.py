@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,6 +19,7 @@ from sim import __version__
 from sim.scenario import Scenario, ScenarioError, load, parse_assignment
 
 EXIT_BAD_INPUT = 2
+MAX_INT = 2**63 - 1  # seeds and counts are 64-bit; a larger seed would run but not repeat
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = Path("scenarios") / "baseline.toml"
 
@@ -46,6 +49,16 @@ def load_scenario(path: str | None, sets: list[str], steps: int | None = None) -
     return load(path or default_scenario_path(), overrides)
 
 
+def _check_out(out: Path, kind: str) -> None:
+    """Refuse, before anything runs, an output folder that writing the results would damage."""
+    from sim.outputs import OutputError, check_destination
+
+    try:
+        check_destination(out, kind)
+    except OutputError as exc:
+        _fail(str(exc))
+
+
 # ---- run ---------------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -55,8 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _fail(str(exc))
     seed = scenario.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.name}-seed{seed}"
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: exists and is not a folder")
+    _check_out(out, "run")
 
     from sim.model import RetailMarket
     from sim.outputs import write_run
@@ -158,6 +170,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             _fail(str(exc))
         experiment = dataclasses.replace(experiment, base_overrides={**experiment.base_overrides, **extra})
     out = Path(args.out) if args.out else Path("runs") / "experiments" / _variant_folder(experiment.name, args.set)
+    _check_out(out, "experiment")
     n_rep = args.replications or experiment.replications
     n_runs = n_rep * len(experiment.arms)
     started = time.perf_counter()
@@ -167,7 +180,16 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         runs_csv = Path(args.from_runs)
         if not runs_csv.is_file():
             _fail(f"--from-runs {runs_csv}: no such file")
-        frame = pd.read_csv(runs_csv)
+        try:
+            frame = pd.read_csv(runs_csv)
+        except (ValueError, UnicodeDecodeError, OSError) as exc:  # pandas' parser and empty-data errors
+            _fail(f"--from-runs {runs_csv}: not a runs.csv table ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})")
+        needed = ["arm", "replication", *experiment.outcomes]
+        absent = [c for c in needed if c not in frame.columns]
+        if absent:
+            _fail(f"--from-runs {runs_csv}: not a runs.csv of experiment {experiment.name}: no column "
+                  f"{', '.join(map(repr, absent[:5]))}{' ...' if len(absent) > 5 else ''}")
         n_runs = len(frame)
     else:
         try:
@@ -231,13 +253,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sim.outputs import atomic_directory
 
     out = Path(args.out) if args.out else Path("runs") / "compare" / "_vs_".join(label for label, _ in scenarios)
+    _check_out(out, "compare")
     n_runs = args.replications * len(scenarios)
     frame = _with_run_progress("compare", n_runs, args.quiet,
                                lambda progress: compare.run_comparison(scenarios, args.replications,
                                                                        workers=args.workers, progress=progress))
     table = compare.differences(frame)
     text = compare.report(table, args.replications)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "compare") as tmp:
         frame.to_csv(tmp / "runs.csv", index=False, float_format="%.10g")
         table.to_csv(tmp / "differences.csv", index=False, float_format="%.10g")
         (tmp / "report.md").write_text(text)
@@ -319,12 +342,31 @@ def cmd_app(args: argparse.Namespace) -> int:
         _fail(str(exc))
     from sim.viz.market import SCENARIO_ENV
 
+    _check_port_free(args.host, args.port)
     app = Path(__file__).resolve().parent / "viz" / "app.py"
     env = {**os.environ, SCENARIO_ENV: str(path.resolve())}
     print(f"retailsim app: {path} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
     command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
                "--no-open", "--production", "--no-check-version", "--log-level", "warning"]
     os.execve(sys.executable, command, env)  # the server takes this process over, so Ctrl+C reaches it
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse in one line, before the server starts, an address that cannot be listened on."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        _fail(f"--host {host}: not an address of this machine ({exc})")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            _fail(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                  f"is another app running there? choose another --port")
 
 
 # ---- entry point ---------------------------------------------------------------------------
@@ -395,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Serve the teaching app (Solara, mesa's SolaraViz) for a scenario "
                                      "(default scenarios/classroom.toml) on this machine, and print its address.")
     app.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/classroom.toml)")
-    app.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+    app.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     app.set_defaults(func=cmd_app)
 
@@ -423,6 +465,8 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    if value > MAX_INT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_INT} (2**63 - 1), got {value}")
     return value
 
 
@@ -433,13 +477,52 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sim.outputs import OutputError
+    from sim.sweep import SweepError
+
     args = build_parser().parse_args(argv)
+    previous = _stop_on_sigterm()
     try:
         return int(args.func(args) or 0)
+    except (OutputError, ScenarioError, SweepError) as exc:  # e.g. an output folder changed while runs ran
+        _fail(str(exc))
     except KeyboardInterrupt:
         print("retailsim: interrupted; no output written", file=sys.stderr)
         return 130
+    except OSError as exc:  # the disk is full, a folder became read-only ...: no output is left half-written
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc} (no half-written output is left behind)")
+    except RecursionError:
+        _fail("input nested too deeply (a chain of base files, or a value, hundreds of levels deep)")
+    except _Terminated:
+        print("retailsim: terminated; no output written", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that half-written outputs are cleared on the way out."""
+
+
+def _stop_on_sigterm():
+    """Turn SIGTERM into :class:`_Terminated` (main thread only); the handler it replaced, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise _Terminated
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

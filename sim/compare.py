@@ -8,7 +8,6 @@ replication by replication.
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pandas as pd
 
 from sim.experiment import mean_ci
 from sim.scenario import Scenario
+from sim.sweep import worker_pool
 
 MASTER_SEED = 20_261_124
 
@@ -52,7 +52,7 @@ def run_comparison(scenarios: list[tuple[str, Scenario]], replications: int, wor
             if progress:
                 progress(k + 1, len(tasks))
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with worker_pool(workers) as pool:
             for k, row in enumerate(pool.map(_run, tasks)):
                 rows.append(row)
                 if progress:

@@ -144,6 +144,7 @@ class ConsiderationSets:
         self.store_km = np.full((n, self.n_store), np.inf, dtype=np.float32)
         self.online_ret = np.full((n, self.n_online), -1, dtype=np.int32)
         self.online_taste = np.zeros((n, self.n_online), dtype=np.float32)
+        self.store_width = self.online_width = 0  # columns in use by anyone (options are packed left)
         self.reach_km = np.full(n, np.inf)  # distance to her farthest scanned store: events beyond it miss her
         self.nearest_km = np.full(n, np.inf)  # to the nearest open store of any retailer
         self.site_footfall: np.ndarray | None = None
@@ -165,6 +166,7 @@ class ConsiderationSets:
         seller_taste = np.array([m.retailers[i].taste for i in sellers], dtype=np.float32)
         _pick_online_options(taste, np.array(sellers, dtype=np.int32), seller_taste,
                              np.float32(-m.config.consumers.taste_weight), self.online_ret, self.online_taste)
+        self.online_width = min(self.n_online, len(sellers))
 
     # ---- stores -----------------------------------------------------------------------------
     def refresh_stores(self, events: np.ndarray | None = None) -> int:
@@ -183,6 +185,7 @@ class ConsiderationSets:
             who = self._concerned(np.union1d(np.asarray(events, dtype=np.intp), changed))
         if len(who):
             self._assign(who)
+            self.store_width = int((self.store_ret >= 0).sum(axis=1).max(initial=0))
         return len(who)
 
     def _concerned(self, sites: np.ndarray) -> np.ndarray:

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from scipy import stats
 
 from sim.model import RetailMarket
 from sim.scenario import Scenario, ScenarioError, load
+from sim.sweep import worker_pool
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,7 +119,7 @@ def run(experiment: Experiment, replications: int | None = None, workers: int | 
     else:
         # fresh worker processes (spawn): forking a process that runs compiled threads can deadlock
         jobs = [(experiment.source, experiment.base_overrides, arm.label, rep) for _, arm, rep in tasks]
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with worker_pool(workers) as pool:
             for i, row in enumerate(pool.map(_run_task, jobs)):
                 rows.append(row)
                 if progress:
@@ -266,7 +265,7 @@ def write_report(experiment: Experiment, module: Any, frame: pd.DataFrame, out: 
     from sim.outputs import atomic_directory
 
     findings = module.findings(frame) if hasattr(module, "findings") else []
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "experiment") as tmp:
         frame.to_csv(tmp / "runs.csv", index=False, float_format="%.10g")
         summarise(frame, list(experiment.outcomes)).to_csv(tmp / "summary.csv", index=False, float_format="%.10g")
         (tmp / "report.md").write_text(report_markdown(experiment, frame, findings))

@@ -4,7 +4,7 @@ The arithmetic is that of ``sim.choice``, ``sim.settle`` and the learning strate
 in the same order. The kernels read each shopper's consideration set and repertoire
 in place instead of gathering the shoppers' columns, and work through consumers in a fixed
 number of chunks spread over the cores, so results depend only on the inputs and the
-uniforms, never on the number of threads. Used from 20,000 consumers (see
+uniforms, never on the number of threads. Used from 1,000 consumers (see
 ``Scenario.engine``); importing this module compiles nothing until the first call,
 and compiled code is cached on disk (``python -m sim.fastchoice`` warms the cache).
 """
@@ -75,11 +75,10 @@ def _choose(idx, uniforms, store_ret, store_slot, store_static, store_km, online
             slot_retailer, extra, discount, habit, stranger_extra, stranger_discount,
             gift_pf, basket, gift_scale, gift_welcome, gift_vesting, gift_inertia_mean,
             rel_posted, sells_online, adopted, price_sens, online_friction, inertia,
-            online_inertia_factor, online_price_sens_factor,
+            online_inertia_factor, online_price_sens_factor, ks, ko,
             out_ret, out_chan, out_util, out_store_slot, out_km, out_rep):
     n_shop = idx.shape[0]
-    ks = store_ret.shape[1]
-    n_opt = ks + online_ret.shape[1]
+    n_opt = ks + ko  # the columns in use: options are packed to the left
     n_chunks = min(N_CHUNKS, max(n_shop, 1))
     for c in prange(n_chunks):
         util = np.empty(n_opt)
@@ -177,12 +176,13 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray) -> Choi
     out_km = np.empty(n_shop, dtype=np.float32)
     out_rep = np.empty(n_shop, dtype=np.int32)
     g = a.gift
+    ks, ko = a.widths()
     _choose(np.asarray(idx, dtype=np.int64), uniforms, a.store_ret, a.store_slot, a.store_static, a.store_km,
             a.online_ret, a.online_taste, a.slot_retailer, a.extra_utility, a.discount, a.habit,
             a.stranger_extra, a.stranger_discount, g.price_factor, g.basket_eur, g.scale, g.welcome_eur,
             bool(g.vesting), g.inertia_mean, np.asarray(a.rel_posted, dtype=np.float64), a.sells_online,
             a.adopted, a.price_sens, a.online_friction, a.inertia, float(a.online_inertia_factor),
-            float(a.online_price_sens_factor), out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
+            float(a.online_price_sens_factor), ks, ko, out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
     return Choices(out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
 
 

@@ -2,11 +2,18 @@
 
 Everything is written into a temporary folder beside the destination and moved into
 place only when complete, so a failed run leaves no half-written folder and never
-damages the results of an earlier run in the same place.
+damages the results of an earlier run in the same place. An output folder is only
+ever replaced whole, and only when it is a previous output of ours of the same kind
+(marked by ``.retailsim.json``); any other folder is refused before anything runs.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
+import functools
+import glob
 import json
 import os
 import shutil
@@ -25,24 +32,195 @@ if TYPE_CHECKING:
     from sim.model import RetailMarket
 
 
-@contextmanager
-def atomic_directory(dest: str | Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder that replaces ``dest`` only if the block succeeds."""
+OUTPUT_MARK = ".retailsim.json"
+"""The mark of an output folder of ours: its kind and the files it holds (hidden, so a listing stays tidy)."""
+
+KNOWN_FILES = {
+    "run": frozenset({"metrics.parquet", "metrics.csv", "summary.json", "dashboard.png", "scenario.toml",
+                      "switching.csv", "flows.csv", "events.csv", "vacancy_by_town.csv", "map.png"}),
+    "compare": frozenset({"runs.csv", "differences.csv", "report.md", "figure.png"}),
+    "experiment": frozenset({"runs.csv", "summary.csv", "report.md", "figure.png"}),
+}
+"""What each kind of output folder holds: a folder written before the mark existed is recognised by it."""
+
+SIGNATURE = {"run": ("summary.json", "scenario.toml"), "compare": ("differences.csv", "report.md"),
+             "experiment": ("runs.csv", "summary.csv", "report.md")}
+
+
+class OutputError(ValueError):
+    """An output folder that cannot be written without losing something: one line, what to do instead."""
+
+
+def output_kind(folder: Path) -> str | None:
+    """The kind of output of ours that ``folder`` holds whole (``run``, ``compare``, ``experiment``),
+    or None if it holds anything else: a file we did not write, a folder, no mark and no signature."""
+    entries = {p.name for p in folder.iterdir()}
+    mark = folder / OUTPUT_MARK
+    if mark.is_file():
+        try:
+            found = json.loads(mark.read_text(encoding="utf-8"))
+            kind, files = found["kind"], set(found["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if kind in KNOWN_FILES and entries - {OUTPUT_MARK} <= files and _only_files(folder, entries):
+            return kind
+        return None
+    for kind, known in KNOWN_FILES.items():
+        if entries <= known and all(name in entries for name in SIGNATURE[kind]) and _only_files(folder, entries):
+            return kind
+    return None
+
+
+def _only_files(folder: Path, entries: set[str]) -> bool:
+    return all((folder / name).is_file() and not (folder / name).is_symlink() for name in entries)
+
+
+def check_destination(dest: str | Path, kind: str, option: str = "--out") -> Path:
+    """Refuse, before anything runs, an output folder whose writing would lose a user's files.
+
+    ``dest`` may be new, an empty folder, or a previous output of ours of the same kind (which is
+    then replaced whole); anything else is refused with one line saying why.
+    """
     dest = Path(dest)
+    where = f"{option} {dest}"
+    full = dest.absolute()
+    cwd = Path.cwd().absolute()
+    if full == cwd or full in cwd.parents:
+        raise OutputError(f"{where}: is the working folder or holds it; name a new folder for the results")
+    if dest.is_symlink():
+        raise OutputError(f"{where}: is a symbolic link; name a new folder for the results")
+    if dest.exists():
+        if not dest.is_dir():
+            raise OutputError(f"{where}: exists and is not a folder")
+        if any(dest.iterdir()):
+            found = output_kind(dest)
+            if found != kind:
+                names = sorted(p.name for p in dest.iterdir())
+                held = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+                what = f"a {found} folder, not a {kind} folder" if found else "not a retailsim output folder"
+                raise OutputError(f"{where}: exists and is {what} (it holds {held})"
+                                  f"; it is left as it is: name a new or empty folder, or a previous {kind}'s "
+                                  f"folder to replace it")
+        if not os.access(dest, os.W_OK | os.X_OK):
+            raise OutputError(f"{where}: folder is not writable")
+    ancestor = full.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{where}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutputError(f"{where}: cannot create it: {ancestor} is not writable")
+    return dest
+
+
+@contextmanager
+def atomic_directory(dest: str | Path, kind: str) -> Iterator[Path]:
+    """Yield a fresh temporary folder that becomes ``dest`` only if the block succeeds.
+
+    ``dest`` must pass :func:`check_destination` (checked again at the end, in case it changed
+    meanwhile): a previous output of the same kind is replaced whole, nothing else is touched. The
+    swap is one atomic exchange of the two folders where the system offers it (Linux), so no kill
+    can leave ``dest`` missing; temporary folders that a killed process left beside ``dest`` are
+    removed by the next write there.
+    """
+    dest = check_destination(dest, kind)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    _clear_debris(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-{os.getpid()}-", dir=dest.parent))
     try:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        files = sorted(p.name for p in tmp.iterdir())
+        (tmp / OUTPUT_MARK).write_text(json.dumps({"kind": kind, "version": __version__, "files": files},
+                                                  indent=1) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a result folder is as readable as any
+        for _attempt in range(5):  # another run may put its result there at the same moment: then try again
+            check_destination(dest, kind)
+            if _swap_into_place(tmp, dest):
+                break
+        else:
+            raise OutputError(f"--out {dest}: other processes keep writing there; try again")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # after a swap it holds the previous output
+
+
+def _swap_into_place(tmp: Path, dest: Path) -> bool:
+    """Make ``tmp`` the folder ``dest``: an atomic exchange with a previous ``dest`` (whose contents
+    end up in ``tmp``), or a rename if there is none. False if another writer got there first."""
+    try:
+        if dest.exists() and _exchange(tmp, dest):
+            return True
+        if dest.exists():  # no atomic exchange here: move the old one aside, then the new one in
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-{os.getpid()}-old-", dir=dest.parent))
+            try:
+                os.replace(dest, old / "previous")
+                os.replace(tmp, dest)
+            finally:
+                shutil.rmtree(old, ignore_errors=True)  # the previous output (or nothing if another took its place)
+            return True
+        os.rename(tmp, dest)
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+            return False
         raise
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    libc = _libc()
+    if libc is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP if hasattr(errno, "EOPNOTSUPP") else errno.EINVAL):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+@functools.cache
+def _libc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc if hasattr(libc, "renameat2") else None
+    except OSError:
+        return None
+
+
+def _clear_debris(dest: Path) -> None:
+    """Remove the temporary folders of writes to ``dest`` that a killed process left behind (its
+    pid is in the name, and it is no longer running); and the ``.NAME.old-PID`` of an earlier
+    version, put back if ``dest`` itself is missing."""
+    for path in dest.parent.glob(f".{glob.escape(dest.name)}.tmp-*"):
+        pid = path.name[len(dest.name) + 6:].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+    for path in dest.parent.glob(f".{glob.escape(dest.name)}.old-*"):
+        pid = path.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            if not dest.exists() and path.is_dir() and output_kind(path):
+                os.replace(path, dest)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def build_summary(model: RetailMarket, frame: pd.DataFrame, runtime_s: float) -> dict[str, Any]:
@@ -62,7 +240,7 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
     """Write the whole output contract for a finished model into ``out``, atomically."""
     frame = model.metrics.to_frame()
     summary = build_summary(model, frame, runtime_s)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "run") as tmp:
         frame.to_parquet(tmp / "metrics.parquet", index=False)
         frame.to_csv(tmp / "metrics.csv", index=False, float_format="%.10g")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -236,4 +414,5 @@ def _retailer_colours(model: RetailMarket) -> dict[str, Any]:
     return colours
 
 
-__all__ = ["atomic_directory", "build_summary", "dashboard", "final_figures", "site_map", "write_run"]
+__all__ = ["OutputError", "atomic_directory", "build_summary", "check_destination", "dashboard", "final_figures",
+           "output_kind", "site_map", "write_run"]

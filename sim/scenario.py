@@ -8,18 +8,23 @@ the file, the field and what is allowed, in one line (:class:`ScenarioError`).
 from __future__ import annotations
 
 import copy
+import numbers
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 Zone = Literal["centre", "neighbourhood", "retail_park"]
 ZONES: tuple[str, ...] = ("centre", "neighbourhood", "retail_park")
 StrategyName = Literal["mass", "loyalty", "learning"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-MAX_RETAILERS = 20_000  # retailer indices are stored as int32 in the repertoire; 20,000 is far above a region
+# what grows with the number of retailers is per week, not per consumer: a metrics row each and the (R + 1) × R
+# table of flows between them; at 1,000 a ten-year run keeps about 250 MB of weekly rows
+MAX_RETAILERS = 1_000
 
 
 class ScenarioError(ValueError):
@@ -27,28 +32,83 @@ class ScenarioError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """A table of the schema: unknown keys, non-finite numbers and values of the wrong type are refused
+    (no true for a number, no "2000" for a count, no "yes" for true/false)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_coercion(cls, value: Any, info: ValidationInfo) -> Any:
+        problem = _type_problem(cls.model_fields[info.field_name].annotation, value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def _scalar_kind(annotation: Any) -> str | None:
+    """'bool', 'int', 'float' or 'str' for a field of that type (or optional, or constrained), else None."""
+    if annotation in (bool, int, float, str):
+        return annotation.__name__
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        return _scalar_kind(args[0])
+    if origin is Literal:
+        return "str" if all(isinstance(a, str) for a in args) else None
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_scalar_kind(a) for a in args if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
+
+
+_EXPECTED = {"bool": "a valid boolean (true or false)", "int": "a valid integer (a whole number)",
+             "float": "a valid number", "str": "text"}
+
+
+def _type_problem(annotation: Any, value: Any) -> str | None:
+    """Why ``value`` is of the wrong type for a field of ``annotation``, or None if it is not."""
+    if typing.get_origin(annotation) is dict:  # e.g. floor area by zone: check each value
+        kind = _scalar_kind(typing.get_args(annotation)[1])
+        if isinstance(value, dict) and kind:
+            for key, item in value.items():
+                problem = _type_problem(typing.get_args(annotation)[1], item)
+                if problem:
+                    return f"{key}: {problem} (got {item!r})"
+        return None
+    kind = _scalar_kind(annotation)
+    if kind is None or value is None:
+        return None
+    numpy_bool = type(value).__module__ == "numpy" and "bool" in type(value).__name__  # from mesa.batch_run
+    ok = {"bool": lambda v: isinstance(v, bool) or numpy_bool,
+          "int": lambda v: (isinstance(v, numbers.Integral) and not isinstance(v, bool))
+          or (isinstance(v, float) and v.is_integer()),
+          "float": lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+          "str": lambda v: isinstance(v, str)}[kind](value)
+    if ok:
+        return None
+    given = {bool: "true/false", str: "text", list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    return f"Input should be {_EXPECTED[kind]}, not {given}"
 
 
 class RegionConfig(_Section):
     """The synthetic region: towns on a plane, each with centre, neighbourhood and park sites."""
 
-    width_km: float = Field(30.0, gt=0, le=1000, description="Width of the region (km).")
-    height_km: float = Field(30.0, gt=0, le=1000, description="Height of the region (km).")
+    width_km: float = Field(30.0, ge=0.1, le=1000, description="Width of the region (km).")
+    height_km: float = Field(30.0, ge=0.1, le=1000, description="Height of the region (km).")
     n_towns: int = Field(3, ge=1, le=50, description="Number of towns.")
     town_size_ratio: float = Field(
-        0.5, gt=0, le=1, description="Population of each town relative to the previous one."
+        0.5, ge=0.01, le=1, description="Population of each town relative to the previous one."
     )
     n_sites: int = Field(28, ge=1, le=100_000, description="Retail sites in the whole region.")
     share_sites: dict[Zone, Fraction] = Field(
         default_factory=lambda: {"centre": 0.45, "neighbourhood": 0.35, "retail_park": 0.2},
         description="Share of sites in each zone (normalised to sum to 1).",
     )
-    floor_area_m2: dict[Zone, Annotated[float, Field(gt=0)]] = Field(
+    floor_area_m2: dict[Zone, Annotated[float, Field(ge=1, le=100_000)]] = Field(
         default_factory=lambda: {"centre": 700.0, "neighbourhood": 350.0, "retail_park": 1200.0},
         description="Mean floor area of a site in each zone (m²).",
     )
-    rent_eur_m2_year: dict[Zone, Annotated[float, Field(ge=0)]] = Field(
+    rent_eur_m2_year: dict[Zone, Annotated[float, Field(ge=0, le=10_000)]] = Field(
         default_factory=lambda: {"centre": 220.0, "neighbourhood": 140.0, "retail_park": 110.0},
         description="Base rent of a site in each zone (€ per m² per year).",
     )
@@ -61,7 +121,7 @@ class RegionConfig(_Section):
         None, description="Your own population: CSV grid with x, y (km, cell centres) and count; "
                           "path relative to the scenario file.",
     )
-    town_radius_km: float = Field(3.0, gt=0, description="Spread of homes around the largest town (km).")
+    town_radius_km: float = Field(3.0, ge=0.01, le=100, description="Spread of homes around the largest town (km).")
 
 
 class ConsumerConfig(_Section):
@@ -69,21 +129,21 @@ class ConsumerConfig(_Section):
 
     n: int = Field(20_000, ge=1, le=10_000_000, description="Number of consumers.")
     households_per_agent: float = Field(
-        1.0, gt=0, le=1e6, description="Households each simulated consumer stands for (scales money, not counts)."
+        1.0, ge=0.001, le=1e6, description="Households each simulated consumer stands for (scales money, not counts)."
     )
     budget_mean_eur: float = Field(
-        60.0, gt=0, description="Mean weekly category budget at cost prices (€ per week)."
+        60.0, ge=0.01, le=10_000, description="Mean weekly category budget at cost prices (€ per week)."
     )
     share_spend_top20: float = Field(
         0.8, gt=0.2, lt=1.0, description="Share of all budget held by the top 20 % of consumers."
     )
     p_shop: Fraction = Field(0.8, description="Probability that a consumer shops in a given week.")
     price_sens_mean: float = Field(
-        8.0, ge=0, description="Mean utility lost per unit of relative price (0.1 = 10 % dearer)."
+        8.0, ge=0, le=100, description="Mean utility lost per unit of relative price (0.1 = 10 % dearer)."
     )
-    travel_sens_mean: float = Field(0.35, ge=0, description="Mean utility lost per km travelled.")
+    travel_sens_mean: float = Field(0.35, ge=0, le=20, description="Mean utility lost per km travelled.")
     taste_weight: float = Field(
-        3.0, ge=0, description="Utility lost per unit of distance in taste space to a retailer."
+        3.0, ge=0, le=100, description="Utility lost per unit of distance in taste space to a retailer."
     )
     share_online_initial: Fraction = Field(
         0.15, description="Share of consumers who have adopted online shopping at the start."
@@ -100,7 +160,8 @@ class ChoiceConfig(_Section):
     """The weekly multinomial-logit choice between stores and online channels."""
 
     inertia: float = Field(
-        2.0, ge=0, description="Mean utility of a full habit at one retailer (earned by a run of purchases there); "
+        2.0, ge=0, le=20,
+        description="Mean utility of a full habit at one retailer (earned by a run of purchases there); "
         "2.0 puts main-store switching in the baseline near the 12–16 % a year of UK grocery."
     )
     inertia_sd: float = Field(
@@ -111,24 +172,26 @@ class ChoiceConfig(_Section):
         description="Correlation between price sensitivity and weak habit: deal-prone consumers switch more.",
     )
     habit_build: float = Field(
-        0.3, gt=0, le=1, description="Share of the way to full habit that one purchase goes: habit toward each "
+        0.3, ge=0.001, le=1, description="Share of the way to full habit that one purchase goes: habit toward each "
         "retailer is a smoothed purchase history (Guadagni & Little 1983); 1: full habit after one purchase.",
     )
     online_inertia_factor: Fraction = Field(
         0.8, description="Inertia online as a fraction of inertia in store (online is less inert)."
     )
     online_friction_mean: float = Field(
-        0.3, description="Mean utility cost of buying online for an adopter (delivery wait, fees)."
+        0.3, ge=-20, le=20, description="Mean utility cost of buying online for an adopter (delivery wait, fees)."
     )
-    online_friction_sd: float = Field(0.8, ge=0, description="Spread of online friction across consumers.")
+    online_friction_sd: float = Field(0.8, ge=0, le=10, description="Spread of online friction across consumers.")
     online_price_sens_factor: float = Field(
-        1.5, ge=0, description="Price sensitivity online relative to in store (easy comparison)."
+        1.5, ge=0, le=10, description="Price sensitivity online relative to in store (easy comparison)."
     )
     footfall_weight: float = Field(
-        0.7, ge=0, description="Utility of a site at the densest open floor space in the region "
+        0.7, ge=0, le=20, description="Utility of a site at the densest open floor space in the region "
         "(0.7: worth about 2 km of an average shopper's travel)."
     )
-    footfall_radius_km: float = Field(1.0, gt=0, description="Radius within which floor space adds footfall (km).")
+    footfall_radius_km: float = Field(
+        1.0, ge=0.01, le=100, description="Radius within which floor space adds footfall (km)."
+    )
     active_window_weeks: int = Field(
         13, ge=1, le=104, description="A consumer is an active customer of r if she bought from r in this many weeks."
     )
@@ -156,8 +219,8 @@ class AdoptionConfig(_Section):
 class StoreConfig(_Section):
     """Store running costs and the closure policy retailers apply at each review."""
 
-    staff_eur_m2_year: float = Field(150.0, ge=0, description="Staff cost per m² of floor (€ per year).")
-    fixed_eur_year: float = Field(30_000.0, ge=0, description="Fixed cost of running a store (€ per year).")
+    staff_eur_m2_year: float = Field(150.0, ge=0, le=20_000, description="Staff cost per m² of floor (€ per year).")
+    fixed_eur_year: float = Field(30_000.0, ge=0, le=1e8, description="Fixed cost of running a store (€ per year).")
     closure: Literal["never", "loss_threshold", "rationalise", "online_shift"] = Field(
         "loss_threshold", description="Store-closure policy of retailers: never, loss_threshold, rationalise "
                                       "(close the worst stores each year) or online_shift (close the worst as "
@@ -166,16 +229,18 @@ class StoreConfig(_Section):
     loss_reviews: int = Field(
         4, ge=1, le=40, description="loss_threshold: close after this many reviews in a row with a trailing-year loss."
     )
-    min_age_weeks: int = Field(52, ge=0, description="A store is not judged before it is this old (weeks).")
+    min_age_weeks: int = Field(52, ge=0, le=520, description="A store is not judged before it is this old (weeks).")
     rationalise_share: Fraction = Field(
         0.1, description="rationalise: share of its stores a retailer closes each year, worst first "
                          "(only loss-making ones)."
     )
     online_shift_step: float = Field(
-        0.1, gt=0, le=1, description="online_shift: the worst store closes each time the retailer's online share "
+        0.1, ge=0.001, le=1, description="online_shift: the worst store closes each time the retailer's online share "
                                      "of revenue passes another step of this size."
     )
-    access_km: float = Field(2.0, gt=0, description="Distance within which a consumer counts as having a store (km).")
+    access_km: float = Field(
+        2.0, ge=0.01, le=100, description="Distance within which a consumer counts as having a store (km)."
+    )
     rent_cut_per_review: Fraction = Field(
         0.05, description="Landlords cut the asking rent of a vacant site by this share at each review."
     )
@@ -191,16 +256,21 @@ class StoreConfig(_Section):
 class OnlineConfig(_Section):
     """Costs of an online channel."""
 
-    delivery_eur_order: float = Field(4.0, ge=0, description="Fulfilment and delivery cost per online order (€).")
-    fixed_eur_year: float = Field(150_000.0, ge=0, description="Fixed cost of running an online channel (€ per year).")
+    delivery_eur_order: float = Field(
+        4.0, ge=0, le=1000, description="Fulfilment and delivery cost per online order (€)."
+    )
+    fixed_eur_year: float = Field(
+        150_000.0, ge=0, le=1e9, description="Fixed cost of running an online channel (€ per year)."
+    )
 
 
 class MunicipalConfig(_Section):
     """The town's levers on its retail (all off by default)."""
 
     vacancy_tax_eur_m2_year: float = Field(
-        0.0, ge=0, description="Tax on vacant floor space, paid by its landlord (€ per m² per year): landlords "
-                               "cut asking rents faster and further to let the site.",
+        0.0, ge=0, le=10_000,
+        description="Tax on vacant floor space, paid by its landlord (€ per m² per year): landlords "
+                    "cut asking rents faster and further to let the site.",
     )
     rent_relief_independents: Fraction = Field(
         0.0, description="Share of an independent's rent the town pays, outside retail parks.",
@@ -224,7 +294,7 @@ class MunicipalConfig(_Section):
                          "(the retailer pays the rest).",
     )
     out_of_town_cap_m2: float | None = Field(
-        None, ge=0, description="Cap on new retail-park floor space opened during the run (m²); none: no cap.",
+        None, ge=0, le=1e8, description="Cap on new retail-park floor space opened during the run (m²); none: no cap.",
     )
 
 
@@ -233,7 +303,7 @@ class MassParams(_Section):
 
     promo_share_revenue: Fraction = Field(0.01, description="Marketing spend as a share of revenue.")
     promo_utility: float = Field(
-        0.4, ge=0, description="Utility bonus promotions give to consumers who are not yet customers."
+        0.4, ge=0, le=20, description="Utility bonus promotions give to consumers who are not yet customers."
     )
     markup_floor: float = Field(0.05, ge=0, le=5, description="Lowest markup on cost a mass retailer will go to.")
     markup_step: float = Field(0.02, ge=0, le=1, description="Markup cut (or half-step raise) at a review.")
@@ -245,15 +315,17 @@ class MassParams(_Section):
 class LoyaltyParams(_Section):
     """loyalty: points per € spent, redeemed as vouchers above a threshold; value tiers."""
 
-    points_per_eur: float = Field(1.0, ge=0, description="Points earned per € spent.")
-    eur_per_point: float = Field(0.01, ge=0, description="Value of one point when redeemed (€).")
-    redeem_threshold_points: float = Field(500.0, gt=0, description="Points needed before a voucher is issued.")
+    points_per_eur: float = Field(1.0, ge=0, le=1000, description="Points earned per € spent.")
+    eur_per_point: float = Field(0.01, ge=0, le=10, description="Value of one point when redeemed (€).")
+    redeem_threshold_points: float = Field(500.0, ge=1, le=1e7, description="Points needed before a voucher is issued.")
     points_utility: float = Field(
-        0.8, ge=0, description="Utility pull of a balance at the redemption threshold (unredeemed points)."
+        0.8, ge=0, le=20, description="Utility pull of a balance at the redemption threshold (unredeemed points)."
     )
     tier_bonus_top: float = Field(0.15, ge=0, le=1, description="Extra points rate for the top value tier (top 20 %).")
     tier_bonus_middle: float = Field(0.10, ge=0, le=1, description="Extra points rate for the middle tier (next 30 %).")
-    programme_eur_year: float = Field(200_000.0, ge=0, description="Fixed cost of running the programme (€ per year).")
+    programme_eur_year: float = Field(
+        200_000.0, ge=0, le=1e9, description="Fixed cost of running the programme (€ per year)."
+    )
     card_dilution: float = Field(
         1.0, ge=0, le=3,
         description="Points pull is divided by (number of cards held)^this: several cards weaken each (0 = no effect).",
@@ -263,7 +335,7 @@ class LoyaltyParams(_Section):
                             "their first purchase) or vesting (paid if still a customer after "
                             "welcome_vesting_weeks).",
     )
-    welcome_eur: float = Field(8.0, ge=0, description="Value of the welcome gift (€ per household).")
+    welcome_eur: float = Field(8.0, ge=0, le=1000, description="Value of the welcome gift (€ per household).")
     welcome_vesting_weeks: int = Field(
         8, ge=1, le=104, description="Weeks a new customer must stay for a vesting gift."
     )
@@ -292,14 +364,14 @@ class LearningParams(_Section):
     learn_rate_store: Fraction = Field(0.02, description="Share of the knowledge gap closed by a store purchase.")
     learn_rate_online: Fraction = Field(0.05, description="Share of the knowledge gap closed by an online purchase.")
     decay_weekly: Fraction = Field(0.003, description="Share of knowledge lost each week without contact.")
-    fit_max: float = Field(1.5, ge=0, description="Utility of a perfect fit (knowledge = 1).")
-    fit_curvature: float = Field(3.0, gt=0, description="Diminishing returns of knowledge on fit.")
+    fit_max: float = Field(1.5, ge=0, le=20, description="Utility of a perfect fit (knowledge = 1).")
+    fit_curvature: float = Field(3.0, ge=0.01, le=100, description="Diminishing returns of knowledge on fit.")
     high_value_boost: float = Field(
         0.5, ge=0, le=5, description="Extra learning rate for top-value consumers (top 20 % of budgets): invests more."
     )
-    it_eur_year: float = Field(250_000.0, ge=0, description="Fixed IT and data cost (€ per year).")
+    it_eur_year: float = Field(250_000.0, ge=0, le=1e9, description="Fixed IT and data cost (€ per year).")
     data_eur_customer_year: float = Field(
-        2.0, ge=0, description="Data cost per active customer (€ per year)."
+        2.0, ge=0, le=1000, description="Data cost per active customer (€ per year)."
     )
 
 
@@ -314,7 +386,8 @@ class StrategyParams(_Section):
 class RetailerConfig(_Section):
     """One retailer: strategy, taste position, price, stores and online channel."""
 
-    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\- ]+$")
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]([A-Za-z0-9_\- ]*[A-Za-z0-9_\-])?$",
+                      description="Name of the retailer (letters, digits, _ - and inner spaces).")
     strategy: StrategyName = Field("mass", description="mass, loyalty or learning.")
     taste: Fraction = Field(0.5, description="Position in taste space.")
     markup: float = Field(0.3, ge=0, le=5, description="Markup on cost of goods (0.3 = price is 1.3 × cost).")
@@ -365,7 +438,7 @@ class Scenario(_Section):
         13, ge=0, le=520, description="Weeks of shopping before week 1 so that relationships exist at the start."
     )
     engine: Literal["auto", "numpy", "numba"] = Field(
-        "auto", description="Weekly choice engine; auto uses numba from 20,000 consumers (same results, faster)."
+        "auto", description="Weekly choice engine; auto uses numba from 1,000 consumers (same results, faster)."
     )
     review_weeks: int = Field(13, ge=1, le=520, description="Weeks between reviews (pricing, closures).")
     region: RegionConfig = Field(default_factory=RegionConfig)
@@ -448,9 +521,57 @@ def _format_error(err: dict[str, Any], source: str) -> str:
     msg = msg.removeprefix("Value error, ")
     if kind == "missing":
         return f"{source}: {where}: required field is missing"
+    if kind == "string_pattern_mismatch":
+        msg = ("may hold only letters, digits, _ and -, with spaces only between them" if loc[:1] == ("retailers",)
+               else "may hold only letters, digits, _, - and .")
+    limits = _limits_text(_field_at(loc))
+    if limits and kind in _RANGE_ERRORS:
+        msg = f"{msg}; allowed: {limits}"
     got = err.get("input")
     shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
     return f"{source}: {where}: {msg}{shown}"
+
+
+_RANGE_ERRORS = {"finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                 "float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "value_error"}
+
+
+def _field_at(loc: tuple[Any, ...]) -> Any:
+    """The FieldInfo (or a dict value's constraints) at an error location, or None."""
+    model: Any = Scenario
+    info: Any = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if model is None:  # a key inside a mapping such as floor_area_m2: its values' constraints
+            args = typing.get_args(info.annotation) if info is not None else ()
+            value = args[1] if len(args) == 2 else None
+            extra = typing.get_args(value)[1:] if typing.get_origin(value) is Annotated else ()
+            return extra[0] if extra else None
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        candidates = [info.annotation, *typing.get_args(info.annotation)]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return info
+
+
+def field_limits(info: Any) -> list[str]:
+    """A field's limits as text, e.g. ['≥ 0', '≤ 100']."""
+    metadata = getattr(info, "metadata", None) or []
+    return [f"{symbol} {_number_text(getattr(m, attr))}" for m in metadata
+            for attr, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
+            if getattr(m, attr, None) is not None]
+
+
+def _number_text(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e7 else f"{value:g}"
+
+
+def _limits_text(info: Any) -> str:
+    return ", ".join(field_limits(info))
 
 
 def validate(raw: dict[str, Any], source: str = "scenario") -> Scenario:
@@ -490,6 +611,9 @@ def _read_raw(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if not path.is_file():
         where = f" (the base of {seen[-1]})" if seen else ""
         raise ScenarioError(f"{path}: no such scenario file{where}")
+    if len(seen) >= MAX_BASE_DEPTH:
+        raise ScenarioError(f"{seen[0]}: a chain of more than {MAX_BASE_DEPTH} base files; lay fewer files over "
+                            f"each other")
     if path.resolve() in seen:
         raise ScenarioError(f"{path}: base files form a loop: {' -> '.join(map(str, (*seen, path.resolve())))}")
     try:
@@ -498,6 +622,9 @@ def _read_raw(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: not a text file (expected UTF-8 TOML)") from None
+    if not raw:
+        raise ScenarioError(f"{path}: holds no settings (an empty file is more likely a mistake than a wish for "
+                            f"every default); name at least one, e.g. steps = 104, or its base = \"...\" file")
     region = raw.get("region")
     if isinstance(region, dict):  # data files are named relative to the file that names them
         for key in ("sites_csv", "population_csv"):
@@ -511,6 +638,10 @@ def _read_raw(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     under = _read_raw(path.parent / base, (*seen, path.resolve()))
     under.pop("name", None)  # a file's name is its own
     return _merge(under, raw)
+
+
+MAX_BASE_DEPTH = 50
+"""Longest chain of ``base`` files: deep enough for any use, far from Python's recursion limit."""
 
 
 def _merge(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -548,7 +679,14 @@ def _set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
         node = _descend(node, part, parts[: depth + 1], raw, source, key)
     last = parts[-1]
     if isinstance(node, list):
-        raise ScenarioError(f"{source}: {key}: name a field inside the list item, e.g. {key}.0.markup")
+        if last.isdigit():
+            raise ScenarioError(f"{source}: {key}: is a whole list item; set one of its fields, e.g. {key}.markup")
+        named = next((str(i.get("name")) for i in node if isinstance(i, dict) and i.get("name")), None)
+        by_name = f" or {'.'.join([*parts[:-1], named, last])}" if named else ""
+        raise ScenarioError(f"{source}: {key}: name one item of the list by index or name, e.g. "
+                            f"{'.'.join([*parts[:-1], '0', last])}{by_name}")
+    if not isinstance(node, dict):
+        raise ScenarioError(f"{source}: {key}: {'.'.join(parts[:-1])} is a value, not a table with fields")
     node[last] = value
 
 
@@ -641,9 +779,11 @@ def parameter_table() -> list[dict[str, Any]]:
             if isinstance(ann, type) and issubclass(ann, BaseModel):
                 walk(ann, f"{prefix}{name}.", value)
                 continue
-            limits = [f"{symbol} {getattr(m, attr)}" for m in field.metadata
-                      for attr, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
-                      if getattr(m, attr, None) is not None]
+            limits = field_limits(field)
+            if not limits and typing.get_origin(ann) is dict:  # a mapping such as floor area by zone
+                value_limits = field_limits(_field_at((*prefix.rstrip(".").split("."), name, "key"))
+                                            if prefix else None)
+                limits = [f"each {', '.join(value_limits)}"] if value_limits else []
             if isinstance(value, list):
                 value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
             rows.append({

@@ -25,12 +25,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import multiprocessing
 import os
+import re
 import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,13 +54,17 @@ class SweepError(ValueError):
 
 # ---- the declaration ---------------------------------------------------------------------
 
+MAX_RUNS = 100_000
+"""Most runs one sweep may plan: more is a typing slip (levels = 1000000), not a study for this machine."""
+
+
 class Range(BaseModel):
     """A factor given as an interval; ``levels`` spreads it evenly for a full factorial."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     low: float = Field(description="lowest value")
     high: float = Field(description="highest value")
-    levels: int | None = Field(None, ge=2, description="evenly spaced levels (full factorial only)")
+    levels: int | None = Field(None, ge=2, le=MAX_RUNS, description="evenly spaced levels (full factorial only)")
     integer: bool = Field(False, description="round sampled values to whole numbers")
 
     @model_validator(mode="after")
@@ -72,9 +79,10 @@ class Design(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     method: Literal["full_factorial", "morris", "sobol", "lhs"] = "full_factorial"
-    trajectories: int = Field(10, ge=2, description="morris: number of trajectories")
-    grid_levels: int = Field(4, ge=2, description="morris: levels of the grid each factor moves on")
-    samples: int = Field(64, ge=2, description="sobol: base sample N (a power of two); lhs: number of points")
+    trajectories: int = Field(10, ge=2, le=MAX_RUNS, description="morris: number of trajectories")
+    grid_levels: int = Field(4, ge=2, le=1000, description="morris: levels of the grid each factor moves on")
+    samples: int = Field(64, ge=2, le=MAX_RUNS, description="sobol: base sample N (a power of two); lhs: number "
+                                                            "of points")
     seed: int = Field(1, ge=0, description="seed of the sample design (not of the runs)")
 
     @model_validator(mode="after")
@@ -112,11 +120,13 @@ class SweepSpec(BaseModel):
     """An experiment file: what to vary, how often, and what to keep."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field("", description="name of the sweep, and of its default output folder (empty: the file's name)")
+    name: str = Field("", max_length=80, pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_\-.]*$|^$",
+                      description="name of the sweep, and of its default output folder runs/sweeps/NAME (letters, "
+                                  "digits, _ - and ., not starting with .; empty: the file's name)")
     description: str = Field("", description="what the sweep is for, shown in its report")
     scenario: str = Field(description="base scenario TOML, relative to the experiment file")
     master_seed: int = Field(ge=0, description="seed every run's seed is derived from")
-    replications: int = Field(1, ge=1, description="runs per design point, each on its own seed")
+    replications: int = Field(1, ge=1, le=MAX_RUNS, description="runs per design point, each on its own seed")
     common_random_numbers: bool = Field(True, description="replication k has the same seed at every point")
     outputs: list[str] = Field(min_length=1, description="final-year figures to keep for each run (see above)")
     base: dict[str, Any] = Field(default_factory=dict, description="overrides applied to every run")
@@ -183,12 +193,17 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SweepError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SweepError(f"{path}: not a text file (expected UTF-8 TOML)") from None
     if not raw.get("name"):
-        raw["name"] = path.stem
+        raw["name"] = "".join(c if c.isalnum() or c in "_-." else "_" for c in path.stem).lstrip(".") or "sweep"
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SweepError("\n".join(_format_error(err, path) for err in exc.errors())) from None
+        # a factor is a list or a range: the error of the branch the value was meant for comes first
+        errors = sorted(exc.errors(), key=lambda err: err.get("type") in ("list_type", "model_type", "dict_type"))
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise SweepError(_format_error(errors[0], path) + more) from None
     scenario_path = (path.parent / spec.scenario).resolve()
     try:
         base = load(scenario_path).with_overrides(spec.base, source=f"{path} [base]")
@@ -197,6 +212,7 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
     sweep = Sweep(spec=spec, path=path, base_scenario=base)
     _check_outputs(sweep)
     _check_levels(sweep)
+    _check_size(sweep)
     if spec.calibration is not None:
         _check_calibration(sweep)
     for point in design_points(sweep):  # every run's scenario must be valid before anything starts
@@ -222,10 +238,16 @@ def _find(name_or_path: str | Path) -> Path:
 
 
 def _format_error(err: dict[str, Any], path: Path) -> str:
-    where = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+    # union branches and validators appear in the location as e.g. list[any] or function-after[...]: not keys
+    where = ".".join(str(p) for p in err.get("loc", ()) if p != "Range" and "[" not in str(p)) or "(top level)"
     if err.get("type") == "extra_forbidden":
         return f"{path}: unknown key '{where}'; valid keys: {', '.join(sorted(SweepSpec.model_fields))}"
-    return f"{path}: {where}: {err.get('msg', 'invalid value').removeprefix('Value error, ')}"
+    msg = err.get("msg", "invalid value").removeprefix("Value error, ")
+    if err.get("type") == "string_pattern_mismatch" and where == "name":
+        msg = "may hold only letters, digits, _, - and . (and not start with .): it names a folder in runs/sweeps/"
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{path}: {where}: {msg}{shown}"
 
 
 def available_outputs(scenario: Scenario) -> list[str]:
@@ -276,6 +298,22 @@ def _check_calibration(sweep: Sweep) -> None:
     if absent:
         raise SweepError(f"{data}: no value for fitted year(s) {', '.join(map(str, absent))}; "
                          f"narrow calibration.fit_years or add them to exclude_years")
+
+
+def n_design_points(spec: SweepSpec) -> int:
+    """How many design points the declaration makes, counted without making them."""
+    design, k = spec.design, len(spec.factors)
+    if design.method == "full_factorial":
+        return math.prod(len(v) if isinstance(v, list) else v.levels for v in spec.factors.values())
+    return {"morris": design.trajectories * (k + 1), "sobol": design.samples * (k + 2)}.get(design.method,
+                                                                                          design.samples)
+
+
+def _check_size(sweep: Sweep) -> None:
+    n_runs = n_design_points(sweep.spec) * sweep.spec.replications
+    if n_runs > MAX_RUNS:
+        raise SweepError(f"{sweep.path}: the sweep would make {n_runs:,} runs (design points × replications); "
+                         f"at most {MAX_RUNS:,}: fewer levels, samples or replications")
 
 
 def _check_levels(sweep: Sweep) -> None:
@@ -409,11 +447,40 @@ def run_local(tasks: list[RunTask], workers: int, on_result: OnResult) -> None:
         for task in tasks:
             _deliver(task, lambda task=task: execute(task.payload), on_result)
         return
-    # fresh processes (spawn): forking a process that has run compiled threads can deadlock
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         futures = {pool.submit(execute, task.payload): task for task in tasks}
         for future in as_completed(futures):
             _deliver(futures[future], future.result, on_result)
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """Fresh worker processes (spawn: forking a process that has run compiled threads can deadlock)
+    that end with their coordinator: stopped at once if it stops on an error, Ctrl+C or SIGTERM, and
+    ending themselves within a second if it is killed outright."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_end_with_parent, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        raise
+    pool.shutdown(wait=True)
+
+
+def _end_with_parent(parent: int) -> None:
+    """In a worker: a watcher thread that ends the process once its parent is gone."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="end-with-parent").start()
 
 
 def run_dask(tasks: list[RunTask], address: str, on_result: OnResult, fingerprint: str) -> None:
@@ -459,41 +526,96 @@ class RunStore:
     def open(self) -> None:
         """Create the folder, or check that it holds this very sweep; clear writes a kill cut short."""
         manifest = self.out / "sweep.json"
+        if self.out.exists() and not self.out.is_dir():
+            raise SweepError(f"{self.out}: exists and is not a folder; choose another --out")
         if manifest.is_file():
-            found = json.loads(manifest.read_text())
-            if found.get("fingerprint") != self.fingerprint:
-                raise SweepError(f"{self.out}: holds runs of another sweep ({found.get('name')!r}, fingerprint "
-                                 f"{found.get('fingerprint')}; this one is {self.fingerprint}); choose another "
+            try:
+                found = json.loads(manifest.read_text(encoding="utf-8"))
+                name, fingerprint = found.get("name"), found.get("fingerprint")
+            except (OSError, ValueError, AttributeError) as exc:
+                raise SweepError(f"{manifest}: damaged ({type(exc).__name__}), so the runs in {self.runs} cannot "
+                                 f"be told apart from another sweep's; delete the folder or choose another --out"
+                                 ) from None
+            if fingerprint != self.fingerprint:
+                raise SweepError(f"{self.out}: holds runs of another sweep ({name!r}, fingerprint "
+                                 f"{fingerprint}; this one is {self.fingerprint}); choose another "
                                  f"--out or delete that folder")
-        elif self.out.exists() and any(self.out.iterdir()):
+        elif self.out.exists() and not self._only_an_unfinished_start():
             raise SweepError(f"{self.out}: exists and is not a sweep folder (no sweep.json); choose another --out")
-        self.runs.mkdir(parents=True, exist_ok=True)
-        if not manifest.is_file():
+        if not manifest.is_file():  # the manifest first: a folder of runs always says whose they are
+            self.out.mkdir(parents=True, exist_ok=True)
+            for stale in self.out.glob(".sweep.tmp*"):
+                stale.unlink()
             text = json.dumps(self.manifest, indent=2, sort_keys=True) + "\n"
             write_atomically(manifest, lambda tmp: tmp.write_text(text))
+        self.runs.mkdir(parents=True, exist_ok=True)
         for stale in self.runs.glob(".*.tmp*"):
             stale.unlink()
+        from sim.outputs import _alive
+
+        for stale in self.out.glob(".*.tmp*"):  # results a killed process was writing (runs.parquet, ...)
+            pid = re.search(r"\.tmp(\d+)", stale.name)
+            if stale.is_file() and pid and not _alive(int(pid.group(1))):
+                stale.unlink()
+        folders = sorted(p.name for p in self.runs.glob("*.json") if not p.is_file())
+        if folders:
+            raise SweepError(f"{self.runs}: {folders[0]} is not a run record (a folder, or not a file); "
+                             f"remove it and run the same command again")
+
+    def _only_an_unfinished_start(self) -> bool:
+        """The folder holds only what a sweep killed while writing its sweep.json leaves: an empty
+        runs/ and a hidden temporary file."""
+        for path in self.out.iterdir():
+            if path.name.startswith(".sweep.tmp") and path.is_file():
+                continue
+            if path.name == "runs" and path.is_dir() and not any(
+                    not p.name.startswith(".") for p in path.iterdir()):
+                continue
+            return False
+        return True
 
     def done(self) -> set[str]:
-        keys = set()
+        """The keys of the runs whose records are whole, of this sweep and unaltered (checksum)."""
+        return {record["key"] for record in self._valid_records()}
+
+    def _valid_records(self) -> list[dict[str, Any]]:
+        records = []
         for path in finished_run_files(self.runs):
             try:
-                record = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
                 continue
-            if record.get("fingerprint") == self.fingerprint:
-                keys.add(record["key"])
-        return keys
+            if (isinstance(record, dict) and record.get("fingerprint") == self.fingerprint
+                    and record.get("checksum") == record_checksum(record)
+                    and isinstance(record.get("outputs"), dict) and isinstance(record.get("factors"), dict)
+                    and f"{record.get('key')}.json" == path.name):
+                records.append(record)
+        return records
 
     def write(self, task: RunTask, result: dict[str, Any]) -> None:
         record = {"key": task.key, "point": task.point, "replication": task.replication, "seed": task.seed,
                   "factors": task.factors, "outputs": result["outputs"], "elapsed_s": result["elapsed_s"],
                   "fingerprint": self.fingerprint}
+        record["checksum"] = record_checksum(record)
         text = json.dumps(record, sort_keys=True) + "\n"
         write_atomically(self.runs / f"{task.key}.json", lambda tmp: tmp.write_text(text))
 
     def records(self, keys: Iterable[str]) -> list[dict[str, Any]]:
-        return [json.loads((self.runs / f"{key}.json").read_text()) for key in keys]
+        """The records of ``keys``, in that order; a missing or damaged one is one line naming it."""
+        valid = {record["key"]: record for record in self._valid_records()}
+        keys = list(keys)
+        missing = [key for key in keys if key not in valid]
+        if missing:
+            raise SweepError(f"{self.runs}: {len(missing)} run record(s) missing or damaged (e.g. {missing[0]}.json, "
+                             f"which may have been edited: each record carries a checksum); run the same command "
+                             f"again to redo them")
+        return [valid[key] for key in keys]
+
+
+def record_checksum(record: dict[str, Any]) -> str:
+    """SHA-256 of a run record without its checksum: a record edited by hand no longer matches."""
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def finished_run_files(runs: Path) -> list[Path]:

@@ -175,21 +175,53 @@ def _place_towns(cfg: RegionConfig, radius: np.ndarray, rng: np.random.Generator
 
 SITE_COLUMNS = ("x", "y", "floor_area_m2", "rent_eur_m2_year", "zone", "town")
 POPULATION_COLUMNS = ("x", "y", "count")
+MAX_CELL_COUNT = 1e9  # households in one cell: more than any city holds, and a sum of them stays finite
 
 
 def _read_csv(path: str, required: tuple[str, ...]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and rows of a CSV file, each row with its line number in the file as an editor
+    counts it (comment lines starting with '#' and blank lines count, though they are skipped).
+
+    Accepts UTF-8 with or without a byte-order mark (Excel's "CSV UTF-8"); any other encoding is
+    refused in one line naming the line of the first byte that is not UTF-8.
+    """
     from sim.scenario import ScenarioError
 
     if not Path(path).is_file():
         raise ScenarioError(f"{path}: no such file")
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(line for line in handle if not line.lstrip().startswith("#"))
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ScenarioError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file "
+                            f"as \"CSV UTF-8\"") from None
+    if "\x00" in text:
+        raise ScenarioError(f"{path}: not a text CSV file (it holds NUL bytes)")
+    kept: list[str] = []
+    line_of: list[int] = []  # kept line i is line line_of[i] of the file
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        if line.lstrip().startswith("#"):
+            continue
+        kept.append(line)
+        line_of.append(number)
+    reader = csv.DictReader(kept)
+    try:
         header = [h.strip() for h in (reader.fieldnames or [])]
         missing = [c for c in required if c not in header]
         if missing:
             raise ScenarioError(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
-                                f"{', '.join(missing)}; the file needs {', '.join(required)}")
-        rows = [(reader.line_num, {k.strip(): (v or "").strip() for k, v in row.items() if k}) for row in reader]
+                                f"{', '.join(missing)}; the file needs {', '.join(required)}"
+                                + (f" (its header is: {', '.join(header)})" if header else " (it has no header)"))
+        rows = []
+        for row in reader:
+            line = line_of[reader.line_num - 1] if reader.line_num else 0
+            if None in row:
+                raise ScenarioError(f"{path}: line {line}: more fields than the header's {len(header)} columns")
+            rows.append((line, {k.strip(): (v or "").strip() for k, v in row.items() if k}))
+    except csv.Error as exc:
+        line = line_of[min(reader.line_num, len(line_of)) - 1] if line_of else 1
+        raise ScenarioError(f"{path}: line {line}: not valid CSV ({exc})") from None
     if not rows:
         raise ScenarioError(f"{path}: no rows after the header")
     return header, rows
@@ -217,8 +249,9 @@ def read_sites(path: str, cfg: RegionConfig) -> dict[str, np.ndarray | list[str]
     from sim.scenario import ScenarioError
 
     header, rows = _read_csv(path, SITE_COLUMNS)
-    out: dict[str, list] = {k: [] for k in (*SITE_COLUMNS, "occupant")}
+    out: dict[str, list] = {k: [] for k in (*SITE_COLUMNS, "occupant", "line")}
     for line, row in rows:
+        out["line"].append(line)
         out["x"].append(_number(path, line, "x", row["x"], 0.0, True, cfg.width_km))
         out["y"].append(_number(path, line, "y", row["y"], 0.0, True, cfg.height_km))
         out["floor_area_m2"].append(_number(path, line, "floor_area_m2", row["floor_area_m2"], 0.0, False))
@@ -244,6 +277,9 @@ def read_population(path: str, cfg: RegionConfig) -> dict[str, np.ndarray]:
         x.append(_number(path, line, "x", row["x"], 0.0, True, cfg.width_km))
         y.append(_number(path, line, "y", row["y"], 0.0, True, cfg.height_km))
         count.append(_number(path, line, "count", row["count"], 0.0))
+        if count[-1] > MAX_CELL_COUNT:
+            raise ScenarioError(f"{path}: line {line}, column count: must be ≤ {MAX_CELL_COUNT:g} households in a "
+                                f"cell (got {row['count']})")
     if sum(count) <= 0:
         raise ScenarioError(f"{path}: column count: every cell is empty; at least one must hold households")
     return {"x": np.array(x), "y": np.array(y), "count": np.array(count)}
@@ -256,14 +292,23 @@ def check_region_files(scenario) -> None:
     cfg = scenario.region
     if cfg.sites_csv:
         sites = read_sites(cfg.sites_csv, cfg)
-        names = {r.name for r in scenario.retailers}
-        for line, occupant in enumerate(sites["occupant"], start=2):
-            if occupant and occupant not in names:
-                raise ScenarioError(f"{cfg.sites_csv}: column occupant: {occupant!r} is not a retailer of the "
-                                    f"scenario ({', '.join(sorted(names))}); rows are counted from line {line}")
-        n_stores = sum(r.n_stores for r in scenario.retailers)
-        if n_stores > len(sites["x"]):
-            raise ScenarioError(f"{cfg.sites_csv}: {len(sites['x'])} sites but the retailers open {n_stores} stores")
+        wanted = {r.name: r.n_stores for r in scenario.retailers}
+        named: dict[str, list[int]] = {}
+        for line, occupant in zip(sites["line"], sites["occupant"], strict=True):
+            if occupant and occupant not in wanted:
+                raise ScenarioError(f"{cfg.sites_csv}: line {line}, column occupant: {occupant!r} is not a retailer "
+                                    f"of the scenario ({', '.join(sorted(wanted))})")
+            if occupant:
+                named.setdefault(occupant, []).append(line)
+        for name, lines in named.items():  # a named unit is one of the retailer's n_stores, never one more
+            if len(lines) > wanted[name]:
+                raise ScenarioError(f"{cfg.sites_csv}: line {lines[wanted[name]]}, column occupant: {name!r} "
+                                    f"occupies {len(lines)} units in the file but its n_stores is {wanted[name]}; "
+                                    f"raise retailers.{name}.n_stores to {len(lines)} or free those units")
+        n_sites = len(sites["x"])
+        n_stores = sum(wanted.values())
+        if n_stores > n_sites:
+            raise ScenarioError(f"{cfg.sites_csv}: {n_sites} sites but the retailers open {n_stores} stores")
     if cfg.population_csv:
         read_population(cfg.population_csv, cfg)
 

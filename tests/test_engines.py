@@ -36,8 +36,8 @@ def test_engines_agree_when_sets_and_repertoires_are_smaller_than_the_market():
 
 
 def test_auto_engine_picks_numba_only_for_large_populations():
-    assert RetailMarket._pick_engine(small_scenario()) == "numpy"
-    assert RetailMarket._pick_engine(small_scenario(**{"consumers.n": 20_000})) == "numba"
+    assert RetailMarket._pick_engine(small_scenario(**{"consumers.n": 999})) == "numpy"
+    assert RetailMarket._pick_engine(small_scenario()) == "numba"
 
 
 SCRIPT = """
