@@ -148,6 +148,7 @@ class ConsiderationSets:
         self.reach_km = np.full(n, np.inf)  # distance to her farthest scanned store: events beyond it miss her
         self.nearest_km = np.full(n, np.inf)  # to the nearest open store of any retailer
         self.site_footfall: np.ndarray | None = None
+        self.footfall_scale: float | None = None
         self._home_tree = cKDTree(model._homes)
         self._online_sellers: tuple[int, ...] | None = None
 
@@ -173,7 +174,10 @@ class ConsiderationSets:
         """New store options for the consumers an opening or closure at sites ``events`` concerns
         (everyone when ``events`` is None). Returns how many consumers were refreshed."""
         m = self.model
-        footfall = m.region.footfall(m.site_store >= 0, m.config.choice.footfall_radius_km)
+        radius = m.config.choice.footfall_radius_km
+        if not self.footfall_scale:  # the best-placed site of the opening network (the first there is) is the unit
+            self.footfall_scale = float(m.region.footfall(m.site_store >= 0, radius, scale=1.0).max()) or None
+        footfall = m.region.footfall(m.site_store >= 0, radius, scale=self.footfall_scale)
         changed = np.flatnonzero(footfall != self.site_footfall) if self.site_footfall is not None else None
         self.site_footfall = footfall
         site_of_slot = np.array([s.site for s in m.stores], dtype=np.intp)
@@ -191,23 +195,16 @@ class ConsiderationSets:
     def _concerned(self, sites: np.ndarray) -> np.ndarray:
         """Consumers with one of ``sites`` within reach of their scanned stores."""
         m = self.model
-        n = m.population.n
         if len(sites) == 0:
             return np.zeros(0, dtype=np.intp)
-        if not np.isfinite(self.reach_km).all() or len(sites) > 64:
-            far = np.flatnonzero(~np.isfinite(self.reach_km))
-            if len(far) == n or len(sites) > 64:
-                return np.arange(n)
-        else:
-            far = np.zeros(0, dtype=np.intp)
-        points = np.column_stack([m.region.site_x[sites], m.region.site_y[sites]])
-        near = self._home_tree.query_ball_point(points, r=float(self.reach_km[np.isfinite(self.reach_km)].max()))
-        candidates = np.unique(np.concatenate([np.asarray(c, dtype=np.intp) for c in near] + [far]))
-        if len(candidates) == 0:
-            return candidates
-        homes = m._homes[candidates]
-        km = np.hypot(homes[:, :1] - points[None, :, 0], homes[:, 1:] - points[None, :, 1]).min(axis=1)
-        return candidates[km <= self.reach_km[candidates]]
+        if not np.isfinite(self.reach_km).any():
+            return np.arange(m.population.n)  # every store is within everyone's scan
+        tree = cKDTree(np.column_stack([m.region.site_x[sites], m.region.site_y[sites]]))
+        km = np.empty(m.population.n)
+        for lo in range(0, m.population.n, CHUNK):
+            km[lo:lo + CHUNK] = tree.query(m._homes[lo:lo + CHUNK], k=1)[0]
+        # the tree's distance may differ from np.hypot in the last bit: a margin keeps the boundary in
+        return np.flatnonzero(km <= self.reach_km * (1 + 1e-9) + 1e-9)
 
     def _assign(self, who: np.ndarray) -> None:
         m, pop = self.model, self.model.population

@@ -353,36 +353,6 @@ def settle_numba(pop, model, choices, idx, price_factor, households_per_agent, n
 
 
 @njit(parallel=True, cache=True)
-def _relationship_counts(slot_retailer, last_week, week, window, n_ret):
-    n, n_slot = last_week.shape
-    n_chunks = min(N_CHUNKS, max(n, 1))
-    active = np.zeros((n_chunks, n_ret), dtype=np.int64)
-    lost = np.zeros((n_chunks, n_ret), dtype=np.int64)
-    anyone = np.zeros(n_chunks, dtype=np.int64)
-    for c in prange(n_chunks):
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            seen = False
-            for q in range(n_slot):
-                r = slot_retailer[i, q]
-                if r < 0:
-                    continue
-                gap = week - last_week[i, q]
-                if gap < window:
-                    active[c, r] += 1
-                    seen = True
-                elif gap == window:
-                    lost[c, r] += 1
-            anyone[c] += seen
-    return active.sum(axis=0), lost.sum(axis=0), anyone.sum()
-
-
-def relationship_counts_numba(pop, week, window, n_ret):
-    """Per retailer: active customers and customers lost this week; and consumers active anywhere."""
-    active, lost, anyone = _relationship_counts(pop.slot_retailer, pop.last_week, week, window, n_ret)
-    return active, lost, int(anyone)
-
-
-@njit(parallel=True, cache=True)
 def _decay_and_refit(slot_retailer, is_kind, knowledge, fit, keep, neg_c, scale):
     n, n_slot = knowledge.shape
     n_chunks = min(N_CHUNKS, max(n, 1))

@@ -17,7 +17,8 @@ from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
 from sim.retailers import Retailer
 from sim.scenario import Scenario, from_flat
-from sim.settle import relationship_counts_numpy, settle_numpy
+from sim.settle import settle_numpy
+from sim.slots import scan_relationships
 from sim.stores import Store
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
@@ -61,13 +62,11 @@ class RetailMarket(mesa.Model):
         self.horizon = config.steps
         self.engine = self._pick_engine(config)
         if self.engine == "numba":
-            from sim.fastchoice import choose_numba, relationship_counts_numba, settle_numba
+            from sim.fastchoice import choose_numba, settle_numba
 
             self._choose, self._settle = choose_numba, settle_numba
-            self._counts = relationship_counts_numba
         else:
             self._choose, self._settle = choice.choose_numpy, settle_numpy
-            self._counts = relationship_counts_numpy
 
         self.region = build_region(config.region, self.streams.region)
         self.municipality = Municipality(self, config.municipal)
@@ -243,7 +242,7 @@ class RetailMarket(mesa.Model):
         self.asking_rent[vacant] = np.maximum(self.asking_rent[vacant] * (1 - cut), floor)
         if not cfg.entry:
             return
-        footfall = self.region.footfall(self.site_store >= 0, self.config.choice.footfall_radius_km)
+        footfall = self.consider.site_footfall
         established = [s for s in self.open_stores if len(s.weekly_revenue) >= 26]
         opened = []
         for r in self.retailers:
@@ -490,10 +489,16 @@ class RetailMarket(mesa.Model):
     def relationship_counts(self) -> tuple[np.ndarray, np.ndarray, int]:
         """This week's active customers and lost customers per retailer, and consumers active anywhere."""
         if getattr(self, "_counts_week", None) != self.week:
-            self._counts_cache = self._counts(self.population, self.week, self.config.choice.active_window_weeks,
-                                              len(self.retailers))
+            *counts, who, slot = scan_relationships(self.population, self.week,
+                                                    self.config.choice.active_window_weeks, len(self.retailers))
+            self._counts_cache, self._lapsing = tuple(counts), (who, slot)
             self._counts_week = self.week
         return self._counts_cache
+
+    def lapsing(self) -> tuple[np.ndarray, np.ndarray]:
+        """(consumer, slot) of the relationships that break unless she buys from the retailer next week."""
+        self.relationship_counts()
+        return self._lapsing
 
     def active_customers(self, retailer: int) -> np.ndarray:
         """Consumers who are active customers of ``retailer`` (index) this week."""

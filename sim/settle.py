@@ -175,13 +175,3 @@ def _chunked_sum(chunk: np.ndarray, key: np.ndarray, values: np.ndarray, n_keys:
     partial = np.bincount(chunk * n_keys + key, weights=values.astype(np.float64),
                           minlength=BOOK_CHUNKS * n_keys).reshape(BOOK_CHUNKS, n_keys)
     return np.cumsum(partial, axis=0)[-1]
-
-
-def relationship_counts_numpy(pop: ConsumerPopulation, week: int, window: int, n_ret: int):
-    """Per retailer: active customers and customers lost this week; and consumers active anywhere."""
-    held = pop.slot_retailer >= 0
-    gap = week - pop.last_week
-    active = (gap < window) & held
-    lost = (gap == window) & held
-    return (np.bincount(pop.slot_retailer[active], minlength=n_ret),
-            np.bincount(pop.slot_retailer[lost], minlength=n_ret), int(active.any(axis=1).sum()))

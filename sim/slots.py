@@ -163,3 +163,96 @@ def slot_of(slot_retailer: np.ndarray, who: np.ndarray, retailer: np.ndarray) ->
     out = np.empty(len(who), dtype=np.int64)
     _slot_of(slot_retailer, who, retailer, out)
     return out
+
+
+@njit(parallel=True, cache=True)
+def _scan(slot_retailer, last_week, week, window, n_ret):
+    n, n_slot = last_week.shape
+    n_chunks = min(N_CHUNKS, max(n, 1))
+    active = np.zeros((n_chunks, n_ret), dtype=np.int64)
+    lost = np.zeros((n_chunks, n_ret), dtype=np.int64)
+    anyone = np.zeros(n_chunks, dtype=np.int64)
+    lapsing = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            seen = False
+            for q in range(n_slot):
+                r = slot_retailer[i, q]
+                if r < 0:
+                    continue
+                gap = week - last_week[i, q]
+                if gap < window:
+                    active[c, r] += 1
+                    seen = True
+                    if gap == window - 1:
+                        lapsing[c + 1] += 1
+                elif gap == window:
+                    lost[c, r] += 1
+            anyone[c] += seen
+    starts = np.cumsum(lapsing)
+    who = np.empty(starts[-1], dtype=np.int64)
+    slot = np.empty(starts[-1], dtype=np.int64)
+    for c in prange(n_chunks):
+        k = starts[c]
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            for q in range(n_slot):
+                if week - last_week[i, q] == window - 1 and slot_retailer[i, q] >= 0:
+                    who[k] = i
+                    slot[k] = q
+                    k += 1
+    return active.sum(axis=0), lost.sum(axis=0), anyone.sum(), who, slot
+
+
+def scan_relationships(pop, week: int, window: int, n_ret: int):
+    """The week's relationships in one pass over every slot: per retailer its active customers and
+    the customers lost this week (last purchase exactly one window ago), the consumers active
+    anywhere, and the (consumer, slot) of the relationships that lapse unless she buys next week."""
+    active, lost, anyone, who, slot = _scan(pop.slot_retailer, pop.last_week, int(week), int(window), int(n_ret))
+    return active, lost, int(anyone), who, slot
+
+
+@njit(cache=True)
+def _mass_after_sales(buyers, slots, retailer, promoting, extra):
+    for j in range(buyers.shape[0]):
+        if promoting[retailer[j]]:
+            extra[buyers[j], slots[j]] = 0.0
+
+
+def mass_after_sales(buyers, slots, retailer, promoting, extra) -> None:
+    """Customers now: promotions target the others."""
+    _mass_after_sales(buyers, slots, retailer, promoting, extra)
+
+
+@njit(cache=True)
+def _loyalty_after_sales(buyers, slots, retailer, paid, card, points, tier, gift, gift_due, rate, eur_per_point,
+                         threshold, offering, vesting, unconditional, due_week, gift_eur, rewards, new_card):
+    for j in range(buyers.shape[0]):
+        i, q, r = buyers[j], slots[j], retailer[j]
+        new_card[j] = not card[i, q]
+        card[i, q] = True
+        if eur_per_point > 0:
+            earned = paid[j] * np.float64(rate[tier[i, q]]) / eur_per_point
+            balance = np.float64(points[i, q]) + earned
+            vouchers = np.floor(balance / threshold)
+            balance -= vouchers * threshold
+            points[i, q] = np.float32(balance)
+            rewards[r] += vouchers * threshold * eur_per_point
+        if offering[r] and gift[i, q] == 1:  # offered: she takes it now (unconditional) or it vests
+            if unconditional:
+                rewards[r] += gift_eur
+                gift[i, q] = 0
+            elif vesting:
+                gift[i, q] = 2
+                gift_due[i, q] = due_week
+
+
+def loyalty_after_sales(pop, buyers, slots, retailer, paid, rate, eur_per_point, threshold, offering, welcome,
+                        due_week, gift_eur, n_ret):
+    """Points earned and vouchers paid, cards given, welcome gifts taken: (rewards per retailer (€),
+    whether each purchase gave the buyer a new card)."""
+    rewards = np.zeros(n_ret)
+    new_card = np.zeros(len(buyers), dtype=np.bool_)
+    _loyalty_after_sales(buyers, slots, retailer, paid, pop.card, pop.points, pop.tier, pop.gift, pop.gift_due_week,
+                         rate, float(eur_per_point), float(threshold), offering, welcome == "vesting",
+                         welcome == "unconditional", int(due_week), float(gift_eur), rewards, new_card)
+    return rewards, new_card

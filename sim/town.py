@@ -78,11 +78,13 @@ class Region:
         y = grid["y"][cell] + rng.uniform(-step / 2, step / 2, n)
         return np.clip(x, 0, self.width_km), np.clip(y, 0, self.height_km)
 
-    def footfall(self, open_sites: np.ndarray, radius_km: float) -> np.ndarray:
-        """Attraction of each site in [0, 1]: log open floor space within ``radius_km``.
+    def footfall(self, open_sites: np.ndarray, radius_km: float, scale: float | None = None) -> np.ndarray:
+        """Attraction of each site: log open floor space within ``radius_km``, divided by ``scale``.
 
-        Normalised by the best-placed site so that the scenario's footfall weight is
-        the utility at the densest cluster; a closure lowers its neighbours' values.
+        The model passes the value of the best-placed site when trading began, so that the
+        scenario's footfall weight is the utility at the densest cluster of the opening
+        network; a closure lowers its neighbours' values and no one else's. Without
+        ``scale``, the best site now is the unit.
         """
         open_area = np.where(open_sites, self.site_area_m2, 0.0)
         neighbours = self.site_tree.query_ball_point(
@@ -90,7 +92,7 @@ class Region:
         )
         floor = np.array([open_area[idx].sum() for idx in neighbours])
         value = np.log1p(floor / 100.0)
-        top = value.max()
+        top = value.max() if scale is None else scale
         return value / top if top > 0 else value
 
 

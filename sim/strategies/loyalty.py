@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.fastchoice import gift_utility_scalar
-from sim.slots import counting_order, find_slots
+from sim.slots import counting_order, find_slots, loyalty_after_sales
 from sim.strategies.base import Strategy, member_mask
 
 TOP_SHARE, MIDDLE_SHARE = 0.2, 0.3  # value tiers: top 20 % of customers, next 30 %
@@ -78,27 +78,11 @@ class LoyaltyStrategy(Strategy):
         p = members[0].strategy.params
         pop = model.population
         buyers, slots, retailer = week.buyers[sold], week.slot[sold], week.retailer[sold]
-        model._new_cards = buyers[~pop.card[buyers, slots]]  # their other programmes' pulls weaken
-        pop.card[buyers, slots] = True
-        n_r = len(model.retailers)
-        rewards = np.zeros(n_r)
-        if p.eur_per_point > 0:
-            earned = week.paid_eur[sold] * _rate(p, pop.tier[buyers, slots]) / p.eur_per_point
-            balance = pop.points[buyers, slots] + earned
-            vouchers = np.floor(balance / p.redeem_threshold_points)
-            balance -= vouchers * p.redeem_threshold_points
-            pop.points[buyers, slots] = balance
-            rewards += np.bincount(retailer, weights=vouchers * p.redeem_threshold_points,
-                                   minlength=n_r) * p.eur_per_point
-        if p.welcome != "none":
-            offering = _offering(model, members)
-            new = offering[retailer] & (pop.gift[buyers, slots] == GIFT_OFFERED)
-            if p.welcome == "unconditional":
-                rewards += np.bincount(retailer[new], minlength=n_r) * _gift_eur(model)
-                pop.gift[buyers[new], slots[new]] = GIFT_NONE
-            else:
-                pop.gift[buyers[new], slots[new]] = GIFT_PENDING
-                pop.gift_due_week[buyers[new], slots[new]] = model.week + p.welcome_vesting_weeks
+        rewards, new_card = loyalty_after_sales(
+            pop, buyers, slots, retailer, week.paid_eur[sold], _rate(p, np.arange(3)), p.eur_per_point,
+            p.redeem_threshold_points, _offering(model, members), p.welcome, model.week + p.welcome_vesting_weeks,
+            _gift_eur(model), len(model.retailers))
+        model._new_cards = buyers[new_card]  # their other programmes' pulls weaken
         _book_rewards(members, rewards)
         _refresh(model, buyers, slots)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from sim.slots import find_slots
+from sim.slots import mass_after_sales
 from sim.strategies.base import Strategy, member_mask
 
 
@@ -45,10 +43,9 @@ class MassStrategy(Strategy):
 
     @classmethod
     def after_sales(cls, model, members, week, sold):
-        promoting = np.zeros(len(model.retailers), dtype=bool)
-        promoting[[r.index for r in members if r.strategy.promoting]] = True
-        mine = sold[promoting[week.retailer[sold]]]
-        model.population.extra_utility[week.buyers[mine], week.slot[mine]] = 0.0  # customers: no promotions
+        promoting = member_mask(model, [r for r in members if r.strategy.promoting])
+        mass_after_sales(week.buyers[sold], week.slot[sold], week.retailer[sold], promoting,
+                         model.population.extra_utility)  # customers now: no promotions
 
     @classmethod
     def weekly(cls, model, members, week, n_active):
@@ -56,10 +53,9 @@ class MassStrategy(Strategy):
         if promoting:
             # consumers who are no longer customers at next week's shopping see promotions again
             pop = model.population
-            window = model.config.choice.active_window_weeks
-            who, slot = find_slots(pop, member_mask(model, promoting)[:-1], pop.last_week, week, window - 1,
-                                   window - 1)
-            pop.extra_utility[who, slot] = members[0].strategy.params.promo_utility
+            who, slot = model.lapsing()
+            mine = member_mask(model, promoting)[pop.slot_retailer[who, slot]]
+            pop.extra_utility[who[mine], slot[mine]] = members[0].strategy.params.promo_utility
         for r in members:
             acc = r.accounts
             acc.marketing += r.strategy.params.promo_share_revenue * acc.revenue
