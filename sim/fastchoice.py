@@ -64,10 +64,12 @@ def gift_utility_scalar(basket, price_sens, inertia, price_factor, scale, welcom
 
 @njit(cache=True, inline="always")
 def _find_slot(slot_retailer, i, r):
+    # no early exit: a fixed loop of selects runs without branch mispredictions, and a retailer
+    # holds one slot at most, so the last match is the only one
+    found = -1
     for q in range(slot_retailer.shape[1]):
-        if slot_retailer[i, q] == r:
-            return q
-    return -1
+        found = q if slot_retailer[i, q] == r else found
+    return found
 
 
 @njit(parallel=True, cache=True)
@@ -75,7 +77,7 @@ def _choose(idx, uniforms, store_ret, store_slot, store_static, store_km, online
             slot_retailer, extra, discount, habit, stranger_extra, stranger_discount,
             gift_pf, basket, gift_scale, gift_welcome, gift_vesting, gift_inertia_mean,
             rel_posted, sells_online, adopted, price_sens, online_friction, inertia,
-            online_inertia_factor, online_price_sens_factor, ks, ko,
+            online_inertia_factor, online_price_sens_factor, ks, ko, any_gift,
             out_ret, out_chan, out_util, out_store_slot, out_km, out_rep):
     n_shop = idx.shape[0]
     n_opt = ks + ko  # the columns in use: options are packed to the left
@@ -90,13 +92,20 @@ def _choose(idx, uniforms, store_ret, store_slot, store_static, store_km, online
             fr = np.float64(online_friction[i])
             same_i = np.float64(inertia[i])
             top = -np.inf
+            # her store options, then (if she shops online) her web shops; the same arithmetic for both
+            n_here = n_opt if adopted[i] else ks
             for o in range(n_opt):
-                is_store = o < ks
-                r = store_ret[i, o] if is_store else online_ret[i, o - ks]
                 rep[o] = -1
-                if r < 0 or (not is_store and not (sells_online[r] and adopted[i])):
-                    util[o] = -np.inf
-                    continue
+                util[o] = -np.inf
+            for o in range(n_here):
+                if o < ks:
+                    r = store_ret[i, o]
+                    if r < 0:
+                        continue
+                else:
+                    r = online_ret[i, o - ks]
+                    if r < 0 or not sells_online[r]:
+                        continue
                 q = _find_slot(slot_retailer, i, r)
                 rep[o] = q
                 if q >= 0:
@@ -105,7 +114,7 @@ def _choose(idx, uniforms, store_ret, store_slot, store_static, store_km, online
                     hb = np.float64(habit[i, q])
                 else:
                     ex32 = stranger_extra[r]
-                    if gift_pf[r] > 0:
+                    if any_gift and gift_pf[r] > 0:
                         ex32 = np.float32(ex32 + gift_utility_scalar(
                             basket[i], price_sens[i], inertia[i], gift_pf[r], gift_scale, gift_welcome,
                             gift_vesting, gift_inertia_mean))
@@ -114,13 +123,14 @@ def _choose(idx, uniforms, store_ret, store_slot, store_static, store_km, online
                 ex = np.float64(ex32)
                 price = ps * (rel_posted[r] * (1.0 - disc) - 1.0)
                 same = same_i * hb
-                if is_store:
+                if o < ks:
                     u = ((store_static[i, o] + ex) - price) + same
                 else:
                     u = ((np.float64(online_taste[i, o - ks]) + ex) - online_price_sens_factor * price) - fr
                     u = u + same * online_inertia_factor
                 util[o] = u
-                top = max(top, u)
+                if u > top:
+                    top = u
             if not np.isfinite(top):
                 out_ret[j] = -1
                 out_chan[j] = -1
@@ -182,7 +192,7 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray) -> Choi
             a.stranger_extra, a.stranger_discount, g.price_factor, g.basket_eur, g.scale, g.welcome_eur,
             bool(g.vesting), g.inertia_mean, np.asarray(a.rel_posted, dtype=np.float64), a.sells_online,
             a.adopted, a.price_sens, a.online_friction, a.inertia, float(a.online_inertia_factor),
-            float(a.online_price_sens_factor), ks, ko, out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
+            float(a.online_price_sens_factor), ks, ko, bool((g.price_factor > 0).any()), out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
     return Choices(out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
 
 
