@@ -136,8 +136,9 @@ class ConsiderationSets:
         self.model = model
         cfg = model.config.choice
         n = model.population.n
-        self.n_store, self.n_online, self.n_scanned = cfg.consideration_stores, cfg.consideration_online, \
-            cfg.stores_scanned
+        n_r = len(model.retailers)  # a set never holds more options than there are retailers
+        self.n_store, self.n_online = min(cfg.consideration_stores, n_r), min(cfg.consideration_online, n_r)
+        self.n_scanned = cfg.stores_scanned
         self.store_ret = np.full((n, self.n_store), -1, dtype=np.int32)
         self.store_slot = np.full((n, self.n_store), -1, dtype=np.int32)
         self.store_static = np.full((n, self.n_store), -np.inf)

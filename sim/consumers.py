@@ -47,6 +47,11 @@ SLOT_FIELDS: dict[str, tuple[type, object, str]] = {
 CONSUMER_BYTES = 4 * 12 + 8 + 3 + 2
 
 
+def repertoire_width(slots: int, n_retailers: int | None) -> int:
+    """Slots a consumer is given: as many as asked, but never more than there are retailers."""
+    return slots if n_retailers is None else max(1, min(slots, n_retailers))
+
+
 def lognormal_sigma_for_top20(share: float) -> float:
     """Sigma of a lognormal whose top 20 % hold ``share`` of the total.
 
@@ -59,7 +64,8 @@ def lognormal_sigma_for_top20(share: float) -> float:
 class ConsumerPopulation:
     """All consumers' state as arrays."""
 
-    def __init__(self, cfg: ConsumerConfig, choice: ChoiceConfig, region: Region, rng: np.random.Generator):
+    def __init__(self, cfg: ConsumerConfig, choice: ChoiceConfig, region: Region, rng: np.random.Generator,
+                 n_retailers: int | None = None):
         n = cfg.n
         self.n = n
         self.home_x, self.home_y = (a.astype(np.float32) for a in region.sample_homes(n, rng))
@@ -97,10 +103,11 @@ class ConsumerPopulation:
         # each (Ehrenberg's repertoire buying: a shopper splits her purchases over a few stores).
         # A slot with retailer −1 is empty; a retailer outside her slots is a stranger to her.
         # Laid out (consumer, slot) so that one consumer's repertoire sits together in memory.
-        self.n_slots = cfg.repertoire_slots
+        # no more slots than retailers: a slot beyond them could never be used
+        self.n_slots = repertoire_width(cfg.repertoire_slots, n_retailers)
         self.any_held = False  # becomes True with the first purchase
         for name, (dtype, empty, _) in SLOT_FIELDS.items():
-            setattr(self, name, np.full((n, cfg.repertoire_slots), empty, dtype=dtype))
+            setattr(self, name, np.full((n, self.n_slots), empty, dtype=dtype))
 
     # ---- the repertoire ------------------------------------------------------------
     def slot_of(self, consumers: np.ndarray, retailer) -> np.ndarray:

@@ -192,7 +192,8 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray) -> Choi
             a.stranger_extra, a.stranger_discount, g.price_factor, g.basket_eur, g.scale, g.welcome_eur,
             bool(g.vesting), g.inertia_mean, np.asarray(a.rel_posted, dtype=np.float64), a.sells_online,
             a.adopted, a.price_sens, a.online_friction, a.inertia, float(a.online_inertia_factor),
-            float(a.online_price_sens_factor), ks, ko, bool((g.price_factor > 0).any()), out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
+            float(a.online_price_sens_factor), ks, ko, bool((g.price_factor > 0).any()), out_ret, out_chan, out_util,
+            out_store_slot, out_km, out_rep)
     return Choices(out_ret, out_chan, out_util, out_store_slot, out_km, out_rep)
 
 
@@ -286,25 +287,45 @@ def _book(idx, ret, chan, util, cost, paid, lapsed, store_slot, store_km, n_ret,
     p_util = np.zeros(n_chunks)
     p_store = np.zeros(n_chunks, dtype=np.int64)
     for c in prange(n_chunks):
+        # sums kept in this chunk's own arrays and copied once: rows of a shared array written by
+        # two threads would share cache lines
+        rev_store, rev_online, cogs = np.zeros(n_ret), np.zeros(n_ret), np.zeros(n_ret)
+        orders, acquired, tx = (np.zeros(n_ret, dtype=np.int64), np.zeros(n_ret, dtype=np.int64),
+                                np.zeros(n_ret, dtype=np.int64))
+        store_rev, store_cogs = np.zeros(n_slots), np.zeros(n_slots)
+        dist = 0.0
+        utility = 0.0
+        n_store = 0
         for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             r = ret[j]
             if r < 0:
                 continue
-            p_tx[c, r] += 1
-            p_cogs[c, r] += cost[j]
-            p_util[c] += np.float64(util[j])
+            tx[r] += 1
+            cogs[r] += cost[j]
+            utility += np.float64(util[j])
             if lapsed[j]:
-                p_acquired[c, r] += 1
+                acquired[r] += 1
             if chan[j] == 1:
-                p_rev_online[c, r] += paid[j]
-                p_orders[c, r] += 1
+                rev_online[r] += paid[j]
+                orders[r] += 1
             else:
-                p_rev_store[c, r] += paid[j]
+                rev_store[r] += paid[j]
                 slot = store_slot[j]
-                p_store_rev[c, slot] += paid[j]
-                p_store_cogs[c, slot] += cost[j]
-                p_dist[c] += np.float64(store_km[j])
-                p_store[c] += 1
+                store_rev[slot] += paid[j]
+                store_cogs[slot] += cost[j]
+                dist += np.float64(store_km[j])
+                n_store += 1
+        p_rev_store[c] = rev_store
+        p_rev_online[c] = rev_online
+        p_cogs[c] = cogs
+        p_orders[c] = orders
+        p_acquired[c] = acquired
+        p_tx[c] = tx
+        p_store_rev[c] = store_rev
+        p_store_cogs[c] = store_cogs
+        p_dist[c] = dist
+        p_util[c] = utility
+        p_store[c] = n_store
     rev_store = _sum_chunks(p_rev_store)
     rev_online = _sum_chunks(p_rev_online)
     cogs = _sum_chunks(p_cogs)

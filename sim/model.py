@@ -72,7 +72,8 @@ class RetailMarket(mesa.Model):
         self.municipality = Municipality(self, config.municipal)
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
         self.retailer_names = [r.name for r in self.retailers]
-        self.population = ConsumerPopulation(config.consumers, config.choice, self.region, self.streams.population)
+        self.population = ConsumerPopulation(config.consumers, config.choice, self.region, self.streams.population,
+                                             len(self.retailers))
         self._price_level = float(np.mean([r.price_factor for r in self.retailers]))
         self.municipality.apply_to_consumers(self.population, self._price_level,
                                              config.choice.online_price_sens_factor)
@@ -573,10 +574,11 @@ def _lost_share(retailer: np.ndarray, group: np.ndarray, n_groups: int, lost: np
 def footprint(config: Scenario) -> dict[str, float]:
     """What a scenario asks of the engine: options a shopper weighs, repertoire slots, and the memory
     of the consumer state (MiB) and of a week's working arrays at their largest (MiB, an estimate)."""
-    from sim.consumers import CONSUMER_BYTES, SLOT_FIELDS
+    from sim.consumers import CONSUMER_BYTES, SLOT_FIELDS, repertoire_width
 
-    n, slots = config.consumers.n, config.consumers.repertoire_slots
-    ks, ko = config.choice.consideration_stores, config.choice.consideration_online
+    n, slots = config.consumers.n, repertoire_width(config.consumers.repertoire_slots, len(config.retailers))
+    n_r = len(config.retailers)
+    ks, ko = min(config.choice.consideration_stores, n_r), min(config.choice.consideration_online, n_r)
     slot_bytes = slots * sum(np.dtype(dtype).itemsize for dtype, _, _ in SLOT_FIELDS.values())
     option_bytes = ks * (4 + 4 + 8 + 4) + ko * (4 + 4) + 8 + 8  # store and web-shop options; reach, nearest
     model_bytes = 8 * 2 + (8 if config.municipal.centre_parking_eur > 0 else 0)  # homes, parking charge

@@ -174,6 +174,11 @@ def _scan(slot_retailer, last_week, week, window, n_ret):
     anyone = np.zeros(n_chunks, dtype=np.int64)
     lapsing = np.zeros(n_chunks + 1, dtype=np.int64)
     for c in prange(n_chunks):
+        # counts kept in this chunk's own arrays and copied once (no cache line shared between threads)
+        n_active = np.zeros(n_ret, dtype=np.int64)
+        n_lost = np.zeros(n_ret, dtype=np.int64)
+        n_anyone = 0
+        n_lapsing = 0
         for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             seen = False
             for q in range(n_slot):
@@ -182,13 +187,17 @@ def _scan(slot_retailer, last_week, week, window, n_ret):
                     continue
                 gap = week - last_week[i, q]
                 if gap < window:
-                    active[c, r] += 1
+                    n_active[r] += 1
                     seen = True
                     if gap == window - 1:
-                        lapsing[c + 1] += 1
+                        n_lapsing += 1
                 elif gap == window:
-                    lost[c, r] += 1
-            anyone[c] += seen
+                    n_lost[r] += 1
+            n_anyone += seen
+        active[c] = n_active
+        lost[c] = n_lost
+        anyone[c] = n_anyone
+        lapsing[c + 1] = n_lapsing
     starts = np.cumsum(lapsing)
     who = np.empty(starts[-1], dtype=np.int64)
     slot = np.empty(starts[-1], dtype=np.int64)

@@ -338,8 +338,9 @@ def _with_waiting_independent(**overrides):
 
 
 def test_an_independent_waiting_to_open_opens_on_a_vacant_site_when_it_pays():
+    # every store scanned, so that each consumer's set holds each retailer's best store for her
     scenario = _with_waiting_independent(**{"stores.entry": True, "stores.entry_hurdle": 0.0,
-                                            "municipal.shared_platform": True})
+                                            "municipal.shared_platform": True, "choice.stores_scanned": 100})
     m = RetailMarket(scenario, seed=1)
     newcomer = m.retailers[m.retailer_index("Newcomer")]
     assert not newcomer.stores and not newcomer.sells_online  # no unit, so nothing to collect from
@@ -388,3 +389,22 @@ def test_the_footprint_validate_reports_is_the_state_the_model_holds():
     held = [a for a in (*vars(m.population).values(), *vars(m.consider).values(), m._homes, m._parking)
             if isinstance(a, np.ndarray) and a.shape[:1] == (n,)]
     assert sum(a.nbytes for a in held) == footprint(scenario)["bytes_per_consumer"] * n
+
+
+def test_after_closures_only_the_consumers_within_reach_get_new_options_and_they_equal_a_full_recompute():
+    scenario = small_scenario(**{"consumers.n": 3000, "region.n_sites": 240, "region.n_towns": 4,
+                                 "region.width_km": 60.0, "region.height_km": 60.0, "choice.stores_scanned": 6,
+                                 "retailers.0.n_stores": 60, "retailers.1.n_stores": 60, "retailers.2.n_stores": 60,
+                                 "steps": 2})
+    m = RetailMarket(scenario, seed=4)
+    closed = [s for s in m.open_stores if m.region.site_town[s.site] == m.region.site_town.max()][:3]
+    assert closed
+    for store in closed:
+        m._close_store(store, reason="test")
+    m._update_store_geography([s.site for s in closed])
+    sets = m.consider
+    assert 0 < m.n_refreshed < m.population.n  # a closure in the smallest town concerns its neighbours only
+    local = {name: getattr(sets, name).copy() for name in ("store_ret", "store_slot", "store_static", "store_km")}
+    sets._assign(np.arange(m.population.n))
+    for name, values in local.items():
+        np.testing.assert_array_equal(getattr(sets, name), values, err_msg=name)
