@@ -204,8 +204,9 @@ class ChoiceConfig(_Section):
         4, ge=0, le=64, description="Web shops an online adopter weighs: the ones that fit her taste best.",
     )
     stores_scanned: int = Field(
-        16, ge=1, le=1000, description="Nearest open stores looked at when a consumer's store options are chosen "
-        "(an engine setting: enough that no store beyond them could be worth more for its footfall).",
+        32, ge=1, le=1000, description="Nearest open stores looked at when a consumer's store options are chosen "
+        "(an engine setting: enough that no store beyond them could be worth more for its footfall; towns of up "
+        "to 32 open stores are scanned whole).",
     )
 
 
