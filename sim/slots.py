@@ -65,25 +65,6 @@ def find_slots(pop, member: np.ndarray, weeks: np.ndarray, week: int, gap_lo: in
                  int(min(gap_hi, 2**62)), state, int(state_value))
 
 
-@njit(parallel=True, cache=True)
-def _count_held(slot_retailer, member, flag, out):
-    n, n_slot = slot_retailer.shape
-    for i in prange(n):
-        k = 0
-        for q in range(n_slot):
-            r = slot_retailer[i, q]
-            if r >= 0 and member[r] and flag[i, q]:
-                k += 1
-        out[i] = k
-
-
-def count_held(pop, member: np.ndarray, flag: np.ndarray) -> np.ndarray:
-    """Per consumer, how many of her slots are held by a ``member`` retailer and have ``flag`` set."""
-    out = np.empty(pop.n, dtype=np.int32)
-    _count_held(pop.slot_retailer, member.astype(np.bool_), flag, out)
-    return out
-
-
 @njit(cache=True)
 def _group(idx, ret, rep, chan, paid, previous, n_ret):
     """Counting sort of the week's purchases by retailer (stable), and the flows between retailers."""
