@@ -201,7 +201,8 @@ class ChoiceConfig(_Section):
         "Wernerfelt 1990, Journal of Consumer Research 16(4)); with every store in it the choice is the full logit.",
     )
     consideration_online: int = Field(
-        4, ge=0, le=64, description="Web shops an online adopter weighs: the ones that fit her taste best.",
+        4, ge=0, le=64, description="Web shops an online adopter weighs: the ones that fit her taste best; a "
+        "consideration set of a few, as for stores (Hauser & Wernerfelt 1990).",
     )
     stores_scanned: int = Field(
         32, ge=1, le=1000, description="Nearest open stores looked at when a consumer's store options are chosen "

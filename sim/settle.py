@@ -31,7 +31,6 @@ class Settlement:
     slot: np.ndarray  # the buyer's repertoire slot for that retailer
     channel: np.ndarray  # 0 store, 1 online
     paid_eur: np.ndarray  # what each buyer paid
-    starts: np.ndarray  # (R + 1,) group boundaries: retailer r's purchases are starts[r]:starts[r+1]
     revenue_store: np.ndarray
     revenue_online: np.ndarray
     cogs: np.ndarray
@@ -48,17 +47,13 @@ class Settlement:
     sum_utility: float
     flows: np.ndarray  # (R + 1, R): purchases that moved, by previous retailer (row 0: none yet) × this week's
 
-    def of_retailer(self, r: int) -> slice:
-        """Retailer ``r``'s purchases in ``buyers``, ``slot``, ``channel`` and ``paid_eur``."""
-        return slice(int(self.starts[r]), int(self.starts[r + 1]))
-
 
 def group_purchases(idx, ret, chan, paid, rep, previous, evicted, lost_card, n_r: int, **booked) -> Settlement:
     """Group the week's purchases by retailer and count the flows between retailers."""
-    buyers, retailer, slot, channel, paid_eur, starts, flows = group_purchases_by_retailer(
+    buyers, retailer, slot, channel, paid_eur, _, flows = group_purchases_by_retailer(
         idx, ret, rep, chan, paid, previous, n_r)
     return Settlement(
-        buyers=buyers, retailer=retailer, slot=slot, channel=channel, paid_eur=paid_eur, starts=starts,
+        buyers=buyers, retailer=retailer, slot=slot, channel=channel, paid_eur=paid_eur,
         n_stranded=int((ret < 0).sum()), n_evicted_active=int(evicted.sum()), lost_card=idx[lost_card],
         flows=flows, **booked)
 
