@@ -12,13 +12,13 @@ from scipy.spatial import cKDTree
 from sim import choice
 from sim.consideration import ConsiderationSets
 from sim.consumers import NEVER, ConsumerPopulation
+from sim.ledger import RelationshipLedger
 from sim.metrics import MetricsRecorder
 from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
 from sim.retailers import Retailer
 from sim.scenario import Scenario, from_flat
 from sim.settle import settle_numpy
-from sim.slots import scan_relationships
 from sim.stores import Store
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
@@ -80,6 +80,8 @@ class RetailMarket(mesa.Model):
         # what the town's centre parking charge costs each consumer in utility (None: free)
         self._parking = self.municipality.parking_penalty(self.population, self._price_level)
         self.stranger = StrangerTerms(self)
+        self.ledger = RelationshipLedger(self.population, len(self.retailers), config.choice.active_window_weeks,
+                                         -config.warmup_weeks)
         for r in self.retailers:
             r.strategy.setup(self.population)
         self.stores: list[Store] = []  # every store ever opened, by slot
@@ -159,6 +161,7 @@ class RetailMarket(mesa.Model):
                             self.config.consumers.households_per_agent, len(self.stores), self.week,
                             self.config.choice.active_window_weeks)
         pop.any_held = pop.any_held or len(week.buyers) > 0
+        self.ledger.record(self.week, idx, choices.retailer, choices.rep_slot, week.prior_retailer, week.prior_week)
 
         for r in self.retailers:
             i = r.index
@@ -166,7 +169,6 @@ class RetailMarket(mesa.Model):
                          int(week.n_orders_online[i]))
         for s in self.stores:
             s.book_sales(float(week.store_revenue[s.slot]), float(week.store_cogs[s.slot]))
-        self._counts_week = None  # purchases changed who is active
         kind = self._strategy_codes()
         for code, (cls, members) in enumerate(self.strategy_kinds().items()):
             sold = np.flatnonzero(kind[week.retailer] == code)
@@ -489,17 +491,11 @@ class RetailMarket(mesa.Model):
     # ---- lookups --------------------------------------------------------------------------
     def relationship_counts(self) -> tuple[np.ndarray, np.ndarray, int]:
         """This week's active customers and lost customers per retailer, and consumers active anywhere."""
-        if getattr(self, "_counts_week", None) != self.week:
-            *counts, who, slot = scan_relationships(self.population, self.week,
-                                                    self.config.choice.active_window_weeks, len(self.retailers))
-            self._counts_cache, self._lapsing = tuple(counts), (who, slot)
-            self._counts_week = self.week
-        return self._counts_cache
+        return self.ledger.counts(self.week)
 
     def lapsing(self) -> tuple[np.ndarray, np.ndarray]:
         """(consumer, slot) of the relationships that break unless she buys from the retailer next week."""
-        self.relationship_counts()
-        return self._lapsing
+        return self.ledger.lapsing(self.week)
 
     def active_customers(self, retailer: int) -> np.ndarray:
         """Consumers who are active customers of ``retailer`` (index) this week."""
@@ -581,11 +577,14 @@ def footprint(config: Scenario) -> dict[str, float]:
     ks, ko = min(config.choice.consideration_stores, n_r), min(config.choice.consideration_online, n_r)
     slot_bytes = slots * sum(np.dtype(dtype).itemsize for dtype, _, _ in SLOT_FIELDS.values())
     option_bytes = ks * (4 + 4 + 8 + 4) + ko * (4 + 4) + 8 + 8  # store and web-shop options; reach, nearest
-    model_bytes = 8 * 2 + (8 if config.municipal.centre_parking_eur > 0 else 0)  # homes, parking charge
+    # homes, the ledger's latest purchase, parking charge
+    model_bytes = 8 * 2 + 4 + (8 if config.municipal.centre_parking_eur > 0 else 0)
     per_consumer = CONSUMER_BYTES + slot_bytes + option_bytes + model_bytes
-    # a week: the shoppers' draws, choices and settlement (about 100 bytes a shopper), and the year of
-    # quarterly snapshots of active relationships the annual attrition compares with (9 bytes each)
-    working = n * (4 + config.consumers.p_shop * 100 + 5 * 9 * min(slots, 3))
+    # a week: the shoppers' draws, choices and settlement (about 100 bytes a shopper); the ledger's
+    # purchases of the active window (5 bytes each); and the year of quarterly snapshots of active
+    # relationships the annual attrition compares with (9 bytes each)
+    window = config.choice.active_window_weeks
+    working = n * (4 + config.consumers.p_shop * (100 + 5 * window) + 5 * 9 * min(slots, 3))
     mib = 2.0**20
     return {"n_options": ks + ko, "n_store_options": ks, "n_online_options": ko, "n_slots": slots,
             "state_mib": n * per_consumer / mib, "working_mib": working / mib,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.choice import gift_utility
-from sim.consumers import ONLINE, SLOT_FIELDS, ConsumerPopulation
+from sim.consumers import NEVER, ONLINE, SLOT_FIELDS, ConsumerPopulation
 from sim.slots import group_purchases_by_retailer
 
 
@@ -46,16 +46,21 @@ class Settlement:
     n_store_purchases: int
     sum_utility: float
     flows: np.ndarray  # (R + 1, R): purchases that moved, by previous retailer (row 0: none yet) × this week's
+    # per shopper, in the order of the shoppers: what the slot she bought into held before (−1: empty)
+    # and the week of its last purchase (NEVER if none), so the ledger can move it to this week
+    prior_retailer: np.ndarray
+    prior_week: np.ndarray
 
 
-def group_purchases(idx, ret, chan, paid, rep, previous, evicted, lost_card, n_r: int, **booked) -> Settlement:
+def group_purchases(idx, ret, chan, paid, rep, previous, evicted, lost_card, prior_retailer, prior_week, n_r: int,
+                    **booked) -> Settlement:
     """Group the week's purchases by retailer and count the flows between retailers."""
     buyers, retailer, slot, channel, paid_eur, _, flows = group_purchases_by_retailer(
         idx, ret, rep, chan, paid, previous, n_r)
     return Settlement(
         buyers=buyers, retailer=retailer, slot=slot, channel=channel, paid_eur=paid_eur,
         n_stranded=int((ret < 0).sum()), n_evicted_active=int(evicted.sum()), lost_card=idx[lost_card],
-        flows=flows, **booked)
+        flows=flows, prior_retailer=prior_retailer, prior_week=prior_week, **booked)
 
 
 def stranger_state(pop: ConsumerPopulation, stranger, buyers: np.ndarray, r: np.ndarray):
@@ -82,8 +87,10 @@ def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.
                window: int) -> tuple[np.ndarray, np.ndarray]:
     """Give each consumer ``who`` (distinct) a repertoire slot for ``retailer``, whom she is new to:
     her weakest slot, reset to what the retailer offers strangers. Returns the slots and whether an
-    active relationship was pushed out, and whether a loyalty card went with the slot."""
+    active relationship was pushed out, whether a loyalty card went with the slot, and the slot's
+    retailer and last purchase week before."""
     q = weakest_slots(pop, who)
+    prior = pop.slot_retailer[who, q].copy(), pop.last_week[who, q].copy()
     evicted = (pop.slot_retailer[who, q] >= 0) & ((week - pop.last_week[who, q]) < window)
     lost_card = pop.card[who, q].copy()
     for name, (_, empty, _) in SLOT_FIELDS.items():
@@ -93,7 +100,7 @@ def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.
     pop.extra_utility[who, q] = extra
     pop.discount[who, q] = discount
     pop.gift[who, q] = gift
-    return q, evicted, lost_card
+    return q, evicted, lost_card, *prior
 
 
 def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, households_per_agent: float,
@@ -106,12 +113,18 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
     buyers, r, c = idx[ok], ret[ok].astype(np.intp), chan[ok]
     evicted = np.zeros(len(idx), dtype=bool)
     lost_card = np.zeros(len(idx), dtype=bool)
+    prior_ret = np.full(len(idx), -1, dtype=np.int32)
+    prior_week = np.full(len(idx), NEVER, dtype=np.int32)
+    held = np.flatnonzero(ok)[rep[ok] >= 0]
+    prior_ret[held] = ret[held]
+    prior_week[held] = pop.last_week[idx[held], rep[held]]
 
     new = rep[ok] < 0  # strangers take a slot first
     if new.any():
         slot = rep[ok].copy()
         at = np.flatnonzero(ok)[new]
-        slot[new], evicted[at], lost_card[at] = take_slots(pop, model.stranger, buyers[new], r[new], week, window)
+        slot[new], evicted[at], lost_card[at], prior_ret[at], prior_week[at] = take_slots(
+            pop, model.stranger, buyers[new], r[new], week, window)
         rep[np.flatnonzero(ok)] = slot
     slot = rep[ok].astype(np.intp)
 
@@ -140,7 +153,7 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
     paid_all[ok] = paid
     n_tx = np.bincount(r, minlength=n_r)
     return group_purchases(
-        idx, ret, chan, paid_all, rep, previous, evicted, lost_card, n_r,
+        idx, ret, chan, paid_all, rep, previous, evicted, lost_card, prior_ret, prior_week, n_r,
         revenue_store=_chunked_sum(chunk[in_store], r[in_store], paid[in_store], n_r),
         revenue_online=_chunked_sum(chunk[online], r[online], paid[online], n_r),
         cogs=_chunked_sum(chunk, r, cost, n_r),

@@ -146,61 +146,6 @@ def slot_of(slot_retailer: np.ndarray, who: np.ndarray, retailer: np.ndarray) ->
     return out
 
 
-@njit(parallel=True, cache=True)
-def _scan(slot_retailer, last_week, week, window, n_ret):
-    n, n_slot = last_week.shape
-    n_chunks = min(N_CHUNKS, max(n, 1))
-    active = np.zeros((n_chunks, n_ret), dtype=np.int64)
-    lost = np.zeros((n_chunks, n_ret), dtype=np.int64)
-    anyone = np.zeros(n_chunks, dtype=np.int64)
-    lapsing = np.zeros(n_chunks + 1, dtype=np.int64)
-    for c in prange(n_chunks):
-        # counts kept in this chunk's own arrays and copied once (no cache line shared between threads)
-        n_active = np.zeros(n_ret, dtype=np.int64)
-        n_lost = np.zeros(n_ret, dtype=np.int64)
-        n_anyone = 0
-        n_lapsing = 0
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            seen = False
-            for q in range(n_slot):
-                r = slot_retailer[i, q]
-                if r < 0:
-                    continue
-                gap = week - last_week[i, q]
-                if gap < window:
-                    n_active[r] += 1
-                    seen = True
-                    if gap == window - 1:
-                        n_lapsing += 1
-                elif gap == window:
-                    n_lost[r] += 1
-            n_anyone += seen
-        active[c] = n_active
-        lost[c] = n_lost
-        anyone[c] = n_anyone
-        lapsing[c + 1] = n_lapsing
-    starts = np.cumsum(lapsing)
-    who = np.empty(starts[-1], dtype=np.int64)
-    slot = np.empty(starts[-1], dtype=np.int64)
-    for c in prange(n_chunks):
-        k = starts[c]
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            for q in range(n_slot):
-                if week - last_week[i, q] == window - 1 and slot_retailer[i, q] >= 0:
-                    who[k] = i
-                    slot[k] = q
-                    k += 1
-    return active.sum(axis=0), lost.sum(axis=0), anyone.sum(), who, slot
-
-
-def scan_relationships(pop, week: int, window: int, n_ret: int):
-    """The week's relationships in one pass over every slot: per retailer its active customers and
-    the customers lost this week (last purchase exactly one window ago), the consumers active
-    anywhere, and the (consumer, slot) of the relationships that lapse unless she buys next week."""
-    active, lost, anyone, who, slot = _scan(pop.slot_retailer, pop.last_week, int(week), int(window), int(n_ret))
-    return active, lost, int(anyone), who, slot
-
-
 @njit(cache=True)
 def _mass_after_sales(buyers, slots, retailer, promoting, extra):
     for j in range(buyers.shape[0]):

@@ -386,7 +386,8 @@ def test_the_footprint_validate_reports_is_the_state_the_model_holds():
                                  "consumers.repertoire_slots": 4, "choice.consideration_stores": 2})
     m = RetailMarket(scenario, seed=1)
     n = m.population.n
-    held = [a for a in (*vars(m.population).values(), *vars(m.consider).values(), m._homes, m._parking)
+    held = [a for a in (*vars(m.population).values(), *vars(m.consider).values(), *vars(m.ledger).values(),
+                        m._homes, m._parking)
             if isinstance(a, np.ndarray) and a.shape[:1] == (n,)]
     assert sum(a.nbytes for a in held) == footprint(scenario)["bytes_per_consumer"] * n
 

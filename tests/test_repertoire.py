@@ -101,6 +101,58 @@ def test_slots_are_taken_kept_and_given_up_as_the_rule_says(engine, weeks, gaps)
             assert len(set(held.tolist())) == len(held)  # a retailer holds one slot at most
 
 
+def _plain_counts(yardsticks, week, n_ret=3):
+    """Active and lost customers per retailer, consumers active anywhere, and the lapsing (consumer, slot)
+    pairs, read from the yardstick repertoires by the definitions."""
+    active, lost, anyone, lapsing = np.zeros(n_ret, int), np.zeros(n_ret, int), 0, []
+    for i, y in enumerate(yardsticks):
+        seen = False
+        for q, s in enumerate(y.slots):
+            if s is None:
+                continue
+            gap = week - s[2]
+            active[s[0]] += gap < WINDOW
+            lost[s[0]] += gap == WINDOW
+            seen |= gap < WINDOW
+            if gap == WINDOW - 1:
+                lapsing.append((i, q))
+        anyone += seen
+    return active, lost, anyone, lapsing
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(weeks=weeks_of_purchases, gaps=st.lists(st.integers(1, 20), min_size=40, max_size=40))
+def test_the_ledger_counts_what_the_repertoires_hold_in_every_week(engine, weeks, gaps):
+    model = _market()
+    ledger = model.ledger
+    yardsticks = [Yardstick(model.population.habit_build) for _ in range(N_CONSUMERS)]
+    week = 0
+    for purchases, gap in zip(weeks, gaps, strict=False):
+        for quiet in range(week + 1, week + gap):  # weeks without purchases: relationships lapse and are lost
+            active, lost, anyone, lapsing = _plain_counts(yardsticks, quiet)
+            got_active, got_lost, got_anyone = ledger.counts(quiet)
+            assert (got_active == active).all() and (got_lost == lost).all() and got_anyone == anyone
+            assert list(zip(*ledger.lapsing(quiet), strict=True)) == lapsing
+        week += gap
+        buyers = sorted(purchases)
+        retailers = [purchases[b] for b in buyers]
+        settled = _settle(model, engine, buyers, retailers, week)
+        rep = np.array([model.population.slot_of(np.array([b]), r)[0] for b, r in zip(buyers, retailers,
+                                                                                         strict=True)])
+        ledger.record(week, np.array(buyers, dtype=np.int64), np.array(retailers, dtype=np.int32), rep,
+                      settled.prior_retailer, settled.prior_week)
+        for b in buyers:
+            yardsticks[b].buy(purchases[b], week)
+        active, lost, anyone, lapsing = _plain_counts(yardsticks, week)
+        got_active, got_lost, got_anyone = ledger.counts(week)
+        assert (got_active == active).all() and (got_lost == lost).all() and got_anyone == anyone
+        assert list(zip(*ledger.lapsing(week), strict=True)) == lapsing
+    rebuilt = type(ledger)(model.population, 3, WINDOW, week)  # a recount from the slots agrees
+    assert (rebuilt.counts(week)[0] == ledger.counts(week)[0]).all()
+    assert rebuilt.counts(week)[2] == ledger.counts(week)[2]
+
+
 def test_a_newcomer_slot_starts_as_the_retailer_treats_strangers_and_eviction_is_counted():
     model = RetailMarket(small_scenario(**{"consumers.n": N_CONSUMERS, "consumers.repertoire_slots": 2,
                                            "warmup_weeks": 0, "steps": 5}), seed=1)
