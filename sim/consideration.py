@@ -31,10 +31,95 @@ CHUNK = 65_536  # consumers per block when matching them to stores (bounded memo
 N_CHUNKS = 256
 
 
+@njit(cache=True)
+def _grid_index(sx, sy, x0, y0, cell, nx, ny):
+    """Points in a grid of square cells: (start of each cell's points in ``order``, ``order``)."""
+    n = sx.shape[0]
+    cell_of = np.empty(n, dtype=np.int64)
+    start = np.zeros(nx * ny + 1, dtype=np.int64)
+    for p in range(n):
+        cx = min(max(int((sx[p] - x0) / cell), 0), nx - 1)
+        cy = min(max(int((sy[p] - y0) / cell), 0), ny - 1)
+        cell_of[p] = cy * nx + cx
+        start[cell_of[p] + 1] += 1
+    for c in range(nx * ny):
+        start[c + 1] += start[c]
+    at = start[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        order[at[cell_of[p]]] = p
+        at[cell_of[p]] += 1
+    return start, order
+
 @njit(parallel=True, cache=True)
-def _pick_store_options(cand_store, value, km, store_retailer, taste, retailer_taste, neg_taste_weight, n_ret,
-                        out_ret, out_slot, out_static, out_km):
-    m, k = value.shape
+def _k_nearest(qx, qy, rows, sx, sy, start, order, x0, y0, cell, nx, ny, k, out):
+    """The ``k`` points nearest each consumer ``rows[j]`` (by squared distance), nearest first: rings of
+    cells around hers, skipping cells farther than her k-th best, until no cell outside can beat it."""
+    m = rows.shape[0]
+    n_chunks = min(N_CHUNKS, max(m, 1))
+    for c in prange(n_chunks):
+        bd = np.empty(k)
+        bi = np.empty(k, dtype=np.int64)
+        for j in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            x = qx[rows[j]]
+            y = qy[rows[j]]
+            for t in range(k):
+                bd[t] = np.inf
+                bi[t] = -1
+            cx = min(max(int((x - x0) / cell), 0), nx - 1)
+            cy = min(max(int((y - y0) / cell), 0), ny - 1)
+            r = 0
+            while True:
+                for gy in range(max(cy - r, 0), min(cy + r, ny - 1) + 1):
+                    edge_y = gy == cy - r or gy == cy + r
+                    step = 1 if edge_y else 2 * r
+                    gx = cx - r
+                    while gx <= cx + r:
+                        if 0 <= gx < nx:
+                            g = gy * nx + gx
+                            ex = max(x0 + gx * cell - x, x - (x0 + (gx + 1) * cell), 0.0)
+                            ey = max(y0 + gy * cell - y, y - (y0 + (gy + 1) * cell), 0.0)
+                            if ex * ex + ey * ey >= bd[k - 1]:
+                                gx += step if step > 0 else 1
+                                continue
+                            for a in range(start[g], start[g + 1]):
+                                p = order[a]
+                                dx = x - sx[p]
+                                dy = y - sy[p]
+                                d = dx * dx + dy * dy
+                                if d < bd[k - 1]:
+                                    t = k - 1
+                                    while t > 0 and bd[t - 1] > d:
+                                        bd[t] = bd[t - 1]
+                                        bi[t] = bi[t - 1]
+                                        t -= 1
+                                    bd[t] = d
+                                    bi[t] = p
+                        gx += step if step > 0 else 1
+                if cx - r <= 0 and cy - r <= 0 and cx + r >= nx - 1 and cy + r >= ny - 1:
+                    break  # the block covers the whole grid
+                margin = np.inf
+                if cx - r > 0:
+                    margin = min(margin, x - (x0 + (cx - r) * cell))
+                if cx + r < nx - 1:
+                    margin = min(margin, x0 + (cx + r + 1) * cell - x)
+                if cy - r > 0:
+                    margin = min(margin, y - (y0 + (cy - r) * cell))
+                if cy + r < ny - 1:
+                    margin = min(margin, y0 + (cy + r + 1) * cell - y)
+                if margin > 0 and bd[k - 1] <= margin * margin:
+                    break
+                r += 1
+            for t in range(k):
+                out[j, t] = bi[t]
+
+
+@njit(parallel=True, cache=True)
+def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, travel_sens, parking, at_centre,
+                 store_retailer, taste, retailer_taste, neg_taste_weight, n_ret, whole_network,
+                 out_ret, out_slot, out_static, out_km, nearest_km, reach_km):
+    """Store options of consumers ``rows`` from their scanned stores ``near`` (indices into the open stores)."""
+    m, k = near.shape
     ks = out_ret.shape[1]
     n_chunks = min(N_CHUNKS, max(m, 1))
     for c in prange(n_chunks):
@@ -42,25 +127,39 @@ def _pick_store_options(cand_store, value, km, store_retailer, taste, retailer_t
         found = np.empty(k, dtype=np.int64)
         static = np.empty(k)
         chosen = np.empty(ks, dtype=np.int64)
-        for row in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+        value = np.empty(k)
+        km = np.empty(k)
+        cand = np.empty(k, dtype=np.int64)
+        for j in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            i = rows[j]
+            closest, farthest = np.inf, -np.inf
+            for col in range(k):
+                o = near[j, col]
+                cand[col] = slots[o]
+                # the access value: footfall less travel (and the centre's parking charge)
+                km[col] = np.hypot(homes_x[i] - site_x[o], homes_y[i] - site_y[o])
+                value[col] = pull[o] - np.float64(travel_sens[i]) * km[col]
+                if parking.shape[0]:
+                    value[col] -= parking[i] * at_centre[o]
+                closest = min(closest, km[col])
+                farthest = max(farthest, km[col])
+            nearest_km[i] = closest
+            reach_km[i] = np.inf if whole_network else farthest
             n_found = 0
             for col in range(k):
-                s = cand_store[row, col]
-                if s < 0:
-                    continue
+                s = cand[col]
                 r = store_retailer[s]
                 b = best[r]
                 if b < 0:
                     best[r] = col
                     found[n_found] = r
                     n_found += 1
-                elif value[row, col] > value[row, b] or (value[row, col] == value[row, b]
-                                                         and s < cand_store[row, b]):
+                elif value[col] > value[b] or (value[col] == value[b] and s < cand[b]):
                     best[r] = col  # the retailer's store worth most to her; ties to the first opened
             for f in range(n_found):
                 r = found[f]
-                fit = np.float32(neg_taste_weight * np.float32(abs(taste[row] - retailer_taste[r])))
-                static[f] = np.float64(fit) + value[row, best[r]]
+                fit = np.float32(neg_taste_weight * np.float32(abs(taste[i] - retailer_taste[r])))
+                static[f] = np.float64(fit) + value[best[r]]
             # her best ks retailers by taste fit + access (ties: the retailer listed first)
             n_take = min(ks, n_found)
             for t in range(n_take):
@@ -83,15 +182,15 @@ def _pick_store_options(cand_store, value, km, store_retailer, taste, retailer_t
                     f = chosen[t]
                     r = -1 - found[f]
                     col = best[r]
-                    out_ret[row, t] = r
-                    out_slot[row, t] = cand_store[row, col]
-                    out_static[row, t] = static[f]
-                    out_km[row, t] = np.float32(km[row, col])
+                    out_ret[i, t] = r
+                    out_slot[i, t] = cand[col]
+                    out_static[i, t] = static[f]
+                    out_km[i, t] = np.float32(km[col])
                 else:
-                    out_ret[row, t] = -1
-                    out_slot[row, t] = -1
-                    out_static[row, t] = -np.inf
-                    out_km[row, t] = np.float32(np.inf)
+                    out_ret[i, t] = -1
+                    out_slot[i, t] = -1
+                    out_static[i, t] = -np.inf
+                    out_km[i, t] = np.float32(np.inf)
             for f in range(n_found):  # reset the scratch for the next row
                 r = found[f]
                 best[r if r >= 0 else -1 - r] = -1
@@ -150,7 +249,6 @@ class ConsiderationSets:
         self.nearest_km = np.full(n, np.inf)  # to the nearest open store of any retailer
         self.site_footfall: np.ndarray | None = None
         self.footfall_scale: float | None = None
-        self._home_tree = cKDTree(model._homes)
         self._online_sellers: tuple[int, ...] | None = None
 
     # ---- web shops --------------------------------------------------------------------------
@@ -203,7 +301,7 @@ class ConsiderationSets:
         tree = cKDTree(np.column_stack([m.region.site_x[sites], m.region.site_y[sites]]))
         km = np.empty(m.population.n)
         for lo in range(0, m.population.n, CHUNK):
-            km[lo:lo + CHUNK] = tree.query(m._homes[lo:lo + CHUNK], k=1)[0]
+            km[lo:lo + CHUNK] = tree.query(m._homes[lo:lo + CHUNK], k=1, workers=-1)[0]
         # the tree's distance may differ from np.hypot in the last bit: a margin keeps the boundary in
         return np.flatnonzero(km <= self.reach_km * (1 + 1e-9) + 1e-9)
 
@@ -226,26 +324,25 @@ class ConsiderationSets:
         at_centre = (m.region.site_zone[sites] == ZONE_CODE["centre"]).astype(np.float64)
         site_x, site_y = m.region.site_x[sites], m.region.site_y[sites]
         k = min(self.n_scanned, len(open_stores))
-        tree = cKDTree(np.column_stack([site_x, site_y]))
+        # a grid of about one open store per cell finds her nearest stores (a tree is slower for 32 of them)
+        x0, y0 = float(site_x.min()), float(site_y.min())
+        cell = max(float(np.sqrt(max((site_x.max() - x0) * (site_y.max() - y0), 1e-12) / len(sites))), 1e-6)
+        nx, ny = int((site_x.max() - x0) / cell) + 1, int((site_y.max() - y0) / cell) + 1
+        start, order = _grid_index(site_x, site_y, x0, y0, cell, nx, ny)
         retailer_taste = np.array([r.taste for r in m.retailers], dtype=np.float32)
         neg_tw = np.float32(-m.config.consumers.taste_weight)
+        parking = m._parking if m._parking is not None else np.zeros(0)
+        homes_x, homes_y = np.ascontiguousarray(m._homes[:, 0]), np.ascontiguousarray(m._homes[:, 1])
+        whole_network = k == len(open_stores)
+        who = np.asarray(who, dtype=np.int64)
         for lo in range(0, len(who), CHUNK):
             rows = who[lo:lo + CHUNK]
-            homes = m._homes[rows]
-            if k == len(open_stores):
-                near = np.broadcast_to(np.arange(k), (len(rows), k))
+            if whole_network:
+                near = np.ascontiguousarray(np.broadcast_to(np.arange(k), (len(rows), k)))
             else:
-                near = tree.query(homes, k=k)[1].reshape(len(rows), k)
-            # distances as np.hypot gives them, whichever way the stores were found
-            km = np.hypot(homes[:, :1] - site_x[near], homes[:, 1:] - site_y[near])
-            value = pull[near] - pop.travel_sens[rows, None].astype(np.float64) * km
-            if m._parking is not None:
-                value -= m._parking[rows, None] * at_centre[near]
-            out = (np.empty((len(rows), self.n_store), dtype=np.int32),
-                   np.empty((len(rows), self.n_store), dtype=np.int32),
-                   np.empty((len(rows), self.n_store)), np.empty((len(rows), self.n_store), dtype=np.float32))
-            _pick_store_options(slots[near], value, km, store_retailer, pop.taste[rows], retailer_taste, neg_tw,
-                                len(m.retailers), *out)
-            self.store_ret[rows], self.store_slot[rows], self.store_static[rows], self.store_km[rows] = out
-            self.nearest_km[rows] = km.min(axis=1)
-            self.reach_km[rows] = km.max(axis=1) if k < len(open_stores) else np.inf
+                near = np.empty((len(rows), k), dtype=np.int64)
+                _k_nearest(homes_x, homes_y, rows, site_x, site_y, start, order, x0, y0, cell, nx, ny, k, near)
+            _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull,
+                         pop.travel_sens, parking, at_centre, store_retailer, pop.taste, retailer_taste, neg_tw,
+                         len(m.retailers), whole_network, self.store_ret, self.store_slot, self.store_static,
+                         self.store_km, self.nearest_km, self.reach_km)
