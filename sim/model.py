@@ -169,9 +169,10 @@ class RetailMarket(mesa.Model):
                          int(week.n_orders_online[i]))
         for s in self.stores:
             s.book_sales(float(week.store_revenue[s.slot]), float(week.store_cogs[s.slot]))
-        kind = self._strategy_codes()
-        for code, (cls, members) in enumerate(self.strategy_kinds().items()):
-            sold = np.flatnonzero(kind[week.retailer] == code)
+        for cls, members in self.strategy_kinds().items():
+            # purchases are grouped by retailer: a kind's are its retailers' runs, in retailer order
+            sold = np.concatenate([np.arange(week.starts[r.index], week.starts[r.index + 1])
+                                   for r in sorted(members, key=lambda r: r.index)])
             if len(sold):
                 cls.after_sales(self, members, week, sold)
 
@@ -476,11 +477,6 @@ class RetailMarket(mesa.Model):
         for r in self.retailers:
             kinds.setdefault(type(r.strategy), []).append(r)
         return kinds
-
-    def _strategy_codes(self) -> np.ndarray:
-        """(R,) the position in ``strategy_kinds()`` of each retailer's strategy."""
-        order = {cls: code for code, cls in enumerate(self.strategy_kinds())}
-        return np.array([order[type(r.strategy)] for r in self.retailers], dtype=np.int64)
 
     @staticmethod
     def _pick_engine(config: Scenario) -> str:

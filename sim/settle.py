@@ -27,6 +27,7 @@ class Settlement:
     per-retailer arrays have length R, per-store arrays length n_slots."""
 
     buyers: np.ndarray  # consumer index of each purchase
+    starts: np.ndarray  # (R + 1,): retailer r's purchases are positions starts[r] … starts[r + 1] − 1
     retailer: np.ndarray  # retailer of each purchase
     slot: np.ndarray  # the buyer's repertoire slot for that retailer
     channel: np.ndarray  # 0 store, 1 online
@@ -55,10 +56,10 @@ class Settlement:
 def group_purchases(idx, ret, chan, paid, rep, previous, evicted, lost_card, prior_retailer, prior_week, n_r: int,
                     **booked) -> Settlement:
     """Group the week's purchases by retailer and count the flows between retailers."""
-    buyers, retailer, slot, channel, paid_eur, _, flows = group_purchases_by_retailer(
+    buyers, retailer, slot, channel, paid_eur, starts, flows = group_purchases_by_retailer(
         idx, ret, rep, chan, paid, previous, n_r)
     return Settlement(
-        buyers=buyers, retailer=retailer, slot=slot, channel=channel, paid_eur=paid_eur,
+        buyers=buyers, starts=starts, retailer=retailer, slot=slot, channel=channel, paid_eur=paid_eur,
         n_stranded=int((ret < 0).sum()), n_evicted_active=int(evicted.sum()), lost_card=idx[lost_card],
         flows=flows, prior_retailer=prior_retailer, prior_week=prior_week, **booked)
 

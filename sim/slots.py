@@ -65,37 +65,61 @@ def find_slots(pop, member: np.ndarray, weeks: np.ndarray, week: int, gap_lo: in
                  int(min(gap_hi, 2**62)), state, int(state_value))
 
 
+GROUP_CHUNKS = 8  # the sort counts integers, so any number of chunks gives the same result
+
+
+@njit(parallel=True, cache=True)
+def _group_count(ret, previous, n_ret, n_chunks):
+    n = ret.shape[0]
+    counts = np.zeros((n_chunks, n_ret), dtype=np.int64)
+    part_flows = np.zeros((n_chunks, n_ret + 1, n_ret), dtype=np.int64)
+    for c in prange(n_chunks):
+        for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            r = ret[j]
+            if r >= 0:
+                counts[c, r] += 1
+                if previous[j] != r:
+                    part_flows[c, previous[j] + 1, r] += 1
+    return counts, part_flows.sum(axis=0)
+
+
+@njit(parallel=True, cache=True)
+def _group_scatter(idx, ret, rep, chan, paid, at, buyers, retailer, slot, channel, paid_eur):
+    n = ret.shape[0]
+    n_chunks = at.shape[0]
+    for c in prange(n_chunks):
+        for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            r = ret[j]
+            if r < 0:
+                continue
+            pos = at[c, r]
+            at[c, r] = pos + 1
+            buyers[pos] = idx[j]
+            retailer[pos] = r
+            slot[pos] = rep[j]
+            channel[pos] = chan[j]
+            paid_eur[pos] = paid[j]
+
+
 @njit(cache=True)
 def _group(idx, ret, rep, chan, paid, previous, n_ret):
     """Counting sort of the week's purchases by retailer (stable), and the flows between retailers."""
-    n = ret.shape[0]
+    counts, flows = _group_count(ret, previous, n_ret, GROUP_CHUNKS)
     starts = np.zeros(n_ret + 1, dtype=np.int64)
-    for j in range(n):
-        if ret[j] >= 0:
-            starts[ret[j] + 1] += 1
+    at = np.empty((GROUP_CHUNKS, n_ret), dtype=np.int64)  # where each chunk's purchases of a retailer begin
     for r in range(n_ret):
-        starts[r + 1] += starts[r]
-    at = starts[:-1].copy()
+        begin = starts[r]
+        for c in range(GROUP_CHUNKS):
+            at[c, r] = begin
+            begin += counts[c, r]
+        starts[r + 1] = begin
     n_buy = starts[n_ret]
     buyers = np.empty(n_buy, dtype=np.int64)
     retailer = np.empty(n_buy, dtype=np.int64)
     slot = np.empty(n_buy, dtype=np.int64)
     channel = np.empty(n_buy, dtype=np.int8)
     paid_eur = np.empty(n_buy)
-    flows = np.zeros((n_ret + 1, n_ret), dtype=np.int64)
-    for j in range(n):
-        r = ret[j]
-        if r < 0:
-            continue
-        k = at[r]
-        at[r] += 1
-        buyers[k] = idx[j]
-        retailer[k] = r
-        slot[k] = rep[j]
-        channel[k] = chan[j]
-        paid_eur[k] = paid[j]
-        if previous[j] != r:
-            flows[previous[j] + 1, r] += 1
+    _group_scatter(idx, ret, rep, chan, paid, at, buyers, retailer, slot, channel, paid_eur)
     return buyers, retailer, slot, channel, paid_eur, starts, flows
 
 
@@ -146,9 +170,9 @@ def slot_of(slot_retailer: np.ndarray, who: np.ndarray, retailer: np.ndarray) ->
     return out
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _mass_after_sales(buyers, slots, retailer, promoting, extra):
-    for j in range(buyers.shape[0]):
+    for j in prange(buyers.shape[0]):  # each buyer once: no two writes to one slot
         if promoting[retailer[j]]:
             extra[buyers[j], slots[j]] = 0.0
 
