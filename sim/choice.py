@@ -49,6 +49,8 @@ class MarketArrays:
     store_km: np.ndarray  # (n, Ks) float32: distance to that store
     online_ret: np.ndarray  # (n, Ko) int32: retailer of each web-shop option, −1: empty
     online_taste: np.ndarray  # (n, Ko) float32: taste fit of that retailer
+    store_rep: np.ndarray  # (n, Ks) int8: her repertoire slot for each store option's retailer, −1: none
+    online_rep: np.ndarray  # (n, Ko) int8: the same for each web-shop option
     slot_retailer: np.ndarray  # (n, S) int32: her repertoire
     extra_utility: np.ndarray  # (n, S) float32, kept by the strategies
     discount: np.ndarray  # (n, S) float32, perceived share of the price not paid

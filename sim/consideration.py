@@ -228,6 +228,21 @@ def _pick_online_options(taste, sellers, seller_taste, neg_taste_weight, out_ret
                     out_taste[i, t] = 0.0
 
 
+@njit(parallel=True, cache=True)
+def point_options(rows, option_ret, slot_retailer, out_rep):
+    """For consumers ``rows``: the repertoire slot of each option's retailer, −1 where she holds none."""
+    for j in prange(rows.shape[0]):
+        i = rows[j]
+        for o in range(option_ret.shape[1]):
+            r = option_ret[i, o]
+            found = -1
+            if r >= 0:
+                for q in range(slot_retailer.shape[1]):
+                    if slot_retailer[i, q] == r:
+                        found = q
+            out_rep[i, o] = found
+
+
 class ConsiderationSets:
     """Every consumer's store and web-shop options, kept up to date as stores open and close."""
 
@@ -244,6 +259,10 @@ class ConsiderationSets:
         self.store_km = np.full((n, self.n_store), np.inf, dtype=np.float32)
         self.online_ret = np.full((n, self.n_online), -1, dtype=np.int32)
         self.online_taste = np.zeros((n, self.n_online), dtype=np.float32)
+        # the repertoire slot each option's retailer holds (−1: none), kept as slots and options change, so
+        # the weekly choice reads her terms without searching her repertoire
+        self.store_rep = np.full((n, self.n_store), -1, dtype=np.int8)
+        self.online_rep = np.full((n, self.n_online), -1, dtype=np.int8)
         self.store_width = self.online_width = 0  # columns in use by anyone (options are packed left)
         self.reach_km = np.full(n, np.inf)  # distance to her farthest scanned store: events beyond it miss her
         self.nearest_km = np.full(n, np.inf)  # to the nearest open store of any retailer
@@ -266,6 +285,8 @@ class ConsiderationSets:
         seller_taste = np.array([m.retailers[i].taste for i in sellers], dtype=np.float32)
         _pick_online_options(taste, np.array(sellers, dtype=np.int32), seller_taste,
                              np.float32(-m.config.consumers.taste_weight), self.online_ret, self.online_taste)
+        everyone = np.arange(len(taste), dtype=np.int64)
+        point_options(everyone, self.online_ret, m.population.slot_retailer, self.online_rep)
         self.online_width = min(self.n_online, len(sellers))
 
     # ---- stores -----------------------------------------------------------------------------
@@ -288,8 +309,17 @@ class ConsiderationSets:
             who = self._concerned(np.union1d(np.asarray(events, dtype=np.intp), changed))
         if len(who):
             self._assign(who)
+            point_options(np.asarray(who, dtype=np.int64), self.store_ret, m.population.slot_retailer,
+                          self.store_rep)
             self.store_width = int((self.store_ret >= 0).sum(axis=1).max(initial=0))
         return len(who)
+
+    def repoint(self, who: np.ndarray) -> None:
+        """Consumers ``who`` took or gave up repertoire slots: point their options at the slots anew."""
+        who = np.asarray(who, dtype=np.int64)
+        slot_retailer = self.model.population.slot_retailer
+        point_options(who, self.store_ret, slot_retailer, self.store_rep)
+        point_options(who, self.online_ret, slot_retailer, self.online_rep)
 
     def _concerned(self, sites: np.ndarray) -> np.ndarray:
         """Consumers with one of ``sites`` within reach of their scanned stores."""

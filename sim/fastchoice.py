@@ -62,19 +62,9 @@ def gift_utility_scalar(basket, price_sens, inertia, price_factor, scale, welcom
     return gift
 
 
-@njit(cache=True, inline="always")
-def _find_slot(slot_retailer, i, r):
-    # no early exit: a fixed loop of selects runs without branch mispredictions, and a retailer
-    # holds one slot at most, so the last match is the only one
-    found = -1
-    for q in range(slot_retailer.shape[1]):
-        found = q if slot_retailer[i, q] == r else found
-    return found
-
-
 @njit(parallel=True, cache=True)
 def _choose(idx, uniforms, store_ret, store_slot, store_static, store_km, online_ret, online_taste,
-            slot_retailer, extra, discount, habit, stranger_extra, stranger_discount,
+            store_rep, online_rep, extra, discount, habit, stranger_extra, stranger_discount,
             gift_pf, basket, gift_scale, gift_welcome, gift_vesting, gift_inertia_mean,
             rel_posted, sells_online, adopted, price_sens, online_friction, inertia,
             online_inertia_factor, online_price_sens_factor, ks, ko, any_gift,
@@ -102,11 +92,12 @@ def _choose(idx, uniforms, store_ret, store_slot, store_static, store_km, online
                     r = store_ret[i, o]
                     if r < 0:
                         continue
+                    q = np.int32(store_rep[i, o])
                 else:
                     r = online_ret[i, o - ks]
                     if r < 0 or not sells_online[r]:
                         continue
-                q = _find_slot(slot_retailer, i, r)
+                    q = np.int32(online_rep[i, o - ks])
                 rep[o] = q
                 if q >= 0:
                     ex32 = extra[i, q]
@@ -188,7 +179,7 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray) -> Choi
     g = a.gift
     ks, ko = a.widths()
     _choose(np.asarray(idx, dtype=np.int64), uniforms, a.store_ret, a.store_slot, a.store_static, a.store_km,
-            a.online_ret, a.online_taste, a.slot_retailer, a.extra_utility, a.discount, a.habit,
+            a.online_ret, a.online_taste, a.store_rep, a.online_rep, a.extra_utility, a.discount, a.habit,
             a.stranger_extra, a.stranger_discount, g.price_factor, g.basket_eur, g.scale, g.welcome_eur,
             bool(g.vesting), g.inertia_mean, np.asarray(a.rel_posted, dtype=np.float64), a.sells_online,
             a.adopted, a.price_sens, a.online_friction, a.inertia, float(a.online_inertia_factor),

@@ -162,6 +162,7 @@ class RetailMarket(mesa.Model):
                             self.config.choice.active_window_weeks)
         pop.any_held = pop.any_held or len(week.buyers) > 0
         self.ledger.record(self.week, idx, choices.retailer, choices.rep_slot, week.prior_retailer, week.prior_week)
+        self.consider.repoint(idx[(choices.retailer >= 0) & (week.prior_retailer != choices.retailer)])
 
         for r in self.retailers:
             i = r.index
@@ -457,6 +458,7 @@ class RetailMarket(mesa.Model):
         return choice.MarketArrays(
             store_ret=sets.store_ret, store_slot=sets.store_slot, store_static=sets.store_static,
             store_km=sets.store_km, online_ret=sets.online_ret, online_taste=sets.online_taste,
+            store_rep=sets.store_rep, online_rep=sets.online_rep,
             slot_retailer=pop.slot_retailer, extra_utility=pop.extra_utility, discount=pop.discount,
             habit=pop.habit, stranger_extra=self.stranger.extra, stranger_discount=self.stranger.discount,
             gift=self.stranger.gift,
@@ -572,7 +574,8 @@ def footprint(config: Scenario) -> dict[str, float]:
     n_r = len(config.retailers)
     ks, ko = min(config.choice.consideration_stores, n_r), min(config.choice.consideration_online, n_r)
     slot_bytes = slots * sum(np.dtype(dtype).itemsize for dtype, _, _ in SLOT_FIELDS.values())
-    option_bytes = ks * (4 + 4 + 8 + 4) + ko * (4 + 4) + 8 + 8  # store and web-shop options; reach, nearest
+    # store and web-shop options and the slots they point at; reach, nearest
+    option_bytes = ks * (4 + 4 + 8 + 4 + 1) + ko * (4 + 4 + 1) + 8 + 8
     # homes, the ledger's latest purchase, parking charge
     model_bytes = 8 * 2 + 4 + (8 if config.municipal.centre_parking_eur > 0 else 0)
     per_consumer = CONSUMER_BYTES + slot_bytes + option_bytes + model_bytes

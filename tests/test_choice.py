@@ -14,6 +14,7 @@ from sim.choice import (
     dense_probabilities,
     gather,
 )
+from sim.consideration import point_options
 from sim.fastchoice import choose_numba
 from sim.model import RetailMarket
 
@@ -40,11 +41,15 @@ def random_market(n=30_000, n_ret=7, ks=4, ko=3, slots=4, seed=0) -> MarketArray
     slot_retailer[rng.random((n, slots)) < 0.3] = -1
     gift_pf = np.zeros(n_ret, dtype=f4)
     gift_pf[2] = 1.3
+    store_rep, online_rep = (np.full(ret.shape, -1, dtype=np.int8) for ret in (store_ret, online_ret))
+    for ret, rep in ((store_ret, store_rep), (online_ret, online_rep)):
+        point_options(np.arange(n, dtype=np.int64), ret, slot_retailer, rep)
     return MarketArrays(
         store_ret=store_ret, store_slot=np.where(store_ret >= 0, rng.integers(0, 50, (n, ks)), -1).astype(np.int32),
         store_static=np.where(store_ret >= 0, -0.4 * rng.uniform(0.1, 8.0, (n, ks)) + rng.random((n, ks)), -np.inf),
         store_km=rng.uniform(0.1, 8.0, (n, ks)).astype(f4),
         online_ret=online_ret, online_taste=(-3 * rng.random((n, ko))).astype(f4),
+        store_rep=store_rep, online_rep=online_rep,
         slot_retailer=slot_retailer, extra_utility=rng.random((n, slots)).astype(f4),
         discount=(0.02 * rng.random((n, slots))).astype(f4), habit=rng.random((n, slots)).astype(f4),
         stranger_extra=(0.5 * rng.random(n_ret)).astype(f4), stranger_discount=(0.01 * rng.random(n_ret)).astype(f4),

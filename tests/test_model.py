@@ -409,3 +409,19 @@ def test_after_closures_only_the_consumers_within_reach_get_new_options_and_they
     sets._assign(np.arange(m.population.n))
     for name, values in local.items():
         np.testing.assert_array_equal(getattr(sets, name), values, err_msg=name)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_options_point_at_the_slots_their_retailers_hold_after_evictions_and_closures(engine):
+    from sim.consideration import point_options
+
+    scenario = small_scenario(**{"consumers.n": 1500, "consumers.repertoire_slots": 2, "steps": 60,
+                                 "engine": engine})
+    m = RetailMarket(scenario, seed=5)
+    m.run()
+    assert m.metrics.to_frame()["n_evicted_active"].sum() > 0  # full repertoires gave up active slots
+    sets, everyone = m.consider, np.arange(m.population.n, dtype=np.int64)
+    for ret, rep in ((sets.store_ret, sets.store_rep), (sets.online_ret, sets.online_rep)):
+        fresh = np.full_like(rep, -1)
+        point_options(everyone, ret, m.population.slot_retailer, fresh)
+        assert (fresh == rep).all()

@@ -31,6 +31,7 @@ def slots(model, r, who):
     if new.any():
         slot[new] = take_slots(pop, model.stranger, who[new], np.full(new.sum(), r), model.week,
                                model.config.choice.active_window_weeks)[0]
+        model.consider.repoint(who[new])  # the slots changed outside the settlement
     return slot
 
 
