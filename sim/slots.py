@@ -69,18 +69,14 @@ GROUP_CHUNKS = 8  # the sort counts integers, so any number of chunks gives the 
 
 
 @njit(parallel=True, cache=True)
-def _group_count(ret, previous, n_ret, n_chunks):
+def _group_count(ret, n_ret, n_chunks):
     n = ret.shape[0]
     counts = np.zeros((n_chunks, n_ret), dtype=np.int64)
-    part_flows = np.zeros((n_chunks, n_ret + 1, n_ret), dtype=np.int64)
     for c in prange(n_chunks):
         for j in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            r = ret[j]
-            if r >= 0:
-                counts[c, r] += 1
-                if previous[j] != r:
-                    part_flows[c, previous[j] + 1, r] += 1
-    return counts, part_flows.sum(axis=0)
+            if ret[j] >= 0:
+                counts[c, ret[j]] += 1
+    return counts
 
 
 @njit(parallel=True, cache=True)
@@ -104,7 +100,12 @@ def _group_scatter(idx, ret, rep, chan, paid, at, buyers, retailer, slot, channe
 @njit(cache=True)
 def _group(idx, ret, rep, chan, paid, previous, n_ret):
     """Counting sort of the week's purchases by retailer (stable), and the flows between retailers."""
-    counts, flows = _group_count(ret, previous, n_ret, GROUP_CHUNKS)
+    counts = _group_count(ret, n_ret, GROUP_CHUNKS)
+    # one pass: a table per chunk would cost more to clear than this costs to fill, with many retailers
+    flows = np.zeros((n_ret + 1, n_ret), dtype=np.int64)
+    for j in range(ret.shape[0]):
+        if ret[j] >= 0 and previous[j] != ret[j]:
+            flows[previous[j] + 1, ret[j]] += 1
     starts = np.zeros(n_ret + 1, dtype=np.int64)
     at = np.empty((GROUP_CHUNKS, n_ret), dtype=np.int64)  # where each chunk's purchases of a retailer begin
     for r in range(n_ret):
