@@ -19,6 +19,7 @@ from sim.policies import CLOSURE_POLICIES
 from sim.retailers import Retailer
 from sim.scenario import Scenario, from_flat
 from sim.settle import settle_numpy
+from sim.slots import wallet_sums
 from sim.stores import Store
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
@@ -299,7 +300,7 @@ class RetailMarket(mesa.Model):
         retailer = pop.slot_retailer[who, slot]
         band = tenure_band(self.week - pop.since_week[who, slot])
         self.active_snapshots.append((self.week, who.astype(np.int32), retailer, band))
-        self._measure_wallet(who, slot, retailer)
+        self._measure_wallet()
         then_week, then_who, then_ret, then_band = self.active_snapshots[0]
         self.attrition_detail = {name: np.full(n_r + 1, np.nan) for name in ATTRITION_GROUPS}
         if self.week - then_week != YEAR_WEEKS:
@@ -314,13 +315,10 @@ class RetailMarket(mesa.Model):
         for t, name in enumerate(VALUE_TIER_NAMES):
             self.attrition_detail[name] = by_tier[:, t]
 
-    def _measure_wallet(self, who: np.ndarray, slot: np.ndarray, retailer: np.ndarray) -> None:
+    def _measure_wallet(self) -> None:
         """Share of wallet: what a retailer's active customers spent there / all they spent this year."""
-        spend = self.population.spend_year
-        total = spend.sum(axis=1, dtype=np.float64)
-        n_r = len(self.retailers)
-        base = np.bincount(retailer, weights=total[who], minlength=n_r)
-        here = np.bincount(retailer, weights=spend[who, slot].astype(np.float64), minlength=n_r)
+        base, here = wallet_sums(self.population, self.week, self.config.choice.active_window_weeks,
+                                 len(self.retailers))
         self.share_of_wallet = np.append(np.where(base > 0, here / np.where(base > 0, base, 1), np.nan), np.nan)
 
     def record_vacancy_by_town(self) -> None:
