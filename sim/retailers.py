@@ -54,8 +54,11 @@ class Accounts:
         return self.gross_profit - self.operating_costs
 
     def clear(self) -> None:
-        for f in fields(self):
-            setattr(self, f.name, 0.0)
+        for name in _ACCOUNT_FIELDS:
+            setattr(self, name, 0.0)
+
+
+_ACCOUNT_FIELDS = tuple(f.name for f in fields(Accounts))  # looked up once: clearing is weekly, per retailer
 
 
 class Retailer(mesa.Agent):
