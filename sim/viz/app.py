@@ -290,8 +290,14 @@ def Page():
                         solara.Button(f"Run to week {LESSON_WEEKS}", color="primary", on_click=do_run_to_lesson_end,
                                       disabled=playing.value or not current.running
                                       or current.week >= LESSON_WEEKS)
-                    solara.SliderInt("Pause between weeks (ms)", value=pause_ms, min=0, max=1000, step=50,
-                                     thumb_label="always")
+                    with solara.Row(gap="8px", style={"align-items": "center"}, classes=["rs-pause"]):
+                        with solara.Column(style={"flex": "1 1 auto"}):
+                            solara.SliderInt("Pause between weeks (ms)", value=pause_ms, min=0, max=1000, step=50,
+                                             thumb_label=False)
+                        with solara.Column(style={"flex": "0 0 72px"}):
+                            solara.InputInt("", value=pause_ms.value, dense=True, continuous_update=False,
+                                            on_value=lambda ms: pause_ms.set(min(max(int(ms), 0), 1000))
+                                            if ms is not None else None)
                     solara.Checkbox(label="Use threads (the model plays on while the page draws)", value=threaded)
                     status = status_text(current, playing.value)
                     if status:
