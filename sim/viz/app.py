@@ -40,7 +40,7 @@ html, body, .v-application { font-size: 17px; }
 .v-application .retailsim-main { font-size: 17px; }
 .rs-page { display: grid; grid-template-columns: minmax(290px, 330px) 1fr; gap: 14px; padding: 10px 14px; }
 .rs-side { display: flex; flex-direction: column; gap: 10px; }
-.rs-content { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 14px;
+.rs-content { display: grid; grid-template-columns: minmax(0, 1.4fr) minmax(0, 1fr); gap: 14px;
               align-content: start; min-width: 0; }
 .rs-card { background: white; border: 1px solid #ccc; border-radius: 6px; padding: 8px 12px; min-width: 0; }
 .rs-card h3 { font-size: 19px; margin: 2px 0 6px 0; }
@@ -56,9 +56,10 @@ html, body, .v-application { font-size: 17px; }
 .rs-pending { color: #a04000; font-weight: 700; font-size: 14px; }
 .rs-help { font-size: 13px; color: #444; margin-top: -6px; }
 .rs-readouts { border-collapse: collapse; width: 100%; font-size: 18px; }
-.rs-readouts th, .rs-readouts td { padding: 3px 8px; text-align: right; border-bottom: 1px solid #ddd; }
-.rs-readouts th:first-child, .rs-readouts td:first-child { text-align: left; }
-.rs-swatch { display: inline-block; width: 26px; height: 0; border-top-width: 4px; vertical-align: middle;
+.rs-readouts th, .rs-readouts td { padding: 3px 5px; text-align: right; border-bottom: 1px solid #ddd;
+                                   white-space: nowrap; }
+.rs-readouts th:first-child, .rs-readouts td:first-child { text-align: left; white-space: normal; }
+.rs-swatch { display: inline-block; width: 20px; height: 0; border-top-width: 4px; vertical-align: middle;
              margin-right: 6px; }
 .rs-market { font-size: 18px; margin: 8px 0 0 0; padding: 0; list-style: none; }
 .rs-market li { display: flex; justify-content: space-between; border-bottom: 1px solid #eee; padding: 2px 0; }

@@ -141,8 +141,8 @@ def _chart_lines(series: dict, names: list[str]) -> dict[str, list[np.ndarray]]:
 
 
 def _build_charts(model) -> tuple[LiveFigure, dict]:
-    fig = Figure(figsize=(8.0, 6.6))
-    axes = fig.subplots(2, 2, sharex=True, gridspec_kw={"left": 0.08, "right": 0.98, "top": 0.83, "bottom": 0.1,
+    fig = Figure(figsize=(8.0, 6.8))
+    axes = fig.subplots(2, 2, sharex=True, gridspec_kw={"left": 0.08, "right": 0.98, "top": 0.8, "bottom": 0.1,
                                                          "hspace": 0.36, "wspace": 0.2})
     # starting ranges that hold a typical run, so that the frame rarely needs redrawing; they grow if exceeded
     y_ranges = {"lost": (0, 50), "margin": (-10, 30), "vacancy": (0, 100), "online": (0, 100)}
@@ -161,8 +161,8 @@ def _build_charts(model) -> tuple[LiveFigure, dict]:
     previous = getattr(model, "previous_run", None)
     if previous is not None:
         handles.append(Line2D([], [], color="0.4", alpha=0.6, lw=5, label=f"faded: {previous.label}"))
-    fig.legend(handles=handles, loc="upper center", ncols=min(len(handles), 4), fontsize=FONT["legend"],
-               frameon=False, bbox_to_anchor=(0.5, 1.0), handlelength=2.6, columnspacing=1.2)
+    fig.legend(handles=handles, loc="upper center", ncols=2, fontsize=FONT["legend"],  # two rows fit any width
+               frameon=False, bbox_to_anchor=(0.5, 1.0), handlelength=2.6, columnspacing=1.5, labelspacing=0.3)
     names = model.retailer_names
     styles = {"lost": [(colour(r.index), linestyle(r.index)) for r in model.retailers],
               "margin": [(colour(r.index), linestyle(r.index)) for r in model.retailers],
