@@ -187,6 +187,7 @@ def Card(title: str, children=(), classes=()):
 def Page():
     scenario = solara.use_memo(app_scenario, [])
     session: Session = solara.use_memo(lambda: Session(scenario), [])
+    solara.use_effect(lambda: session.close, [])  # the cleanup runs when the tab's kernel closes
     controls = solara.use_memo(lambda: params.controls(scenario), [])
     values = solara.use_reactive(dict(session.applied))
     applied = solara.use_reactive(dict(session.applied))

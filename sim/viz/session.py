@@ -9,6 +9,7 @@ written: the charts once read the weekly table while the next week was being app
 
 from __future__ import annotations
 
+import gc
 import html
 import threading
 from dataclasses import dataclass, field
@@ -67,6 +68,14 @@ class Session:
         self.applied = lessons.control_values(scenario)
         self.model = lessons.build_model(scenario, self.applied)
         self.model.previous_run = None
+
+    def close(self) -> None:
+        """Let the tab's market go when the tab's kernel closes. The page's callbacks and the model refer
+        to one another, so without this the market (about 10 MB) waits for a full garbage collection,
+        which an idle server may not run for hours."""
+        with self.lock:
+            self.model = None
+        gc.collect()
 
     # ---- driving the model ----------------------------------------------------------------
     def reset(self, values: dict) -> None:
