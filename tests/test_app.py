@@ -272,6 +272,13 @@ def test_the_page_in_a_browser_as_a_teacher_uses_it(app_server):
         assert page.get_by_role("button", name="Step").is_disabled()
         page.locator(".rs-map").scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "end_map_1024x768.png"))
+        with page.expect_download() as download:  # the weekly table and the charts, as files
+            page.get_by_role("button", name="Weekly table (CSV)").click()
+        table = download.value.path().read_text()
+        assert table.startswith("week,retailer,strategy,") and f"\n{scenario.steps},all," in table
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Charts (PNG)").click()
+        assert download.value.path().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert page.locator(".v-alert.error, .error--text").count() == 0
         assert not errors, errors
         browser.close()
