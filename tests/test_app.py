@@ -263,6 +263,10 @@ def test_the_page_in_a_browser_as_a_teacher_uses_it(app_server):
                 page.wait_for_timeout(300)
                 _check_layout(page, viewport)
                 page.screenshot(path=str(SHOTS / f"{lesson.key}_{viewport['width']}x{viewport['height']}.png"))
+                if viewport is VIEWPORTS[0]:  # at a projector's size the figures sit under the charts
+                    page.locator(".rs-figures").scroll_into_view_if_needed()
+                    page.screenshot(path=str(SHOTS / f"{lesson.key}_figures_1024x768.png"))
+                    page.locator(".rs-header").scroll_into_view_if_needed()
             page.set_viewport_size(VIEWPORTS[0])
 
         # the scenario's end says so
