@@ -225,7 +225,7 @@ def Page():
         except Exception as exc:  # shown on the page, not as a traceback in place of it
             traceback.print_exc()
             error.set(f"The model stopped at week {session.week}: {exc}")
-        if not cancel.is_set():
+        if not cancel.is_set() and not session.closed:
             refresh()
             playing.set(False)
 

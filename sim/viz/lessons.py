@@ -172,8 +172,7 @@ def events(model, frame: pd.DataFrame) -> list[tuple[int, str]]:
     names = model.retailer_names
     region = model.region
     for c in model.closures:
-        town = region.town_names[region.site_town[c["site"]]] if hasattr(region, "town_names") else ""
-        where = f" in {town}" if town else ""
+        where = f" in {region.town_names[region.site_town[c['site']]]}"
         reason = {"online_shift": "its web shop had grown", "loss_threshold": "it kept losing money",
                   "rationalise": "it was among the weakest"}.get(c["reason"], c["reason"])
         found.append((c["week"], f"{c['retailer']} closed a store{where} (site {c['site']}): {reason}"))

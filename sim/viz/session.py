@@ -93,9 +93,15 @@ class Session:
     def step(self) -> bool:
         """One week; False once the scenario's horizon is reached."""
         with self.lock:
+            if self.closed:  # the tab closed while its play thread was stepping
+                return False
             if self.model.running:
                 self.model.step()
             return self.model.running
+
+    @property
+    def closed(self) -> bool:
+        return self.model is None
 
     @property
     def week(self) -> int:
