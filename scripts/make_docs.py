@@ -1,5 +1,5 @@
-"""Write docs/parameters.md, metrics.md, ODD.md and sweeps.md from the schema, the metric docstrings and
-the experiment-file models.
+"""Write docs/parameters.md, metrics.md, ODD.md, sweeps.md and teaching.md from the schema, the metric
+docstrings, the experiment-file models and the teaching app's lessons (each run to its horizon).
 
 Run with `make docs`; a test fails when the committed docs are out of date.
 """
@@ -97,7 +97,19 @@ def sweeps_md() -> str:
     return notice + template.replace("{{FORMAT}}", sweep_format_table())
 
 
-DOCS = {"parameters.md": parameters_md, "metrics.md": metrics_md, "ODD.md": odd_md, "sweeps.md": sweeps_md}
+def teaching_md() -> str:
+    """docs/teaching.md: the lesson guide with the figures the app's readouts show at each lesson's end."""
+    from sim.scenario import load
+    from sim.viz.lessons import render_guide
+
+    template = (ROOT / "docs" / "teaching_template.md").read_text()
+    notice = ("<!-- generated from docs/teaching_template.md by `make docs`: each figure is what the app shows at "
+              "the end of its lesson; edit the template -->\n")
+    return notice + render_guide(template, load(ROOT / "scenarios" / "classroom.toml"))
+
+
+DOCS = {"parameters.md": parameters_md, "metrics.md": metrics_md, "ODD.md": odd_md, "sweeps.md": sweeps_md,
+        "teaching.md": teaching_md}
 
 
 def main() -> None:

@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=cmd_calibrate)
 
     app = sub.add_parser("app", help="serve the teaching app in the browser",
-                         description="Serve the teaching app (Solara, mesa's SolaraViz) for a scenario "
+                         description="Serve the teaching app (a Solara page) for a scenario "
                                      "(default scenarios/classroom.toml) on this machine, and print its address.")
     app.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/classroom.toml)")
     app.add_argument("--port", type=_port, default=8765, help="port (default 8765)")

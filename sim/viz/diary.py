@@ -104,10 +104,10 @@ class Diary:
                     f"random part of her choice (a mood, a one-off errand) tipped it")
         part = max(gains, key=gains.get)
         why = {
-            "taste": f"{b}'s range suits her taste better",
+            "taste": f"{possessive(b)} range suits her taste better",
             "offer": _offer_phrase(m.retailers[new].strategy.name, b),
             "price": f"{b} was cheaper for her",
-            "access": "shopping online suited her" if channel == 1 else f"{b}'s store was easier to reach",
+            "access": "shopping online suited her" if channel == 1 else f"{possessive(b)} store was easier to reach",
         }[part]
         if self._utility[new_opt, k] >= self._utility[old_opt, k]:
             return f"left {a} for {b} ({via}): {why}, enough to overcome her habit"
@@ -119,13 +119,14 @@ class Diary:
         return visits[-last:] if last else list(visits)
 
     def flows(self) -> np.ndarray:
-        """Purchases that moved over the last 13 weeks: rows are the retailer used before (row 0: none,
-        a first purchase), columns the retailer used now; repeat purchases are left out."""
+        """Purchases that moved between retailers over the last 13 weeks: rows are the retailer used
+        before, columns the retailer used now; repeat purchases are left out (the diagonal is 0).
+        First purchases are left out too: after the warm-up every consumer has bought before."""
         n_ret = len(self.model.retailers)
         if not self.weekly_flows:
-            return np.zeros((n_ret + 1, n_ret), dtype=np.int64)
-        total = np.sum(self.weekly_flows, axis=0)
-        total[np.arange(1, n_ret + 1), np.arange(n_ret)] = 0
+            return np.zeros((n_ret, n_ret), dtype=np.int64)
+        total = np.sum(self.weekly_flows, axis=0)[1:]
+        total[np.arange(n_ret), np.arange(n_ret)] = 0
         return total
 
 
@@ -133,5 +134,10 @@ def _offer_phrase(strategy: str, name: str) -> str:
     return {
         "loyalty": f"her points and vouchers at {name} pulled her",
         "learning": f"{name} knew her better and fitted its offers to her",
-        "mass": f"{name}'s promotions caught her",
-    }.get(strategy, f"{name}'s offer was better for her")
+        "mass": f"{possessive(name)} promotions caught her",
+    }.get(strategy, f"{possessive(name)} offer was better for her")
+
+
+def possessive(name: str) -> str:
+    """Knows' range, Budget's range."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"

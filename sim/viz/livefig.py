@@ -32,6 +32,10 @@ class LiveFigure:
             artist.set_animated(True)  # left out of the frame; drawn over it
         self._frame = None
 
+    def invalidate(self) -> None:
+        """Draw the frame again at the next image (after the figure was drawn whole, e.g. for export)."""
+        self._frame = None
+
     def png(self, update: Callable[[], bool]) -> bytes:
         """Call ``update`` (which sets the artists' data and returns True if the frame must be redrawn,
         e.g. because limits changed), then draw and return the image as PNG bytes."""

@@ -21,17 +21,12 @@ def app_scenario() -> Scenario:
 
 
 class ClassroomMarket(RetailMarket):
-    """RetailMarket with the app's controls as keyword arguments and a diary of sampled consumers.
-
-    mesa's SolaraViz rebuilds the model on Reset as ``ClassroomMarket(**controls)``; it
-    may also pass a ``scenario`` of its own kind, which is not a retailsim scenario and
-    is set aside.
-    """
+    """RetailMarket with the app's controls as keyword arguments and a diary of sampled consumers."""
 
     diary: Diary | None = None
 
-    def __init__(self, scenario: Any = None, *, base: Scenario | None = None, **controls: Any):
-        base = scenario if isinstance(scenario, Scenario) else (base or app_scenario())
+    def __init__(self, base: Scenario | None = None, **controls: Any):
+        base = base or app_scenario()
         config = base.with_overrides(params.overrides(base, controls), source="app controls")
         super().__init__(config)
         self.diary = Diary(self)

@@ -1,4 +1,4 @@
-"""The app's sliders and choices, each tied to one scenario key.
+"""The app's controls (sliders with a typed value beside them, and choices), each tied to one scenario key.
 
 Defaults come from the scenario the app was started with (which takes every value it
 does not set from the schema); choices are the schema's allowed values; slider ranges
@@ -27,6 +27,7 @@ class Control:
     high: float | None = None
     step: float | None = None
     choices: tuple[str, ...] = ()
+    help: str = ""  # one line under the control: what it changes
     to_scenario: typing.Callable[[Any, Scenario], Any] | None = None  # app value -> scenario value
     from_scenario: typing.Callable[[Scenario], Any] | None = None  # scenario -> app value
 
@@ -34,15 +35,6 @@ class Control:
         if self.from_scenario is not None:
             return self.from_scenario(scenario)
         return _get(scenario, self.key)
-
-    def widget(self, scenario: Scenario) -> dict[str, Any]:
-        """The control in the form mesa's SolaraViz reads from ``model_params``."""
-        spec: dict[str, Any] = {"type": self.kind, "label": self.label, "value": self.value(scenario)}
-        if self.kind == "Select":
-            spec["values"] = list(self.choices)
-        else:
-            spec.update(min=self.low, max=self.high, step=self.step)
-        return spec
 
 
 def _get(scenario: Scenario, key: str) -> Any:
@@ -73,29 +65,38 @@ def controls(scenario: Scenario) -> list[Control]:
     strategies = typing.get_args(StrategyName)
     closures = typing.get_args(StoreConfig.model_fields["closure"].annotation)
     items = [
-        Control("consumers_n", "Consumers", "consumers.n", "SliderInt", 200, 20_000, 200),
-        Control("seed", "Seed (same seed, same run)", "seed", "SliderInt", 1, 100, 1),
+        Control("consumers_n", "Consumers", "consumers.n", "SliderInt", 200, 20_000, 200,
+                help="how many consumers the market simulates (more: smoother, slower)"),
+        Control("seed", "Seed", "seed", "SliderInt", 1, 100, 1,
+                help="the same seed gives the same run; change it to see what is luck"),
     ]
-    for r in scenario.retailers:
-        items.append(Control(f"strategy_{r.name}", f"Strategy of {r.name}", f"retailers.{r.name}.strategy", "Select",
-                             choices=strategies))
+    for k, r in enumerate(scenario.retailers):
+        items.append(Control(f"strategy_{r.name}", f"{r.name}: strategy", f"retailers.{r.name}.strategy", "Select",
+                             choices=strategies,
+                             help="" if k else "mass: price; loyalty: points; learning: knowing each customer"))
     items += [
-        Control("reward_rate_pct", "Loyalty reward (% of spend returned)", "strategies.loyalty.eur_per_point",
+        Control("reward_rate_pct", "Loyalty reward (%)", "strategies.loyalty.eur_per_point",
                 "SliderFloat", 0.0, 5.0, 0.1,
                 to_scenario=_point_value,
-                from_scenario=_reward_rate),
-        Control("learn_rate_store", "Learning speed (knowledge gained per store visit)",
-                "strategies.learning.learn_rate_store", "SliderFloat", 0.0, 0.2, 0.005),
-        Control("q_imitation", "Online adoption speed (Bass q, per year)", "adoption.q_imitation",
-                "SliderFloat", 0.0, 2.0, 0.05),
-        Control("closure", "Store-closure policy", "stores.closure", "Select", choices=closures),
+                from_scenario=_reward_rate,
+                help="share of spend a loyalty card pays back in vouchers"),
+        Control("learn_rate_store", "Learning speed", "strategies.learning.learn_rate_store", "SliderFloat",
+                0.0, 0.2, 0.005,
+                help="knowledge a learning retailer gains per store visit (online: more)"),
+        Control("q_imitation", "Online adoption speed", "adoption.q_imitation", "SliderFloat", 0.0, 2.0, 0.05,
+                help="Bass q, per year: how fast online shopping spreads by word of mouth"),
+        Control("closure", "Store closures", "stores.closure", "Select", choices=closures,
+                help="when a retailer closes a store"),
     ]
     return items
 
 
-def model_params(scenario: Scenario) -> dict[str, dict[str, Any]]:
-    """``model_params`` for SolaraViz."""
-    return {c.name: c.widget(scenario) for c in controls(scenario)}
+def snap(control: Control, value: float) -> float:
+    """A typed value brought inside the control's range and onto its steps."""
+    value = min(max(float(value), control.low), control.high)
+    steps = round((value - control.low) / control.step)
+    snapped = min(control.low + steps * control.step, control.high)
+    return round(snapped) if control.kind == "SliderInt" else round(snapped, 6)
 
 
 def overrides(scenario: Scenario, values: dict[str, Any]) -> dict[str, Any]:
