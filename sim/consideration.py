@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
+from sim.slots import _counting_order
 from sim.town import ZONE_CODE
 
 if TYPE_CHECKING:
@@ -33,22 +34,14 @@ N_CHUNKS = 256
 @njit(cache=True)
 def _grid_index(sx, sy, x0, y0, cell, nx, ny):
     """Points in a grid of square cells: (start of each cell's points in ``order``, ``order``)."""
-    n = sx.shape[0]
-    cell_of = np.empty(n, dtype=np.int64)
-    start = np.zeros(nx * ny + 1, dtype=np.int64)
-    for p in range(n):
+    cell_of = np.empty(sx.shape[0], dtype=np.int64)
+    for p in range(sx.shape[0]):
         cx = min(max(int((sx[p] - x0) / cell), 0), nx - 1)
         cy = min(max(int((sy[p] - y0) / cell), 0), ny - 1)
         cell_of[p] = cy * nx + cx
-        start[cell_of[p] + 1] += 1
-    for c in range(nx * ny):
-        start[c + 1] += start[c]
-    at = start[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
-    for p in range(n):
-        order[at[cell_of[p]]] = p
-        at[cell_of[p]] += 1
+    order, start = _counting_order(cell_of, nx * ny)
     return start, order
+
 
 @njit(parallel=True, cache=True)
 def _k_nearest(qx, qy, rows, sx, sy, start, order, x0, y0, cell, nx, ny, k, out):
@@ -70,17 +63,15 @@ def _k_nearest(qx, qy, rows, sx, sy, start, order, x0, y0, cell, nx, ny, k, out)
             r = 0
             while True:
                 for gy in range(max(cy - r, 0), min(cy + r, ny - 1) + 1):
-                    edge_y = gy == cy - r or gy == cy + r
-                    step = 1 if edge_y else 2 * r
-                    gx = cx - r
-                    while gx <= cx + r:
-                        if 0 <= gx < nx:
-                            g = gy * nx + gx
-                            ex = max(x0 + gx * cell - x, x - (x0 + (gx + 1) * cell), 0.0)
-                            ey = max(y0 + gy * cell - y, y - (y0 + (gy + 1) * cell), 0.0)
-                            if ex * ex + ey * ey >= bd[k - 1]:
-                                gx += step if step > 0 else 1
-                                continue
+                    # the ring's cells: a whole row at its top and bottom, the two ends elsewhere
+                    step = 1 if gy == cy - r or gy == cy + r else 2 * r
+                    for gx in range(cx - r, cx + r + 1, step):
+                        if not 0 <= gx < nx:
+                            continue
+                        g = gy * nx + gx
+                        ex = max(x0 + gx * cell - x, x - (x0 + (gx + 1) * cell), 0.0)
+                        ey = max(y0 + gy * cell - y, y - (y0 + (gy + 1) * cell), 0.0)
+                        if ex * ex + ey * ey < bd[k - 1]:  # the cell could hold a point nearer than her k-th
                             for a in range(start[g], start[g + 1]):
                                 p = order[a]
                                 dx = x - sx[p]
@@ -94,7 +85,6 @@ def _k_nearest(qx, qy, rows, sx, sy, start, order, x0, y0, cell, nx, ny, k, out)
                                         t -= 1
                                     bd[t] = d
                                     bi[t] = p
-                        gx += step if step > 0 else 1
                 if cx - r <= 0 and cy - r <= 0 and cx + r >= nx - 1 and cy + r >= ny - 1:
                     break  # the block covers the whole grid
                 margin = np.inf

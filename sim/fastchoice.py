@@ -209,7 +209,7 @@ def _pay_and_update(idx, ret, chan, util, rep, basket, households_per_agent, pri
                     extra, discount, tier, card, gift, gift_due, stranger_extra, stranger_discount, stranger_gift,
                     gift_pf, price_sens, inertia, gift_scale, gift_welcome, gift_vesting, gift_inertia_mean,
                     total_spent, last_retailer, last_channel, last_utility, habit_build,
-                    cost, paid, lapsed, previous, evicted_active, lost_card, prior_ret, prior_week):
+                    cost, paid, lapsed, previous, lost_card, prior_ret, prior_week):
     n = idx.shape[0]
     n_chunks = min(N_CHUNKS, max(n, 1))
     for c in prange(n_chunks):
@@ -224,7 +224,6 @@ def _pay_and_update(idx, ret, chan, util, rep, basket, households_per_agent, pri
             prior_ret[j] = slot_retailer[i, q]
             prior_week[j] = last_week[i, q]
             if rep[j] < 0:
-                evicted_active[j] = slot_retailer[i, q] >= 0 and (week - last_week[i, q]) < window
                 lost_card[j] = card[i, q]
                 slot_retailer[i, q] = r
                 habit[i, q] = 0.0
@@ -353,7 +352,6 @@ def settle_numba(pop, model, choices, idx, price_factor, households_per_agent, n
     paid = np.empty(n)
     lapsed = np.zeros(n, dtype=np.bool_)
     previous = np.full(n, -1, dtype=np.int16)
-    evicted = np.zeros(n, dtype=np.bool_)
     lost_card = np.zeros(n, dtype=np.bool_)
     prior_ret = np.full(n, -1, dtype=np.int32)
     prior_week = np.full(n, NEVER, dtype=np.int32)
@@ -367,13 +365,13 @@ def settle_numba(pop, model, choices, idx, price_factor, households_per_agent, n
                     pop.gift, pop.gift_due_week, st.extra, st.discount, st.gift_state, g.price_factor,
                     pop.price_sens, pop.inertia, g.scale, g.welcome_eur, bool(g.vesting), g.inertia_mean,
                     pop.total_spent_eur, pop.last_retailer, pop.last_channel, pop.last_utility, pop.habit_build,
-                    cost, paid, lapsed, previous, evicted, lost_card, prior_ret, prior_week)
+                    cost, paid, lapsed, previous, lost_card, prior_ret, prior_week)
     n_ret = len(price_factor)
     (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store,
      sum_util) = _book(idx, ret, chan, util, cost, paid, lapsed, choices.store_slot, choices.store_km, n_ret,
                        n_slots)
     return group_purchases(
-        idx, ret, chan, paid, rep, previous, evicted, lost_card, prior_ret, prior_week, n_ret,
+        idx, ret, chan, paid, rep, previous, lost_card, prior_ret, prior_week, week, window, n_ret,
         revenue_store=rev_store, revenue_online=rev_online, cogs=cogs, n_orders_online=orders,
         n_acquired=acquired, n_transactions=n_tx, store_revenue=store_rev, store_cogs=store_cogs,
         sum_distance_km=float(sum_dist), n_store_purchases=int(n_store), sum_utility=float(sum_util))

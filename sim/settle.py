@@ -53,9 +53,11 @@ class Settlement:
     prior_week: np.ndarray
 
 
-def group_purchases(idx, ret, chan, paid, rep, previous, evicted, lost_card, prior_retailer, prior_week, n_r: int,
-                    **booked) -> Settlement:
-    """Group the week's purchases by retailer and count the flows between retailers."""
+def group_purchases(idx, ret, chan, paid, rep, previous, lost_card, prior_retailer, prior_week, week: int,
+                    window: int, n_r: int, **booked) -> Settlement:
+    """Group the week's purchases by retailer and count the flows between retailers, and the active
+    relationships whose slot went to another retailer."""
+    evicted = (ret >= 0) & (prior_retailer >= 0) & (prior_retailer != ret) & (week - prior_week < window)
     buyers, retailer, slot, channel, paid_eur, starts, flows = group_purchases_by_retailer(
         idx, ret, rep, chan, paid, previous, n_r)
     return Settlement(
@@ -84,15 +86,13 @@ def weakest_slots(pop: ConsumerPopulation, who: np.ndarray) -> np.ndarray:
     return (weakest & (last == last.min(axis=1, keepdims=True))).argmax(axis=1)
 
 
-def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.ndarray, week: int,
-               window: int) -> tuple[np.ndarray, np.ndarray]:
+def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray,
+               retailer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Give each consumer ``who`` (distinct) a repertoire slot for ``retailer``, whom she is new to:
-    her weakest slot, reset to what the retailer offers strangers. Returns the slots and whether an
-    active relationship was pushed out, whether a loyalty card went with the slot, and the slot's
-    retailer and last purchase week before."""
+    her weakest slot, reset to what the retailer offers strangers. Returns the slots, whether a
+    loyalty card went with each, and the slot's retailer and week of last purchase before."""
     q = weakest_slots(pop, who)
     prior = pop.slot_retailer[who, q].copy(), pop.last_week[who, q].copy()
-    evicted = (pop.slot_retailer[who, q] >= 0) & ((week - pop.last_week[who, q]) < window)
     lost_card = pop.card[who, q].copy()
     for name, (_, empty, _) in SLOT_FIELDS.items():
         getattr(pop, name)[who, q] = empty
@@ -101,7 +101,7 @@ def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.
     pop.extra_utility[who, q] = extra
     pop.discount[who, q] = discount
     pop.gift[who, q] = gift
-    return q, evicted, lost_card, *prior
+    return q, lost_card, *prior
 
 
 def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, households_per_agent: float,
@@ -112,7 +112,6 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
     ok = ret >= 0
     chunk = _chunk_of(len(idx))[ok]
     buyers, r, c = idx[ok], ret[ok].astype(np.intp), chan[ok]
-    evicted = np.zeros(len(idx), dtype=bool)
     lost_card = np.zeros(len(idx), dtype=bool)
     prior_ret = np.full(len(idx), -1, dtype=np.int32)
     prior_week = np.full(len(idx), NEVER, dtype=np.int32)
@@ -124,8 +123,8 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
     if new.any():
         slot = rep[ok].copy()
         at = np.flatnonzero(ok)[new]
-        slot[new], evicted[at], lost_card[at], prior_ret[at], prior_week[at] = take_slots(
-            pop, model.stranger, buyers[new], r[new], week, window)
+        slot[new], lost_card[at], prior_ret[at], prior_week[at] = take_slots(
+            pop, model.stranger, buyers[new], r[new])
         rep[np.flatnonzero(ok)] = slot
     slot = rep[ok].astype(np.intp)
 
@@ -154,7 +153,7 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
     paid_all[ok] = paid
     n_tx = np.bincount(r, minlength=n_r)
     return group_purchases(
-        idx, ret, chan, paid_all, rep, previous, evicted, lost_card, prior_ret, prior_week, n_r,
+        idx, ret, chan, paid_all, rep, previous, lost_card, prior_ret, prior_week, week, window, n_r,
         revenue_store=_chunked_sum(chunk[in_store], r[in_store], paid[in_store], n_r),
         revenue_online=_chunked_sum(chunk[online], r[online], paid[online], n_r),
         cogs=_chunked_sum(chunk, r, cost, n_r),

@@ -412,7 +412,7 @@ def test_after_closures_only_the_consumers_within_reach_get_new_options_and_they
 
 
 @pytest.mark.parametrize("engine", ["numpy", "numba"])
-def test_options_point_at_the_slots_their_retailers_hold_after_evictions_and_closures(engine):
+def test_options_point_at_the_slots_their_retailers_hold_after_evictions(engine):
     from sim.consideration import point_options
 
     scenario = small_scenario(**{"consumers.n": 1500, "consumers.repertoire_slots": 2, "steps": 60,
@@ -425,3 +425,25 @@ def test_options_point_at_the_slots_their_retailers_hold_after_evictions_and_clo
         fresh = np.full_like(rep, -1)
         point_options(everyone, ret, m.population.slot_retailer, fresh)
         assert (fresh == rep).all()
+
+
+@pytest.mark.parametrize("layout", ["clustered", "on_a_line", "one_site"])
+def test_the_grid_finds_the_same_nearest_stores_as_looking_at_every_one(layout):
+    from sim.consideration import _grid, _k_nearest
+
+    rng = np.random.default_rng(3)
+    if layout == "clustered":  # towns of sites, homes also outside the sites' bounding box
+        centres = rng.uniform(0, 60, (5, 2))
+        sites = centres[rng.integers(0, 5, 400)] + rng.normal(0, 2, (400, 2))
+    elif layout == "on_a_line":
+        sites = np.column_stack([rng.uniform(0, 30, 50), np.full(50, 7.0)])
+    else:
+        sites = np.array([[10.0, 10.0]])
+    homes = rng.uniform(-10, 70, (3000, 2))
+    k = min(32, len(sites))
+    near = np.empty((len(homes), k), dtype=np.int64)
+    _k_nearest(homes[:, 0].copy(), homes[:, 1].copy(), np.arange(len(homes), dtype=np.int64), sites[:, 0].copy(),
+               sites[:, 1].copy(), *_grid(sites[:, 0], sites[:, 1]), k, near)
+    d2 = (homes[:, None, 0] - sites[None, :, 0]) ** 2 + (homes[:, None, 1] - sites[None, :, 1]) ** 2
+    expected = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(np.sort(near, axis=1), np.sort(expected, axis=1))

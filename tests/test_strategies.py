@@ -29,9 +29,9 @@ def slots(model, r, who):
     slot = pop.slot_of(who, r)
     new = slot < 0
     if new.any():
-        slot[new] = take_slots(pop, model.stranger, who[new], np.full(new.sum(), r), model.week,
-                               model.config.choice.active_window_weeks)[0]
+        slot[new] = take_slots(pop, model.stranger, who[new], np.full(new.sum(), r))[0]
         model.consider.repoint(who[new])  # the slots changed outside the settlement
+        model.ledger.rebuild(model.week)
     return slot
 
 
