@@ -137,11 +137,16 @@ def test_the_model_can_play_in_one_thread_while_the_page_draws_in_another(scenar
     session = Session(scenario)
     failures: list[BaseException] = []
     done = threading.Event()
+    # a lock is not fair: a player that steps in a tight loop can take it back before the page
+    # ever gets it, so, like the page's timer, the player waits until the page has drawn once
+    drawn = threading.Event()
 
     def play():
         try:
             for _ in range(26):
                 session.step()
+                drawn.wait(timeout=10)
+                drawn.clear()
         except BaseException as exc:
             failures.append(exc)
         finally:
@@ -153,6 +158,7 @@ def test_the_model_can_play_in_one_thread_while_the_page_draws_in_another(scenar
     while not done.is_set():  # what the page does while the model plays: read every panel at once
         try:
             weeks_shown.append(session.view().week)
+            drawn.set()
         except BaseException as exc:
             failures.append(exc)
             break
