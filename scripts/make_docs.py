@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim.metrics import MARKET_METRICS, column_docs  # noqa: E402
-from sim.scenario import parameter_table  # noqa: E402
+from sim.scenario import CategoryConfig, RetailerConfig, field_limits, parameter_table  # noqa: E402
 
 
 def parameters_md() -> str:
@@ -37,6 +37,13 @@ def parameters_md() -> str:
         else:
             default = json.dumps(default, ensure_ascii=False)
         lines.append(f"| `{row['key']}` | `{default}` | {row['limits']} | {row['description']} |")
+    for table, model in (("retailers", RetailerConfig), ("categories", CategoryConfig)):
+        lines += ["", f"## The fields of a `[[{table}]]` table", "",
+                  "| field | default | limits | meaning |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = "(required)" if field.is_required() else json.dumps(field.get_default(call_default_factory=True),
+                                                                          ensure_ascii=False)
+            lines.append(f"| `{name}` | `{default}` | {', '.join(field_limits(field))} | {field.description or ''} |")
     return "\n".join(lines) + "\n"
 
 

@@ -144,7 +144,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     need = footprint(scenario)
     n_online = sum(r.online for r in scenario.retailers)
     with_stores = sum(r.n_stores > 0 or r.waiting_to_open for r in scenario.retailers)
-    print(f"engine: each shopper weighs at most {need['n_store_options']} stores, one a retailer ({with_stores} "
+    per = f" in each of {need['n_categories']} categories" if need["n_categories"] > 1 else ""
+    print(f"engine: each shopper weighs{per} at most {need['n_store_options']} stores, one a retailer ({with_stores} "
           f"retailers have or seek stores), and {need['n_online_options']} web shops ({n_online} sell online), "
           f"and holds {need['n_slots']} relationships; memory about "
           f"{need['state_mib']:,.0f} MiB of consumer state + {need['working_mib']:,.0f} MiB a week's working "

@@ -248,12 +248,17 @@ def _grid(x: np.ndarray, y: np.ndarray) -> tuple:
 class ConsiderationSets:
     """Every consumer's store and web-shop options, kept up to date as stores open and close."""
 
-    def __init__(self, model: RetailMarket):
+    def __init__(self, model: RetailMarket, members: np.ndarray | None = None, online: bool = True):
         self.model = model
         cfg = model.config.choice
         n = model.population.n
-        n_r = len(model.retailers)  # a set never holds more options than there are retailers
-        self.n_store, self.n_online = min(cfg.consideration_stores, n_r), min(cfg.consideration_online, n_r)
+        # the retailers of one category (all of them when there is one category)
+        self.members = np.arange(len(model.retailers)) if members is None else np.asarray(members)
+        self._is_member = np.zeros(len(model.retailers), dtype=bool)
+        self._is_member[self.members] = True
+        n_r = len(self.members)  # a set never holds more options than there are retailers
+        self.n_store = min(cfg.consideration_stores, n_r)
+        self.n_online = min(cfg.consideration_online, n_r) if online else 0
         self.n_scanned = cfg.stores_scanned
         self.store_ret = np.full((n, self.n_store), -1, dtype=np.int32)
         self.store_slot = np.full((n, self.n_store), -1, dtype=np.int32)
@@ -277,7 +282,7 @@ class ConsiderationSets:
         """Her web-shop options: the online sellers that fit her taste best (recomputed when who sells
         online changes, which is rare: a retailer joining the town's platform)."""
         m = self.model
-        sellers = tuple(r.index for r in m.retailers if r.sells_online)
+        sellers = tuple(r.index for r in m.retailers if r.sells_online and self._is_member[r.index])
         if sellers == self._online_sellers:
             return
         self._online_sellers = sellers
@@ -342,7 +347,7 @@ class ConsiderationSets:
 
     def _assign(self, who: np.ndarray) -> None:
         m, pop = self.model, self.model.population
-        open_stores = m.open_stores
+        open_stores = [s for s in m.open_stores if self._is_member[s.retailer.index]]
         if not open_stores:
             self.store_ret[who] = -1
             self.store_slot[who] = -1

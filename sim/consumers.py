@@ -9,13 +9,14 @@ agent that reads one row, made only for the consumers a person looks at.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from sim.scenario import ChoiceConfig, ConsumerConfig
+from sim.scenario import CategoryConfig, ChoiceConfig, ConsumerConfig
 
 if TYPE_CHECKING:
     from sim.model import RetailMarket
@@ -61,19 +62,36 @@ def lognormal_sigma_for_top20(share: float) -> float:
     return float(NormalDist().inv_cdf(0.8) - NormalDist().inv_cdf(1.0 - share))
 
 
+@dataclass
+class CategorySpend:
+    """How each consumer shops one retail category: her weekly trip probability, her basket per trip,
+    her last retailer there, and the block of repertoire slots [slot_lo, slot_hi) kept for its retailers."""
+
+    name: str
+    share_budget: float
+    p_shop: np.ndarray  # (n,) float32
+    basket_eur: np.ndarray  # (n,) float32, at cost prices
+    last_retailer: np.ndarray  # (n,) int16, −1: none yet
+    slot_lo: int
+    slot_hi: int
+
+
 class ConsumerPopulation:
     """All consumers' state as arrays."""
 
     def __init__(self, cfg: ConsumerConfig, choice: ChoiceConfig, region: Region, rng: np.random.Generator,
-                 n_retailers: int | None = None):
+                 n_retailers: int | None = None, categories: list[CategoryConfig] | None = None,
+                 retailer_category: list[int] | None = None):
         n = cfg.n
         self.n = n
         self.home_x, self.home_y = (a.astype(np.float32) for a in region.sample_homes(n, rng))
         sigma = lognormal_sigma_for_top20(cfg.share_spend_top20)
         budget = rng.lognormal(-0.5 * sigma**2, sigma, n) * cfg.budget_mean_eur
         self.budget_eur = budget.astype(np.float32)  # weekly category budget at cost prices
-        self.p_shop = np.clip(rng.beta(8.0 * cfg.p_shop + 0.1, 8.0 * (1 - cfg.p_shop) + 0.1, n), 0.05, 1.0)
-        self.p_shop = self.p_shop.astype(np.float32)
+        # the first category's trip probability; with no categories declared, the consumers' own
+        categories = categories or [CategoryConfig(name="all_retail", share_budget=1.0, p_trip=cfg.p_shop,
+                                                   repertoire_slots=cfg.repertoire_slots)]
+        self.p_shop = _trip_probability(categories[0].p_trip, rng, n)
         # spend per trip keeps each consumer's expected weekly spend equal to her budget
         self.basket_eur = (self.budget_eur / self.p_shop).astype(np.float32)
         # value tier by budget: 2 = top 20 %, 1 = next 30 %, 0 = the rest (the Pareto rule)
@@ -104,10 +122,35 @@ class ConsumerPopulation:
         # A slot with retailer −1 is empty; a retailer outside her slots is a stranger to her.
         # Laid out (consumer, slot) so that one consumer's repertoire sits together in memory.
         # no more slots than retailers: a slot beyond them could never be used
-        self.n_slots = repertoire_width(cfg.repertoire_slots, n_retailers)
+        # Each category keeps its own block of slots, so that a purchase of groceries never pushes her
+        # clothing shop out of her repertoire, nor wears down her habit there.
+        retailer_category = retailer_category if retailer_category is not None else [0] * (n_retailers or 0)
+        self.categories: list[CategorySpend] = []
+        lo = 0
+        for c, cat in enumerate(categories):
+            n_here = retailer_category.count(c) if n_retailers is not None else None
+            hi = lo + repertoire_width(cat.repertoire_slots, n_here)
+            if c == 0:  # the category's last retailer is her last of all only when it is the one category
+                p_shop = self.p_shop
+                last = self.last_retailer if len(categories) == 1 else np.full(n, -1, dtype=np.int16)
+            else:  # drawn after everything else, so one category's draws are those of no categories
+                p_shop, last = None, np.full(n, -1, dtype=np.int16)
+            self.categories.append(CategorySpend(cat.name, cat.share_budget, p_shop, None, last, lo, hi))
+            lo = hi
+        self.n_slots = lo
         self.any_held = False  # becomes True with the first purchase
         for name, (dtype, empty, _) in SLOT_FIELDS.items():
             setattr(self, name, np.full((n, self.n_slots), empty, dtype=dtype))
+        for c, (spend, cat) in enumerate(zip(self.categories, categories, strict=True)):
+            if c > 0:
+                spend.p_shop = _trip_probability(cat.p_trip, rng, n)
+            # spend per trip keeps her expected weekly spend in the category equal to its share of her budget
+            share = np.float32(cat.share_budget)
+            spend.basket_eur = self.basket_eur if share == 1 else (self.budget_eur * share / spend.p_shop).astype(
+                np.float32)
+        # which block each slot belongs to, for sums within a category
+        self.slot_category = np.repeat(np.arange(len(self.categories)),
+                                       [s.slot_hi - s.slot_lo for s in self.categories]).astype(np.int64)
 
     # ---- the repertoire ------------------------------------------------------------
     def slot_of(self, consumers: np.ndarray, retailer) -> np.ndarray:
@@ -146,13 +189,15 @@ class ConsumerPopulation:
         and the switching matrix (old main × new main, consumers who changed).
 
         Only consumers who shopped in both windows count; the rate is NaN if none did.
-        Ties in spend go to the retailer listed first.
+        Ties in spend go to the retailer listed first. With categories, the main retailer is that of
+        the first category, where the surveys of main-store switching ask (the main grocer).
         """
-        spend = self.spend_year
+        block = slice(self.categories[0].slot_lo, self.categories[0].slot_hi)
+        spend, slot_retailer = self.spend_year[:, block], self.slot_retailer[:, block]
         top = spend.max(axis=1)
         spent = top > 0
-        tied = (spend == top[:, None]) & (self.slot_retailer >= 0)
-        new_main = np.where(tied, self.slot_retailer, np.iinfo(np.int32).max).min(axis=1)
+        tied = (spend == top[:, None]) & (slot_retailer >= 0)
+        new_main = np.where(tied, slot_retailer, np.iinfo(np.int32).max).min(axis=1)
         new_main = np.where(spent, new_main, -1).astype(np.int32)
         both = (self.main_retailer >= 0) & (new_main >= 0)
         changed = both & (self.main_retailer != new_main)
@@ -164,6 +209,12 @@ class ConsumerPopulation:
         self.spend_year, self.spend_last_year = self.spend_last_year, self.spend_year
         self.spend_year[:] = 0.0
         return rate, matrix
+
+
+def _trip_probability(mean: float, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Each consumer's weekly trip probability: a beta around ``mean``, kept in [0.05, 1]."""
+    p = np.clip(rng.beta(8.0 * mean + 0.1, 8.0 * (1 - mean) + 0.1, n), 0.05, 1.0)
+    return p.astype(np.float32)
 
 
 class Consumer(mesa.Agent):

@@ -191,11 +191,12 @@ def choose_numba(a: MarketArrays, idx: np.ndarray, uniforms: np.ndarray) -> Choi
 # ---- settling the week ------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
-def take_slot(slot_retailer, habit, last_week, i):
-    """The slot a purchase from a retailer outside her repertoire takes: an empty one, else the
-    weakest (least habit, then the longest since a purchase, then the first)."""
-    best = 0
-    for q in range(slot_retailer.shape[1]):
+def take_slot(slot_retailer, habit, last_week, i, lo, hi):
+    """The slot a purchase from a retailer outside her repertoire takes, among her slots [lo, hi) for
+    its category: an empty one, else the weakest (least habit, then the longest since a purchase,
+    then the first)."""
+    best = lo
+    for q in range(lo, hi):
         if slot_retailer[i, q] < 0:
             return q
         if habit[i, q] < habit[i, best] or (habit[i, q] == habit[i, best] and last_week[i, q] < last_week[i, best]):
@@ -208,7 +209,7 @@ def _pay_and_update(idx, ret, chan, util, rep, basket, households_per_agent, pri
                     slot_retailer, last_week, since_week, spend_year, spend_last_year, habit, points, knowledge,
                     extra, discount, tier, card, gift, gift_due, stranger_extra, stranger_discount, stranger_gift,
                     gift_pf, price_sens, inertia, gift_scale, gift_welcome, gift_vesting, gift_inertia_mean,
-                    total_spent, last_retailer, last_channel, last_utility, habit_build,
+                    total_spent, last_retailer, last_channel, last_utility, habit_build, slot_lo, slot_hi,
                     cost, paid, lapsed, previous, lost_card, prior_ret, prior_week):
     n = idx.shape[0]
     n_chunks = min(N_CHUNKS, max(n, 1))
@@ -220,7 +221,7 @@ def _pay_and_update(idx, ret, chan, util, rep, basket, households_per_agent, pri
             i = idx[j]
             q = rep[j]
             if q < 0:  # a stranger's first purchase: she takes a slot for the retailer
-                q = take_slot(slot_retailer, habit, last_week, i)
+                q = take_slot(slot_retailer, habit, last_week, i, slot_lo, slot_hi)
             prior_ret[j] = slot_retailer[i, q]
             prior_week[j] = last_week[i, q]
             if rep[j] < 0:
@@ -256,7 +257,7 @@ def _pay_and_update(idx, ret, chan, util, rep, basket, households_per_agent, pri
             previous[j] = last_retailer[i]
             last_retailer[i] = r
             keep = np.float32(1.0) - habit_build
-            for s in range(habit.shape[1]):
+            for s in range(slot_lo, slot_hi):  # her habits in other categories are not worn by this one
                 habit[i, s] = habit[i, s] * keep
             habit[i, q] = habit[i, q] + habit_build
             last_channel[i] = chan[j]
@@ -342,10 +343,11 @@ def _sum_chunks(partial):
     return total
 
 
-def settle_numba(pop, model, choices, idx, price_factor, households_per_agent, n_slots, week, window):
+def settle_numba(pop, model, choices, idx, price_factor, households_per_agent, n_slots, week, window, spend=None):
     """The numba engine's settlement: same figures as ``sim.settle.settle_numpy``."""
     from sim.settle import group_purchases
 
+    spend = spend or pop.categories[0]
     idx = np.asarray(idx, dtype=np.int64)
     n = len(idx)
     cost = np.empty(n)
@@ -359,13 +361,16 @@ def settle_numba(pop, model, choices, idx, price_factor, households_per_agent, n
     ret, chan, util, rep = choices.retailer, choices.channel, choices.utility, choices.rep_slot
     st = model.stranger
     g = st.gift
-    _pay_and_update(idx, ret, chan, util, rep, pop.basket_eur, float(households_per_agent), price_factor, week,
+    _pay_and_update(idx, ret, chan, util, rep, spend.basket_eur, float(households_per_agent), price_factor, week,
                     window, pop.slot_retailer, pop.last_week, pop.since_week, pop.spend_year, pop.spend_last_year,
                     pop.habit, pop.points, pop.knowledge, pop.extra_utility, pop.discount, pop.tier, pop.card,
                     pop.gift, pop.gift_due_week, st.extra, st.discount, st.gift_state, g.price_factor,
                     pop.price_sens, pop.inertia, g.scale, g.welcome_eur, bool(g.vesting), g.inertia_mean,
-                    pop.total_spent_eur, pop.last_retailer, pop.last_channel, pop.last_utility, pop.habit_build,
-                    cost, paid, lapsed, previous, lost_card, prior_ret, prior_week)
+                    pop.total_spent_eur, spend.last_retailer, pop.last_channel, pop.last_utility, pop.habit_build,
+                    spend.slot_lo, spend.slot_hi, cost, paid, lapsed, previous, lost_card, prior_ret, prior_week)
+    if spend.last_retailer is not pop.last_retailer:
+        bought = ret >= 0
+        pop.last_retailer[idx[bought]] = ret[bought]  # her last purchase in any category
     n_ret = len(price_factor)
     (rev_store, rev_online, cogs, orders, acquired, n_tx, store_rev, store_cogs, sum_dist, n_store,
      sum_util) = _book(idx, ret, chan, util, cost, paid, lapsed, choices.store_slot, choices.store_km, n_ret,

@@ -141,7 +141,13 @@ class RelationshipLedger:
         _record(self.hist, self.hist_any, self.latest, int(week), self.window, idx, ret, rep,
                 prior_ret, prior_week)
         bought = ret >= 0
-        self.purchases[int(week)] = (idx[bought].astype(np.int32), np.asarray(rep)[bought].astype(np.int8))
+        who, slot = idx[bought].astype(np.int32), np.asarray(rep)[bought].astype(np.int8)
+        if int(week) in self.purchases:  # another category's purchases this week: kept in (consumer, slot) order
+            before_who, before_slot = self.purchases[int(week)]
+            who, slot = np.concatenate([before_who, who]), np.concatenate([before_slot, slot])
+            order = np.lexsort((slot, who))
+            who, slot = who[order], slot[order]
+        self.purchases[int(week)] = (who, slot)
         for past in [p for p in self.purchases if p < week - self.window]:
             del self.purchases[past]
 

@@ -222,19 +222,28 @@ def clv_eur(m):
     return per_customer * retention / (1.0 + DISCOUNT_RATE - retention)
 
 
+def _category_totals(m: RetailMarket, values: np.ndarray) -> np.ndarray:
+    """For each retailer, the sum of ``values`` over the retailers of its category."""
+    cat = m.retailer_category
+    return np.bincount(cat, weights=values, minlength=len(m.categories))[cat]
+
+
 @retailer_metric
 def revenue_share(m):
-    """Share of the market's revenue this week."""
+    """Share of its category's revenue this week (with one category, of the market's; market row: 1)."""
     rev = revenue_eur(m)
-    return _ratio(rev, np.full_like(rev, rev[-1]))
+    if len(m.categories) == 1:
+        return _ratio(rev, np.full_like(rev, rev[-1]))
+    return np.append(_ratio(rev[:-1], _category_totals(m, rev[:-1])), 1.0 if rev[-1] > 0 else np.nan)
 
 
 @retailer_metric
 def customer_share(m):
-    """Active customers / sum of all retailers' active customers (market row: 1)."""
+    """Active customers / sum of the active customers of all retailers in its category (market row: 1)."""
     n = n_active_customers(m)[:-1]
     total = n.sum()
-    return np.append(_ratio(n, np.full_like(n, total)), 1.0 if total > 0 else np.nan)
+    den = np.full_like(n, total) if len(m.categories) == 1 else _category_totals(m, n.astype(float))
+    return np.append(_ratio(n, den), 1.0 if total > 0 else np.nan)
 
 
 @retailer_metric
@@ -320,9 +329,14 @@ def main_switching_rate(m):
 
 @market_metric
 def hhi(m):
-    """Herfindahl-Hirschman index of revenue shares this week, from 0 (atomistic) to 1 (monopoly)."""
+    """Herfindahl-Hirschman index of revenue shares this week, from 0 (atomistic) to 1 (monopoly);
+    with categories, each category's index weighted by its share of the market's revenue."""
     share = revenue_share(m)[:-1]
-    return float(np.nansum(share**2))
+    if len(m.categories) == 1:
+        return float(np.nansum(share**2))
+    rev = revenue_eur(m)
+    weight = _ratio(_category_totals(m, rev[:-1]), np.full(len(m.retailers), rev[-1]))
+    return float(np.nansum(weight * share**2))
 
 
 @market_metric
@@ -363,6 +377,8 @@ ID_COLUMNS = {
     "week": "Week of the run (1 = first week after warm-up).",
     "retailer": "Retailer name, or `all` for the market row.",
     "strategy": "The retailer's strategy (mass, loyalty, learning); empty for `all`.",
+    "category": "The retail category the retailer trades in (`all_retail` when the scenario declares none); "
+                "empty for `all`.",
 }
 
 
@@ -419,6 +435,9 @@ class MetricsRecorder:
         if not self.weeks:
             return np.zeros(len(self.model.retailers))
         rev = np.array(self.columns["revenue_eur"][-weeks:])[:, :-1].sum(axis=0)
+        if len(self.model.categories) > 1:  # a share of its category
+            total = _category_totals(self.model, rev)
+            return np.where(total > 0, rev / np.where(total > 0, total, 1), 0.0)
         total = rev.sum()
         return rev / total if total > 0 else np.zeros_like(rev)
 
@@ -429,6 +448,9 @@ class MetricsRecorder:
             return None
         rev = np.array(self.columns["revenue_eur"][-2 * weeks:])[:, :-1]
         before, now = rev[:weeks].sum(axis=0), rev[weeks:].sum(axis=0)
+        if len(self.model.categories) > 1:  # shares of its category
+            return (now / np.maximum(_category_totals(self.model, now), 1e-12)
+                    - before / np.maximum(_category_totals(self.model, before), 1e-12))
         return now / max(now.sum(), 1e-12) - before / max(before.sum(), 1e-12)
 
     def to_frame(self) -> pd.DataFrame:
@@ -440,6 +462,8 @@ class MetricsRecorder:
             "week": np.repeat(np.array(self.weeks, dtype=np.int32), n_r),
             "retailer": pd.Categorical(np.tile(names, n_w), categories=names),
             "strategy": np.array(self.strategies, dtype=object).ravel() if n_w else np.array([], dtype=object),
+            "category": pd.Categorical(np.tile([*(m.categories[c].config.name for c in m.retailer_category), ""],
+                                               n_w), categories=[*(c.config.name for c in m.categories), ""]),
         }
         for name, rows in self.columns.items():
             data[name] = np.concatenate(rows) if rows else np.array([], dtype=float)
@@ -482,12 +506,16 @@ def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, An
                 frame.loc[frame["retailer"] == r.name, "attrition_rate_new"]),
             "share_of_wallet": last_measured(frame.loc[frame["retailer"] == r.name, "share_of_wallet"]),
             "clv_eur": last_measured(frame.loc[frame["retailer"] == r.name, "clv_eur"]),
+            "category": model.categories[model.retailer_category[r.index]].config.name,
             "stores_open": int(end[end["retailer"] == r.name]["n_stores_open"].iloc[0]),
             "markup": _num(r.markup),
         }
     all_rows = frame[frame["retailer"] == ALL]
     return {
         "online_share": _num(market["revenue_online_eur"].sum() / total_rev) if total_rev > 0 else None,
+        "online_share_by_category": _by_category(year, "revenue_online_eur", "revenue_eur"),
+        "revenue_share_by_category": {c: _num(v / total_rev) if total_rev > 0 else None
+                                      for c, v in _category_sums(year, "revenue_eur").items()},
         "vacancy_rate": _num(end_market["vacancy_rate"]),
         "vacancy_rate_floor": _num(end_market["vacancy_rate_floor"]),
         "vacancy_rate_by_zone": {z: _num(end_market[f"vacancy_rate_{z}"]) for z in ZONES},
@@ -500,6 +528,18 @@ def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, An
         "share_no_store_nearby": _num(end_market["share_no_store_nearby"]),
         "retailers": retailers,
     }
+
+
+def _category_sums(rows: pd.DataFrame, column: str) -> dict[str, float]:
+    """``column`` summed over the retailer rows of each category."""
+    shops = rows[rows["retailer"] != ALL]
+    return {str(c): float(v) for c, v in shops.groupby("category", observed=True)[column].sum().items() if c}
+
+
+def _by_category(rows: pd.DataFrame, num: str, den: str) -> dict[str, float | None]:
+    """Sum of ``num`` / sum of ``den`` over each category's retailer rows."""
+    top, bottom = _category_sums(rows, num), _category_sums(rows, den)
+    return {c: _num(top[c] / bottom[c]) if bottom[c] > 0 else None for c in bottom}
 
 
 def _num(value: Any) -> float | None:

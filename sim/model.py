@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import mesa
@@ -11,18 +13,19 @@ from scipy.spatial import cKDTree
 
 from sim import choice
 from sim.consideration import ConsiderationSets
-from sim.consumers import NEVER, ConsumerPopulation
+from sim.consumers import NEVER, CategorySpend, ConsumerPopulation
 from sim.ledger import RelationshipLedger
 from sim.metrics import MetricsRecorder
 from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
 from sim.retailers import Retailer
-from sim.scenario import Scenario, from_flat
-from sim.settle import settle_numpy
+from sim.scenario import CategoryConfig, Scenario, from_flat
+from sim.settle import WeekTotals, settle_numpy
 from sim.slots import wallet_sums
 from sim.stores import Store
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
+from sim.threads import one_thread_when_small
 from sim.town import ZONE_CODE, build_region
 
 QUARTER_WEEKS = 13
@@ -73,8 +76,10 @@ class RetailMarket(mesa.Model):
         self.municipality = Municipality(self, config.municipal)
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
         self.retailer_names = [r.name for r in self.retailers]
+        self.retailer_category = np.array(config.retailer_category(), dtype=np.int64)
         self.population = ConsumerPopulation(config.consumers, config.choice, self.region, self.streams.population,
-                                             len(self.retailers))
+                                             len(self.retailers), config.category_list(),
+                                             list(self.retailer_category))
         self._price_level = float(np.mean([r.price_factor for r in self.retailers]))
         self.municipality.apply_to_consumers(self.population, self._price_level,
                                              config.choice.online_price_sens_factor)
@@ -96,7 +101,13 @@ class RetailMarket(mesa.Model):
         self._site_catchment = cKDTree(self._homes).query_ball_point(
             np.column_stack([self.region.site_x, self.region.site_y]), r=config.stores.access_km,
             return_length=True).astype(float)
-        self.consider = ConsiderationSets(self)
+        self.categories = [
+            CategoryMarket(c, cat, pop.categories[c], np.flatnonzero(self.retailer_category == c),
+                           ConsiderationSets(self, np.flatnonzero(self.retailer_category == c), cat.online),
+                           pop.online_friction if cat.online_friction_shift == 0
+                           else pop.online_friction + np.float32(cat.online_friction_shift))
+            for c, cat in enumerate(config.category_list())]
+        self.consider = self.categories[0].consider  # the first category's sets (the only one, usually)
         self._place_initial_stores()
         self._update_store_geography()
 
@@ -126,6 +137,7 @@ class RetailMarket(mesa.Model):
         self.running = True
 
     # ---- the week ---------------------------------------------------------------------
+    @one_thread_when_small
     def step(self) -> None:
         """One week: adoption, shopping, costs, reviews and year-end, then measurement."""
         self.week = self.steps
@@ -149,35 +161,46 @@ class RetailMarket(mesa.Model):
         self.population.adopt_online(a.p_innovation, a.q_imitation, self.streams.adoption)
 
     def shop(self) -> None:
-        """Consumers who shop this week each choose one option; sales are booked."""
-        pop = self.population
+        """In each category, the consumers who make a trip this week each choose one option; sales are booked."""
         for r in self.retailers:
             r.accounts.clear()
         self.municipality.accounts.clear()
+        self._new_cards = np.zeros(0, dtype=np.int64)  # loyalty cards taken this week, in any category
+        weeks = [self.shop_category(cat) for cat in self.categories]
+        self.book_week(weeks[0] if len(weeks) == 1 else WeekTotals.of(weeks))
+
+    def shop_category(self, cat: CategoryMarket):
+        """One category's trips: who shops it this week, what each chooses, and the settlement."""
+        pop = self.population
         draws = self.streams.shopping.random(pop.n, dtype=np.float32)
-        idx = np.flatnonzero(draws < pop.p_shop)
+        idx = np.flatnonzero(draws < cat.spend.p_shop)
         uniforms = self.streams.choice.random(len(idx))
-        choices = self._choose(self.market_arrays(), idx, uniforms)
+        choices = self._choose(self.market_arrays(cat), idx, uniforms)
         week = self._settle(pop, self, choices, idx, self._price_factors(),
                             self.config.consumers.households_per_agent, len(self.stores), self.week,
-                            self.config.choice.active_window_weeks)
+                            self.config.choice.active_window_weeks, cat.spend)
         pop.any_held = pop.any_held or len(week.buyers) > 0
         self.ledger.record(self.week, idx, choices.retailer, choices.rep_slot, week.prior_retailer, week.prior_week)
-        self.consider.repoint(idx[(choices.retailer >= 0) & (week.prior_retailer != choices.retailer)])
+        cat.consider.repoint(idx[(choices.retailer >= 0) & (week.prior_retailer != choices.retailer)])
+        for kind, members in self.strategy_kinds().items():
+            members = sorted((r for r in members if self.retailer_category[r.index] == cat.index),
+                             key=lambda r: r.index)
+            # purchases are grouped by retailer: a kind's are its retailers' runs, in retailer order
+            sold = (np.concatenate([np.arange(week.starts[r.index], week.starts[r.index + 1]) for r in members])
+                    if members else np.zeros(0, dtype=np.int64))
+            if len(sold):
+                kind.after_sales(self, members, week, sold)
+        week.n_shoppers = len(idx)
+        return week
 
+    def book_week(self, week) -> None:
+        """The week's sales, in every category, booked to retailers and stores; flows and shopping statistics."""
         for r in self.retailers:
             i = r.index
             r.book_sales(float(week.revenue_store[i]), float(week.revenue_online[i]), float(week.cogs[i]),
                          int(week.n_orders_online[i]))
         for s in self.stores:
             s.book_sales(float(week.store_revenue[s.slot]), float(week.store_cogs[s.slot]))
-        for cls, members in self.strategy_kinds().items():
-            # purchases are grouped by retailer: a kind's are its retailers' runs, in retailer order
-            sold = np.concatenate([np.arange(week.starts[r.index], week.starts[r.index + 1])
-                                   for r in sorted(members, key=lambda r: r.index)])
-            if len(sold):
-                cls.after_sales(self, members, week, sold)
-
         self.flows_week = week.flows  # purchases by retailer used before (row 0: none) × this week's
         self.flows_quarter += week.flows
         if self.week % QUARTER_WEEKS == 0 and self.week > 0:
@@ -188,7 +211,7 @@ class RetailMarket(mesa.Model):
         self.n_evicted_active = week.n_evicted_active
         self.lost_cards = week.lost_card
         self.shop_stats = {
-            "n_shoppers": float(len(idx)),
+            "n_shoppers": float(week.n_shoppers),
             "n_stranded": float(week.n_stranded),
             "mean_distance_km": week.sum_distance_km / week.n_store_purchases if week.n_store_purchases else np.nan,
             "mean_utility": week.sum_utility / n_buyers if n_buyers else np.nan,
@@ -409,6 +432,7 @@ class RetailMarket(mesa.Model):
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
 
+    @one_thread_when_small
     def _update_store_geography(self, events=None) -> None:
         """Which stores and web shops every consumer considers, and what each store is worth to her.
 
@@ -418,15 +442,20 @@ class RetailMarket(mesa.Model):
         every opening and closure (at ``events``, site indices), so the consumers within reach of
         a changed site get new options (everyone when ``events`` is None).
         """
-        self.consider.refresh_online()
-        self.n_refreshed = self.consider.refresh_stores(None if events is None else np.asarray(events))
+        self.n_refreshed = 0
+        for cat in self.categories:
+            cat.consider.refresh_online()
+            self.n_refreshed += cat.consider.refresh_stores(None if events is None else np.asarray(events))
         nearest = self.consider.nearest_km
+        for cat in self.categories[1:]:  # the nearest store of any category
+            nearest = np.minimum(nearest, cat.consider.nearest_km)
         finite = np.isfinite(nearest)
         self.access = {
             "mean_nearest_store_km": float(nearest[finite].mean()) if finite.any() else float("nan"),
             "share_no_store_nearby": float((nearest > self.config.stores.access_km).mean()),
         }
 
+    @one_thread_when_small
     def _warm_up(self, weeks: int) -> None:
         """Weeks of shopping before week 1 so relationships exist; nothing is recorded."""
         for w in range(-weeks + 1, 1):
@@ -449,22 +478,32 @@ class RetailMarket(mesa.Model):
     def _price_factors(self) -> np.ndarray:
         return np.array([r.price_factor for r in self.retailers])
 
-    def market_arrays(self) -> choice.MarketArrays:
-        """What the weekly choice reads, as references to the model's arrays."""
-        pop, cfg, sets = self.population, self.config, self.consider
+    def market_arrays(self, cat: CategoryMarket | None = None) -> choice.MarketArrays:
+        """What the weekly choice in category ``cat`` (the first when not given) reads, as references to
+        the model's arrays."""
+        cat = cat or self.categories[0]
+        pop, cfg, sets = self.population, self.config, cat.consider
         posted = self._price_factors()
+        if len(self.categories) == 1:
+            rel_posted = posted / posted.mean()
+        else:  # a price is dear or cheap against the other retailers of its category
+            level = np.bincount(self.retailer_category, weights=posted) / np.bincount(self.retailer_category)
+            rel_posted = posted / level[self.retailer_category]
+        gift = self.stranger.gift
+        if gift.basket_eur is not cat.spend.basket_eur:
+            gift = dataclasses.replace(gift, basket_eur=cat.spend.basket_eur)
         return choice.MarketArrays(
             store_ret=sets.store_ret, store_slot=sets.store_slot, store_static=sets.store_static,
             store_km=sets.store_km, online_ret=sets.online_ret, online_taste=sets.online_taste,
             store_rep=sets.store_rep, online_rep=sets.online_rep,
             slot_retailer=pop.slot_retailer, extra_utility=pop.extra_utility, discount=pop.discount,
             habit=pop.habit, stranger_extra=self.stranger.extra, stranger_discount=self.stranger.discount,
-            gift=self.stranger.gift,
-            rel_posted=posted / posted.mean(),
+            gift=gift,
+            rel_posted=rel_posted,
             sells_online=np.array([r.sells_online for r in self.retailers]),
             adopted=pop.adopted,
             price_sens=pop.price_sens,
-            online_friction=pop.online_friction,
+            online_friction=cat.online_friction,
             inertia=pop.inertia,
             online_inertia_factor=cfg.choice.online_inertia_factor,
             online_price_sens_factor=cfg.choice.online_price_sens_factor,
@@ -564,28 +603,52 @@ def _lost_share(retailer: np.ndarray, group: np.ndarray, n_groups: int, lost: np
 
 
 def footprint(config: Scenario) -> dict[str, float]:
-    """What a scenario asks of the engine: options a shopper weighs, repertoire slots, and the memory
-    of the consumer state (MiB) and of a week's working arrays at their largest (MiB, an estimate)."""
+    """What a scenario asks of the engine: options a shopper weighs (in each category, at most), repertoire
+    slots (in all categories), and the memory of the consumer state (MiB) and of a week's working arrays
+    at their largest (MiB, an estimate)."""
     from sim.consumers import CONSUMER_BYTES, SLOT_FIELDS, repertoire_width
 
-    n, slots = config.consumers.n, repertoire_width(config.consumers.repertoire_slots, len(config.retailers))
-    n_r = len(config.retailers)
-    ks, ko = min(config.choice.consideration_stores, n_r), min(config.choice.consideration_online, n_r)
+    n = config.consumers.n
+    categories, of_retailer = config.category_list(), config.retailer_category()
+    n_here = [of_retailer.count(c) for c in range(len(categories))]
+    slots = sum(repertoire_width(cat.repertoire_slots, k) for cat, k in zip(categories, n_here, strict=True))
+    ks = [min(config.choice.consideration_stores, k) for k in n_here]
+    ko = [min(config.choice.consideration_online, k) if cat.online else 0
+          for cat, k in zip(categories, n_here, strict=True)]
     slot_bytes = slots * sum(np.dtype(dtype).itemsize for dtype, _, _ in SLOT_FIELDS.values())
-    # store and web-shop options and the slots they point at; reach, nearest
-    option_bytes = ks * (4 + 4 + 8 + 4 + 1) + ko * (4 + 4 + 1) + 8 + 8
+    # each category's store and web-shop options and the slots they point at; reach, nearest
+    option_bytes = sum(s * (4 + 4 + 8 + 4 + 1) + o * (4 + 4 + 1) + 8 + 8 for s, o in zip(ks, ko, strict=True))
+    # with several categories, each one's trip probability (the first's is the consumers'), basket and last
+    # retailer, and its online friction where it is shifted
+    if len(categories) > 1:
+        option_bytes += sum(4 + 4 + 2 + (4 if cat.online_friction_shift else 0) for cat in categories) - 4
     # homes, the ledger's latest purchase, parking charge
     model_bytes = 8 * 2 + 4 + (8 if config.municipal.centre_parking_eur > 0 else 0)
     per_consumer = CONSUMER_BYTES + slot_bytes + option_bytes + model_bytes
-    # a week: the shoppers' draws, choices and settlement (about 100 bytes a shopper); the ledger's
-    # purchases of the active window (5 bytes each); and the year of quarterly snapshots of active
-    # relationships the annual attrition compares with (9 bytes each)
+    # a week: the shoppers' draws, choices and settlement (about 100 bytes a shopper, per category); the
+    # ledger's purchases of the active window (5 bytes each); and the year of quarterly snapshots of
+    # active relationships the annual attrition compares with (9 bytes each)
     window = config.choice.active_window_weeks
-    working = n * (4 + config.consumers.p_shop * (100 + 5 * window) + 5 * 9 * min(slots, 3))
+    trips = sum(cat.p_trip for cat in categories)
+    working = n * (4 + max(cat.p_trip for cat in categories) * 100 + trips * 5 * window + 5 * 9 * min(slots, 3))
     mib = 2.0**20
-    return {"n_options": ks + ko, "n_store_options": ks, "n_online_options": ko, "n_slots": slots,
+    return {"n_options": max(s + o for s, o in zip(ks, ko, strict=True)), "n_store_options": max(ks),
+            "n_online_options": max(ko), "n_slots": slots, "n_categories": len(categories),
             "state_mib": n * per_consumer / mib, "working_mib": working / mib,
             "bytes_per_consumer": per_consumer}
+
+
+@dataclass
+class CategoryMarket:
+    """One retail category's market: its retailers, the consumers' spending in it, their consideration
+    sets of its stores and web shops, and their online friction there."""
+
+    index: int
+    config: CategoryConfig
+    spend: CategorySpend
+    members: np.ndarray  # indices of its retailers
+    consider: ConsiderationSets
+    online_friction: np.ndarray  # (n,) float32
 
 
 class StrangerTerms:

@@ -25,6 +25,8 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 # what grows with the number of retailers is per week, not per consumer: a metrics row each and the (R + 1) × R
 # table of flows between them; at 1,000 a ten-year run keeps about 250 MB of weekly rows
 MAX_RETAILERS = 1_000
+MAX_SLOTS = 64  # repertoire slots in all categories together (option pointers are one byte)
+ALL_RETAIL = "all_retail"  # the one category of a scenario that declares none
 
 
 class ScenarioError(ValueError):
@@ -137,7 +139,8 @@ class ConsumerConfig(_Section):
     share_spend_top20: float = Field(
         0.8, gt=0.2, lt=1.0, description="Share of all budget held by the top 20 % of consumers."
     )
-    p_shop: Fraction = Field(0.8, description="Probability that a consumer shops in a given week.")
+    p_shop: Fraction = Field(0.8, description="Probability that a consumer shops in a given week "
+                             "(with [[categories]] declared, each category's p_trip instead).")
     price_sens_mean: float = Field(
         8.0, ge=0, le=100, description="Mean utility lost per unit of relative price (0.1 = 10 % dearer)."
     )
@@ -152,7 +155,7 @@ class ConsumerConfig(_Section):
         6, ge=1, le=32, description="Retailers whose relationship with her (habit, tenure, points, knowledge) "
         "a consumer holds at once; a purchase elsewhere takes her weakest slot. Repertoire buying: a shopper "
         "spreads her purchases over a few stores (Ehrenberg 1988, Repeat-Buying); 6 holds every retailer a "
-        "shopper of the baseline uses.",
+        "shopper of the baseline uses. With [[categories]] declared, each category's repertoire_slots instead.",
     )
 
 
@@ -385,6 +388,34 @@ class StrategyParams(_Section):
     learning: LearningParams = Field(default_factory=LearningParams)
 
 
+class CategoryConfig(_Section):
+    """A retail category: its share of the household budget, how often she shops it, whether and how
+    readily it is bought online, and the repertoire she keeps for it. A retailer trades in one."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$",
+                      description="Name of the category (letters, digits, _ -).")
+    share_budget: Fraction = Field(
+        description="Share of the household's weekly budget (consumers.budget_mean_eur) spent in this category; "
+        "the categories' shares sum to 1. data/retail_categories_gb.csv derives them from ONS Family Spending "
+        "FYE2018 (Table 3.1E, all households).",
+    )
+    p_trip: Fraction = Field(
+        description="Mean probability that a household makes a trip in this category in a given week "
+        "(each household's own is drawn around it, as consumers.p_shop is)."
+    )
+    online: bool = Field(True, description="Whether the category can be bought online at all "
+                                           "(false: bought in person, as a haircut or a café meal).")
+    online_friction_shift: float = Field(
+        0.0, ge=-20, le=20, description="Utility added to each consumer's online friction in this category: "
+        "how much less suited to buying online it is (negative: better suited).",
+    )
+    repertoire_slots: int = Field(
+        4, ge=1, le=32, description="Retailers of this category whose relationship she holds at once; a purchase "
+        "from another takes her weakest slot of the category. Shoppers use about three food stores regularly "
+        "(Verdict 2007; data/shopper_switching_loyalty_literature.csv).",
+    )
+
+
 class RetailerConfig(_Section):
     """One retailer: strategy, taste position, price, stores and online channel."""
 
@@ -398,6 +429,9 @@ class RetailerConfig(_Section):
         default_factory=lambda: list(ZONES), min_length=1, description="Zones where it opens stores."
     )
     online: bool = Field(True, description="Whether it sells online (its own web shop).")
+    category: str | None = Field(
+        None, description="The retail category it trades in (a name from [[categories]]); unset: the first.",
+    )
     independent: bool = Field(
         False, description="An owner-run independent rather than a chain: rent relief and the shared platform "
                            "apply to it.",
@@ -451,6 +485,12 @@ class Scenario(_Section):
     online: OnlineConfig = Field(default_factory=OnlineConfig)
     municipal: MunicipalConfig = Field(default_factory=MunicipalConfig)
     strategies: StrategyParams = Field(default_factory=StrategyParams)
+    categories: list[CategoryConfig] = Field(
+        default_factory=list, max_length=16,
+        description="Retail categories, one [[categories]] table each (name, share_budget, p_trip, online, "
+                    "online_friction_shift, repertoire_slots); none: one category of all retail, shopped with "
+                    "consumers.p_shop and consumers.repertoire_slots.",
+    )
     retailers: list[RetailerConfig] = Field(
         default_factory=_default_retailers, min_length=1, max_length=MAX_RETAILERS,
         description="The retailers, one [[retailers]] table each "
@@ -465,6 +505,7 @@ class Scenario(_Section):
             raise ValueError(f"retailer names must be unique; repeated: {', '.join(dupes)}")
         if "all" in names:
             raise ValueError("'all' is reserved for market-level rows; rename that retailer")
+        self._check_categories()
         waiting = [r.name for r in self.retailers if r.waiting_to_open]
         if waiting and not self.stores.entry:
             raise ValueError(f"{', '.join(waiting)} start with no store and no web shop, so they can only open "
@@ -477,6 +518,41 @@ class Scenario(_Section):
                 "raise region.n_sites or lower n_stores"
             )
         return self
+
+    def _check_categories(self) -> None:
+        names = [c.name for c in self.categories]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"category names must be unique; repeated: {', '.join(dupes)}")
+        if self.categories:
+            total = sum(c.share_budget for c in self.categories)
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"categories' share_budget must sum to 1; they sum to {total:.6g}")
+            n_slots = sum(c.repertoire_slots for c in self.categories)
+            if n_slots > MAX_SLOTS:
+                raise ValueError(f"categories hold {n_slots} repertoire slots in all; at most {MAX_SLOTS}")
+        known = names or [ALL_RETAIL]
+        for r in self.retailers:
+            if r.category is not None and r.category not in known:
+                raise ValueError(f"retailer {r.name!r}: category {r.category!r} is not declared; "
+                                 f"categories: {', '.join(known)}")
+        served = {r.category or known[0] for r in self.retailers}
+        idle = [n for n in known if n not in served]
+        if idle:
+            raise ValueError(f"no retailer trades in category {', '.join(idle)}: give one category = "
+                             f"{idle[0]!r} or drop the category")
+
+    def category_list(self) -> list[CategoryConfig]:
+        """The categories in force: those declared, or one of all retail from the consumers' settings."""
+        if self.categories:
+            return list(self.categories)
+        return [CategoryConfig(name=ALL_RETAIL, share_budget=1.0, p_trip=self.consumers.p_shop, online=True,
+                               online_friction_shift=0.0, repertoire_slots=self.consumers.repertoire_slots)]
+
+    def retailer_category(self) -> list[int]:
+        """The index (in ``category_list``) of each retailer's category."""
+        names = [c.name for c in self.category_list()]
+        return [names.index(r.category) if r.category is not None else 0 for r in self.retailers]
 
     # ---- conveniences -------------------------------------------------------------
     def to_toml(self) -> str:

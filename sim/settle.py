@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.choice import gift_utility
-from sim.consumers import NEVER, ONLINE, SLOT_FIELDS, ConsumerPopulation
+from sim.consumers import NEVER, ONLINE, SLOT_FIELDS, CategorySpend, ConsumerPopulation
 from sim.slots import group_purchases_by_retailer
 
 
@@ -51,6 +51,44 @@ class Settlement:
     # and the week of its last purchase (NEVER if none), so the ledger can move it to this week
     prior_retailer: np.ndarray
     prior_week: np.ndarray
+    n_shoppers: int = 0  # consumers who made the trip (buyers and the stranded)
+
+
+@dataclass
+class WeekTotals:
+    """The settlements of a week's categories added up: what the retailers, stores and the week's
+    statistics are booked from. Categories are added in their order, so the sums never vary."""
+
+    buyers: np.ndarray
+    revenue_store: np.ndarray
+    revenue_online: np.ndarray
+    cogs: np.ndarray
+    n_orders_online: np.ndarray
+    n_acquired: np.ndarray
+    n_transactions: np.ndarray
+    store_revenue: np.ndarray
+    store_cogs: np.ndarray
+    n_stranded: int
+    n_evicted_active: int
+    lost_card: np.ndarray
+    sum_distance_km: float
+    n_store_purchases: int
+    sum_utility: float
+    flows: np.ndarray
+    n_shoppers: int
+
+    @classmethod
+    def of(cls, weeks: list[Settlement]) -> WeekTotals:
+        def total(name):
+            values = [getattr(w, name) for w in weeks]
+            out = values[0]
+            for v in values[1:]:
+                out = out + v
+            return out
+
+        return cls(buyers=np.concatenate([w.buyers for w in weeks]),
+                   lost_card=np.unique(np.concatenate([w.lost_card for w in weeks])),
+                   **{f: total(f) for f in cls.__dataclass_fields__ if f not in ("buyers", "lost_card")})
 
 
 def group_purchases(idx, ret, chan, paid, rep, previous, lost_card, prior_retailer, prior_week, week: int,
@@ -66,38 +104,43 @@ def group_purchases(idx, ret, chan, paid, rep, previous, lost_card, prior_retail
         flows=flows, prior_retailer=prior_retailer, prior_week=prior_week, **booked)
 
 
-def stranger_state(pop: ConsumerPopulation, stranger, buyers: np.ndarray, r: np.ndarray):
+def stranger_state(pop: ConsumerPopulation, stranger, buyers: np.ndarray, r: np.ndarray, basket_eur=None):
     """(extra utility, discount, gift state) that retailers ``r`` offer the strangers ``buyers``."""
     g = stranger.gift
     pf = g.price_factor[r]
-    gift = gift_utility(pop.basket_eur[buyers], pop.price_sens[buyers], pop.inertia[buyers],
+    basket_eur = pop.basket_eur if basket_eur is None else basket_eur
+    gift = gift_utility(basket_eur[buyers], pop.price_sens[buyers], pop.inertia[buyers],
                         np.where(pf > 0, pf, np.float32(1.0)), g.scale, g.welcome_eur, g.vesting, g.inertia_mean)
     extra = stranger.extra[r] + np.where(pf > 0, gift, np.float32(0.0))
     return extra.astype(np.float32), stranger.discount[r], stranger.gift_state[r]
 
 
-def weakest_slots(pop: ConsumerPopulation, who: np.ndarray) -> np.ndarray:
-    """The slot each consumer ``who`` gives up to a new retailer: an empty one, else the weakest
-    (least habit, then the longest since a purchase, then the first)."""
-    empty = pop.slot_retailer[who] < 0
-    habit = np.where(empty, np.float32(-1.0), pop.habit[who])
+def weakest_slots(pop: ConsumerPopulation, who: np.ndarray, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """The slot each consumer ``who`` gives up to a new retailer, among slots [lo, hi) (her block for the
+    retailer's category): an empty one, else the weakest (least habit, then the longest since a
+    purchase, then the first)."""
+    block = slice(lo, hi)
+    empty = pop.slot_retailer[who, block] < 0
+    habit = np.where(empty, np.float32(-1.0), pop.habit[who, block])
     weakest = habit == habit.min(axis=1, keepdims=True)
-    last = np.where(weakest, pop.last_week[who], np.iinfo(np.int32).max)
-    return (weakest & (last == last.min(axis=1, keepdims=True))).argmax(axis=1)
+    last = np.where(weakest, pop.last_week[who, block], np.iinfo(np.int32).max)
+    return lo + (weakest & (last == last.min(axis=1, keepdims=True))).argmax(axis=1)
 
 
-def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray,
-               retailer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray, retailer: np.ndarray,
+               spend: CategorySpend | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Give each consumer ``who`` (distinct) a repertoire slot for ``retailer``, whom she is new to:
-    her weakest slot, reset to what the retailer offers strangers. Returns the slots, whether a
-    loyalty card went with each, and the slot's retailer and week of last purchase before."""
-    q = weakest_slots(pop, who)
+    her weakest slot of the retailer's category, reset to what the retailer offers strangers. Returns
+    the slots, whether a loyalty card went with each, and the slot's retailer and week of last purchase
+    before."""
+    spend = spend or pop.categories[0]
+    q = weakest_slots(pop, who, spend.slot_lo, spend.slot_hi)
     prior = pop.slot_retailer[who, q].copy(), pop.last_week[who, q].copy()
     lost_card = pop.card[who, q].copy()
     for name, (_, empty, _) in SLOT_FIELDS.items():
         getattr(pop, name)[who, q] = empty
     pop.slot_retailer[who, q] = retailer
-    extra, discount, gift = stranger_state(pop, stranger, who, retailer)
+    extra, discount, gift = stranger_state(pop, stranger, who, retailer, spend.basket_eur)
     pop.extra_utility[who, q] = extra
     pop.discount[who, q] = discount
     pop.gift[who, q] = gift
@@ -105,7 +148,9 @@ def take_slots(pop: ConsumerPopulation, stranger, who: np.ndarray,
 
 
 def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, households_per_agent: float,
-                 n_slots: int, week: int, window: int) -> Settlement:
+                 n_slots: int, week: int, window: int, spend: CategorySpend | None = None) -> Settlement:
+    """One category's trips settled (``spend``: the category; the first when not given)."""
+    spend = spend or pop.categories[0]
     n_r = len(price_factor)
     ret, chan, util, rep = choices.retailer, choices.channel, choices.utility, choices.rep_slot
     idx = np.asarray(idx, dtype=np.intp)
@@ -124,11 +169,11 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
         slot = rep[ok].copy()
         at = np.flatnonzero(ok)[new]
         slot[new], lost_card[at], prior_ret[at], prior_week[at] = take_slots(
-            pop, model.stranger, buyers[new], r[new])
+            pop, model.stranger, buyers[new], r[new], spend)
         rep[np.flatnonzero(ok)] = slot
     slot = rep[ok].astype(np.intp)
 
-    cost = pop.basket_eur[buyers].astype(np.float64) * households_per_agent
+    cost = spend.basket_eur[buyers].astype(np.float64) * households_per_agent
     paid = cost * np.asarray(price_factor, dtype=np.float64)[r]
     online = c == ONLINE
     in_store = ~online
@@ -136,15 +181,20 @@ def settle_numpy(pop: ConsumerPopulation, model, choices, idx, price_factor, hou
     dist = choices.store_km[ok][in_store]
 
     previous = np.full(len(idx), -1, dtype=np.int16)
-    previous[ok] = pop.last_retailer[buyers]
+    previous[ok] = spend.last_retailer[buyers]
     lapsed = (week - pop.last_week[buyers, slot]) >= window
     pop.since_week[buyers[lapsed], slot[lapsed]] = week
     pop.last_week[buyers, slot] = week
     pop.spend_year[buyers, slot] += paid.astype(np.float32)  # each buyer appears once
     pop.total_spent_eur[buyers] += paid
-    pop.last_retailer[buyers] = r
+    spend.last_retailer[buyers] = r
+    if spend.last_retailer is not pop.last_retailer:
+        pop.last_retailer[buyers] = r  # her last purchase in any category
     keep = np.float32(1.0) - pop.habit_build
-    pop.habit[buyers] *= keep  # each buyer appears once
+    if spend.slot_lo == 0 and spend.slot_hi == pop.n_slots:
+        pop.habit[buyers] *= keep  # each buyer appears once
+    else:  # her habits in other categories are not worn by this one's purchases
+        pop.habit[buyers, spend.slot_lo:spend.slot_hi] *= keep
     pop.habit[buyers, slot] += pop.habit_build
     pop.last_channel[buyers] = c
     pop.last_utility[buyers] = util[ok]

@@ -219,23 +219,27 @@ def loyalty_after_sales(pop, buyers, slots, retailer, paid, rate, eur_per_point,
 
 
 @njit(cache=True)
-def _wallet(slot_retailer, last_week, spend_year, week, window, n_ret):
+def _wallet(slot_retailer, last_week, spend_year, slot_category, n_categories, week, window, n_ret):
     # one thread, in (consumer, slot) order, so the sums do not depend on the number of threads
     base = np.zeros(n_ret)
     here = np.zeros(n_ret)
     n, n_slot = slot_retailer.shape
+    total = np.zeros(n_categories)
     for i in range(n):
-        total = 0.0
+        for c in range(n_categories):
+            total[c] = 0.0
         for q in range(n_slot):
-            total += np.float64(spend_year[i, q])
+            total[slot_category[q]] += np.float64(spend_year[i, q])
         for q in range(n_slot):
             r = slot_retailer[i, q]
             if r >= 0 and week - last_week[i, q] < window:
-                base[r] += total
+                base[r] += total[slot_category[q]]
                 here[r] += np.float64(spend_year[i, q])
     return base, here
 
 
 def wallet_sums(pop, week: int, window: int, n_ret: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per retailer, over its active customers: all they spent this year, and what they spent there."""
-    return _wallet(pop.slot_retailer, pop.last_week, pop.spend_year, int(week), int(window), int(n_ret))
+    """Per retailer, over its active customers: all they spent this year in its category, and what they
+    spent there."""
+    return _wallet(pop.slot_retailer, pop.last_week, pop.spend_year, pop.slot_category, len(pop.categories),
+                   int(week), int(window), int(n_ret))

@@ -458,8 +458,11 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """Fresh worker processes (spawn: forking a process that has run compiled threads can deadlock)
     that end with their coordinator: stopped at once if it stops on an error, Ctrl+C or SIGTERM, and
     ending themselves within a second if it is killed outright."""
+    # the cores are shared out: workers that each ran a thread per core would, at every compiled parallel
+    # loop, wait for a thread the others had taken the core from (results never depend on the count)
+    threads = max(1, (os.cpu_count() or 1) // workers)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_end_with_parent, initargs=(os.getpid(),))
+                               initializer=_start_worker, initargs=(os.getpid(), threads))
     try:
         yield pool
     except BaseException:
@@ -469,6 +472,14 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
             process.terminate()
         raise
     pool.shutdown(wait=True)
+
+
+def _start_worker(parent: int, threads: int) -> None:
+    """In a worker: its share of the cores for compiled loops, and an end when its parent ends."""
+    import numba
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    _end_with_parent(parent)
 
 
 def _end_with_parent(parent: int) -> None:

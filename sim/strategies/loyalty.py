@@ -82,7 +82,9 @@ class LoyaltyStrategy(Strategy):
             pop, buyers, slots, retailer, week.paid_eur[sold], _rate(p, np.arange(3)), p.eur_per_point,
             p.redeem_threshold_points, _offering(model, members), p.welcome, model.week + p.welcome_vesting_weeks,
             _gift_eur(model), len(model.retailers))
-        model._new_cards = buyers[new_card]  # their other programmes' pulls weaken
+        # their other programmes' pulls weaken (the week's categories add theirs in turn)
+        model._new_cards = np.concatenate([getattr(model, "_new_cards", np.zeros(0, dtype=np.int64)),
+                                           buyers[new_card]])
         _book_rewards(members, rewards)
         _refresh(model, buyers, slots)
 
