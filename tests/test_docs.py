@@ -15,10 +15,10 @@ def test_odd_names_only_parameters_that_exist():
     import re
 
     from sim.metrics import column_docs
-    from sim.scenario import RetailerConfig, parameter_table
+    from sim.scenario import CategoryConfig, RetailerConfig, parameter_table
 
     keys = {row["key"] for row in parameter_table()}
-    leaves = {k.rsplit(".", 1)[-1] for k in keys} | set(RetailerConfig.model_fields)
+    leaves = {k.rsplit(".", 1)[-1] for k in keys} | set(RetailerConfig.model_fields) | set(CategoryConfig.model_fields)
     sections = {k.split(".")[0] for k in keys} | {".".join(k.split(".")[:2]) for k in keys}
     other_words = {  # values, zones, verbs and modules the ODD names in backticks
         "centre", "neighbourhood", "retail_park", "never", "loss_threshold", "none", "unconditional", "vesting",
