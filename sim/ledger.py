@@ -17,6 +17,7 @@ by any other route calls ``RelationshipLedger.rebuild``, which recounts from the
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -31,12 +32,13 @@ def _row(week, ring):
 
 
 @njit(parallel=True, cache=True)
-def _record(hist, hist_any, latest, week, window, idx, ret, rep, prior_ret, prior_week):
+def _record(hist, hist_any, latest, week, window, idx, ret, rep, prior_ret, prior_week, n_chunks):
     """Move each purchase's slot and consumer from the week of their previous purchase to ``week``."""
     ring = window + 1
     n = idx.shape[0]
-    n_chunks = min(N_CHUNKS, max(n, 1))
-    # integer counts: per-chunk changes added in any order give the same sums
+    n_chunks = min(n_chunks, max(n, 1))
+    # integer counts: per-chunk changes added in any order, in any number of chunks, give the same sums; a
+    # chunk's table is weeks × retailers, so there are only as many chunks as threads
     d_hist = np.zeros((n_chunks, ring, hist.shape[1]), dtype=np.int64)
     d_any = np.zeros((n_chunks, ring), dtype=np.int64)
     now = _row(week, ring)
@@ -139,7 +141,7 @@ class RelationshipLedger:
         self.week = max(self.week, int(week))
         idx = np.asarray(idx, dtype=np.int64)
         _record(self.hist, self.hist_any, self.latest, int(week), self.window, idx, ret, rep,
-                prior_ret, prior_week)
+                prior_ret, prior_week, numba.get_num_threads())
         bought = ret >= 0
         who, slot = idx[bought].astype(np.int32), np.asarray(rep)[bought].astype(np.int8)
         if int(week) in self.purchases:  # another category's purchases this week: kept in (consumer, slot) order

@@ -21,7 +21,7 @@ from sim.policies import CLOSURE_POLICIES
 from sim.retailers import Retailer
 from sim.scenario import CategoryConfig, Scenario, from_flat
 from sim.settle import WeekTotals, settle_numpy
-from sim.slots import wallet_sums
+from sim.slots import Flows, wallet_sums
 from sim.stores import Store
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
@@ -119,8 +119,8 @@ class RetailMarket(mesa.Model):
         self.share_of_wallet = np.full(len(self.retailers) + 1, np.nan)
         self.switching_records: list[dict[str, Any]] = []  # year-end main-retailer changes
         self.flow_records: list[dict[str, Any]] = []  # purchases that moved between retailers, by quarter
-        self.flows_quarter = np.zeros((len(self.retailers) + 1, len(self.retailers)), dtype=np.int64)
-        self.flows_week = np.zeros_like(self.flows_quarter)  # the same, this week only
+        self.flows_quarter = Flows.none(len(self.retailers))  # purchases that moved between retailers
+        self.flows_week = self.flows_quarter  # the same, this week only
         self.main_switching_rate = float("nan")
         self.shop_stats: dict[str, float] = {}
         self.n_acquired = np.zeros(len(self.retailers), dtype=np.int64)
@@ -201,8 +201,8 @@ class RetailMarket(mesa.Model):
                          int(week.n_orders_online[i]))
         for s in self.stores:
             s.book_sales(float(week.store_revenue[s.slot]), float(week.store_cogs[s.slot]))
-        self.flows_week = week.flows  # purchases by retailer used before (row 0: none) × this week's
-        self.flows_quarter += week.flows
+        self.flows_week = week.flows
+        self.flows_quarter = self.flows_quarter + week.flows
         if self.week % QUARTER_WEEKS == 0 and self.week > 0:
             self._record_flows()
         n_buyers = len(week.buyers)
@@ -219,11 +219,12 @@ class RetailMarket(mesa.Model):
 
     def _record_flows(self) -> None:
         names = ["(none)", *self.retailer_names]
-        for a, b in zip(*np.nonzero(self.flows_quarter), strict=True):
+        flows = self.flows_quarter
+        for a, b, k in zip(flows.source, flows.target, flows.n, strict=True):
             if a - 1 != b:
                 self.flow_records.append({"week": self.week, "from": names[a], "to": names[b + 1],
-                                          "n_purchases": int(self.flows_quarter[a, b])})
-        self.flows_quarter[:] = 0
+                                          "n_purchases": int(k)})
+        self.flows_quarter = Flows.none(len(self.retailers))
 
     def pay_running_costs(self) -> None:
         """Stores pay rent, staff and fixed costs; strategies book their weekly costs."""
@@ -466,7 +467,7 @@ class RetailMarket(mesa.Model):
         self.week = 0
         self.population.spend_year[:] = 0.0
         self.population.total_spent_eur[:] = 0.0  # money is counted from week 1, as the accounts are
-        self.flows_quarter[:] = 0
+        self.flows_quarter = Flows.none(len(self.retailers))
         for r in self.retailers:
             r.accounts.clear()
             r.review(0.0)

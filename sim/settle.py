@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.choice import gift_utility
 from sim.consumers import NEVER, ONLINE, SLOT_FIELDS, CategorySpend, ConsumerPopulation
-from sim.slots import group_purchases_by_retailer
+from sim.slots import Flows, group_purchases_by_retailer
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Settlement:
     sum_distance_km: float  # over store purchases
     n_store_purchases: int
     sum_utility: float
-    flows: np.ndarray  # (R + 1, R): purchases that moved, by previous retailer (row 0: none yet) × this week's
+    flows: Flows  # purchases that moved, by previous retailer (none yet, or one) and this week's
     # per shopper, in the order of the shoppers: what the slot she bought into held before (−1: empty)
     # and the week of its last purchase (NEVER if none), so the ledger can move it to this week
     prior_retailer: np.ndarray
@@ -74,7 +74,7 @@ class WeekTotals:
     sum_distance_km: float
     n_store_purchases: int
     sum_utility: float
-    flows: np.ndarray
+    flows: Flows
     n_shoppers: int
 
     @classmethod

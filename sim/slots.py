@@ -9,6 +9,8 @@ deal in integers only, so every engine gets the same pairs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit, prange
 
@@ -101,11 +103,17 @@ def _group_scatter(idx, ret, rep, chan, paid, at, buyers, retailer, slot, channe
 def _group(idx, ret, rep, chan, paid, previous, n_ret):
     """Counting sort of the week's purchases by retailer (stable), and the flows between retailers."""
     counts = _group_count(ret, n_ret, GROUP_CHUNKS)
-    # one pass: a table per chunk would cost more to clear than this costs to fill, with many retailers
-    flows = np.zeros((n_ret + 1, n_ret), dtype=np.int64)
+    # the moved purchases as keys (previous + 1) · R + retailer: a table of every pair would grow with R²
+    n_moved = 0
     for j in range(ret.shape[0]):
         if ret[j] >= 0 and previous[j] != ret[j]:
-            flows[previous[j] + 1, ret[j]] += 1
+            n_moved += 1
+    moved = np.empty(n_moved, dtype=np.int64)
+    k = 0
+    for j in range(ret.shape[0]):
+        if ret[j] >= 0 and previous[j] != ret[j]:
+            moved[k] = (np.int64(previous[j]) + 1) * n_ret + ret[j]
+            k += 1
     starts = np.zeros(n_ret + 1, dtype=np.int64)
     at = np.empty((GROUP_CHUNKS, n_ret), dtype=np.int64)  # where each chunk's purchases of a retailer begin
     for r in range(n_ret):
@@ -121,13 +129,49 @@ def _group(idx, ret, rep, chan, paid, previous, n_ret):
     channel = np.empty(n_buy, dtype=np.int8)
     paid_eur = np.empty(n_buy)
     _group_scatter(idx, ret, rep, chan, paid, at, buyers, retailer, slot, channel, paid_eur)
-    return buyers, retailer, slot, channel, paid_eur, starts, flows
+    return buyers, retailer, slot, channel, paid_eur, starts, moved
 
 
 def group_purchases_by_retailer(idx, ret, rep, chan, paid, previous, n_ret: int):
     """The week's purchases grouped by retailer, stable within a group: (buyers, retailer, slot,
-    channel, paid, group starts) and the (R + 1, R) purchases that moved (row 0: a first purchase)."""
-    return _group(np.asarray(idx, dtype=np.int64), ret, rep, chan, paid, previous, n_ret)
+    channel, paid, group starts) and the purchases that moved between retailers (:class:`Flows`)."""
+    *grouped, moved = _group(np.asarray(idx, dtype=np.int64), ret, rep, chan, paid, previous, n_ret)
+    return (*grouped, Flows.of_keys(moved, n_ret))
+
+
+@dataclass(frozen=True)
+class Flows:
+    """Purchases that moved between retailers, as pairs: from ``source`` − 1 (``source`` 0: her first
+    purchase) to ``target``, ``n`` purchases each; pairs in (source, target) order, none repeated. Kept
+    as pairs, not an (R + 1) × R table, which would grow with the square of the number of retailers."""
+
+    n_retailers: int
+    source: np.ndarray
+    target: np.ndarray
+    n: np.ndarray
+
+    @classmethod
+    def of_keys(cls, keys: np.ndarray, n_retailers: int, counts: np.ndarray | None = None) -> Flows:
+        keys, where = np.unique(keys, return_inverse=True)
+        n = np.ones(len(where), dtype=np.int64) if counts is None else counts
+        totals = np.bincount(where, weights=n, minlength=len(keys)).astype(np.int64) if len(keys) else n[:0]
+        return cls(n_retailers, keys // n_retailers, keys % n_retailers, totals)
+
+    @classmethod
+    def none(cls, n_retailers: int) -> Flows:
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(n_retailers, empty, empty, empty)
+
+    def __add__(self, other: Flows) -> Flows:
+        r = self.n_retailers
+        keys = np.concatenate([self.source * r + self.target, other.source * r + other.target])
+        return Flows.of_keys(keys, r, np.concatenate([self.n, other.n]))
+
+    def matrix(self) -> np.ndarray:
+        """The (R + 1, R) table: row 0 first purchases, row a + 1 purchases that came from retailer a."""
+        out = np.zeros((self.n_retailers + 1, self.n_retailers), dtype=np.int64)
+        out[self.source, self.target] = self.n
+        return out
 
 
 @njit(cache=True)

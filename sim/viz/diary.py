@@ -83,7 +83,7 @@ class Diary:
             prev = int(self._previous[k])
             reason = self.reason(k, prev, r, ch) if 0 <= prev != r else None
             self.visits[int(i)].append(Visit(week, m.retailer_names[r], CHANNELS[ch], reason))
-        self.weekly_flows.append(m.flows_week.copy())
+        self.weekly_flows.append(m.flows_week.matrix())
 
     # ---- reasons --------------------------------------------------------------------
     def reason(self, k: int, old: int, new: int, channel: int) -> str:
