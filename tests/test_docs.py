@@ -35,3 +35,15 @@ def test_odd_names_only_parameters_that_exist():
             continue
         unknown.append(token)
     assert not unknown, f"docs/odd_template.md names parameters the schema does not have: {unknown}"
+
+
+def test_every_data_file_names_its_source_parses_and_is_listed():
+    import pandas as pd
+
+    listed = (ROOT / "data" / "README.md").read_text()
+    for path in sorted((ROOT / "data").glob("*.csv")):
+        header = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+        assert any("source" in line.lower() for line in header), f"{path.name}: no source in its header"
+        frame = pd.read_csv(path, comment="#")
+        assert len(frame) > 0 and len(frame.columns) > 1, path.name
+        assert f"`{path.name}`" in listed, f"{path.name} is not in data/README.md"
