@@ -12,8 +12,8 @@ At each review:
 2. **arrivals**: a Poisson number of would-be businesses (``arrivals_per_100_units_year`` per 100 units
    in retail use) arrives, each from a town drawn by population and of a kind drawn from the
    ``templates``. Each values the vacant units of its kind's location types in its town: what a shop
-   there would sell (the going rate per unit of local demand of the established independents in that
-   location type, scaled by the unit's local demand and footfall), less cost of goods at its markup,
+   there would sell (the median sales per m² of the established independents of that location type in
+   that town, × the unit's floor area, scaled by its footfall), less cost of goods at its markup,
    the asking rent, service charge, staff and fixed costs. Units that two or more of them want are
    *contested* (their asking rents rise, ``property.rent_rise_contested``). In arrival order each then
    takes its best untaken unit whose yearly contribution clears ``entry_hurdle`` × its costs, with a
@@ -195,46 +195,55 @@ class Demography:
         return self._free_units(template, town)
 
     def _going_rate(self) -> dict[str, np.ndarray]:
-        """What an established shop sells a year per unit of local demand, and its footfall, by location
-        type: from the established independents there, else every established shop there, else every
-        established shop in the region."""
+        """What the established shops of each location type sell a year per m² (their median sales density,
+        the measure planners' retail studies use), and their mean footfall, by town: from the established
+        independents there, else every established shop there, else the same location type in the whole
+        region, else every established shop."""
         m = self.model
         region = m.region
+        n_z, n_t = len(ZONE_CODE), region.n_towns
+        density = np.full((n_z, n_t), np.nan)
+        foot = np.ones((n_z, n_t))
         established = [s for s in m.open_stores if len(s.weekly_revenue) >= ESTABLISHED_WEEKS]
-        rate = np.full(len(ZONE_CODE), np.nan)
-        foot = np.ones(len(ZONE_CODE))
         if not established:
-            return {"rate": rate, "foot": foot}
+            return {"density": density, "foot": foot}
         sites = np.array([s.site for s in established], dtype=np.intp)
         sales = np.array([sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in established])
+        per_m2 = sales / region.site_area_m2[sites]
         indep = np.array([s.retailer.independent for s in established])
-        demand = m._local_demand(sites)
         footfall = m.consider.site_footfall[sites]
-        zone = region.site_zone[sites]
-        groups = [indep, np.ones(len(sites), dtype=bool)]
-        for code in range(len(ZONE_CODE)):
-            for group in groups:
-                pick = group & (zone == code)
-                if pick.any():
-                    rate[code] = sales[pick].sum() / max(demand[pick].sum(), 1e-9)
-                    foot[code] = footfall[pick].mean() or 1.0
-                    break
-        whole = sales.sum() / max(demand.sum(), 1e-9)
-        rate[np.isnan(rate)] = whole
-        return {"rate": rate, "foot": foot}
+        zone, town = region.site_zone[sites], region.site_town[sites]
+        everyone = np.ones(len(sites), dtype=bool)
+        for code in range(n_z):
+            for t in range(-1, n_t):  # −1: the whole region, the fallback of a town with none
+                here = (zone == code) & ((town == t) if t >= 0 else everyone)
+                for group in (indep, everyone):
+                    pick = group & here
+                    if pick.any():
+                        value, mean_foot = float(np.median(per_m2[pick])), float(footfall[pick].mean()) or 1.0
+                        break
+                else:
+                    continue
+                if t < 0:
+                    density[code, :], foot[code, :] = value, mean_foot
+                else:
+                    density[code, t], foot[code, t] = value, mean_foot
+        density[np.isnan(density)] = float(np.median(per_m2))
+        return {"density": density, "foot": foot}
 
     def _gain(self, units: np.ndarray, markup: float, going: dict[str, np.ndarray]) -> np.ndarray:
-        """Expected yearly contribution of a shop on each unit, less the hurdle on its costs (€)."""
+        """Expected yearly contribution of a shop on each unit, less the hurdle on its costs (€): the
+        going sales density × the unit's floor area, scaled by its footfall against the neighbours'."""
         m, scfg = self.model, self.model.config.stores
         region = m.region
-        zone = region.site_zone[units]
-        rate = going["rate"][zone]
-        if np.isnan(rate).all():
+        zone, town = region.site_zone[units], region.site_town[units]
+        density = going["density"][zone, town]
+        if np.isnan(density).all():
             return np.full(len(units), -np.inf)
-        footfall = m.consider.site_footfall[units]
-        sales = rate * m._local_demand(units) * np.clip(footfall / going["foot"][zone], 0.25, 2.0)
-        margin = sales * markup / (1 + markup)
         area = region.site_area_m2[units]
+        footfall = m.consider.site_footfall[units]
+        sales = density * area * np.clip(footfall / going["foot"][zone, town], 0.5, 1.5)
+        margin = sales * markup / (1 + markup)
         costs = (area * (m.asking_rent[units] + m.property.service_charge[units] + scfg.staff_eur_m2_year)
                  + scfg.fixed_eur_year)
         return np.nan_to_num(margin - costs * (1 + self.cfg.entry_hurdle), nan=-np.inf)
