@@ -177,6 +177,9 @@ class Demography:
             site = int(units[i])
             store = self._take_up(int(dormant[0]), int(kinds[j]), float(markups[j]), float(tastes[j]), site)
             m.municipality.record_opening(store)
+            m.events.append({"week": m.week, "retailer": store.retailer.name,
+                             "event": f"a new {cfg.templates[int(kinds[j])].name} opened on site {site} at "
+                                      f"{store.rent_eur_m2_year:.0f} €/m²/year"})
             taken.add(site)
             opened.append(store)
         self._wipe_reused()

@@ -240,13 +240,15 @@ class RetailMarket(mesa.Model):
         if len(self.closures) > n_closed:
             self._update_store_geography([c["site"] for c in self.closures[n_closed:]])
         self.property.convert(self.week)
-        self.let_vacant_sites()
-        if self.demography is not None:
-            opened = self.demography.arrivals()
-            if opened:
-                self._update_store_geography([s.site for s in opened])
+        if self.demography is None:
+            self.let_vacant_sites()
+            return
+        # chains and would-be independents decide on the same footfall; consumers' options are refreshed once
+        opened = self.let_vacant_sites(refresh=False) + self.demography.arrivals()
+        if opened:
+            self._update_store_geography([s.site for s in opened])
 
-    def let_vacant_sites(self) -> None:
+    def let_vacant_sites(self, refresh: bool = True) -> list[Store]:
         """Landlords cut the asking rent of vacant sites; retailers open where it pays (if entry is on).
 
         A retailer considers the free sites in its zones, away from its own stores, and
@@ -256,7 +258,8 @@ class RetailMarket(mesa.Model):
         stores there, so a crowded spot promises less — scaled by the site's footfall
         against theirs. Less cost of goods at its markup, asking rent, staff and fixed
         costs, that is the store's yearly contribution; it opens the best site whose
-        contribution exceeds ``entry_hurdle`` × the store's costs: one per review.
+        contribution exceeds ``entry_hurdle`` × the store's costs: one per review. Returns the new
+        stores; consumers' options are refreshed around them unless ``refresh`` is False.
         """
         cfg, region = self.config.stores, self.region
         town = self.municipality
@@ -266,7 +269,7 @@ class RetailMarket(mesa.Model):
         cut = town.rent_cut(cfg.rent_cut_per_review, base)
         self.asking_rent[vacant] = np.maximum(self.asking_rent[vacant] * (1 - cut), floor)
         if not cfg.entry:
-            return
+            return []
         footfall = self.consider.site_footfall
         established = [s for s in self.open_stores if len(s.weekly_revenue) >= 26]
         opened = []
@@ -303,8 +306,9 @@ class RetailMarket(mesa.Model):
                 self.events.append({"week": self.week, "retailer": r.name,
                                     "event": f"opened a store on site {store.site} at "
                                              f"{store.rent_eur_m2_year:.0f} €/m²/year"})
-        if opened:
+        if opened and refresh:
             self._update_store_geography([s.site for s in opened])
+        return opened
 
     def measure_attrition(self) -> None:
         """Quarterly: annual attrition overall, by tenure band and value tier; share of wallet; CLV.
