@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.metrics import ALL
 from sim.model import RetailMarket
@@ -39,6 +41,19 @@ def _market(model: RetailMarket) -> pd.DataFrame:
     return frame[frame["retailer"] == ALL].set_index("week")
 
 
+def _check_stock_and_flow(model: RetailMarket) -> None:
+    towns = pd.DataFrame(model.town_records)
+    assert (towns["n_sites"] == towns["n_occupied"] + towns["n_vacant"] + towns["n_converted"]).all()
+    for t, name in enumerate(model.region.town_names):
+        rows = towns[towns["town"] == name].sort_values("week")
+        start = sum(1 for s in model.stores if s.opened_week <= 0 and model.region.site_town[s.site] == t)
+        occupied = np.concatenate([[start], rows["n_occupied"].to_numpy()])
+        np.testing.assert_array_equal(np.diff(occupied), (rows["n_openings"] - rows["n_closures"]).to_numpy())
+    # a converted unit never trades again, and no store stands on one
+    assert (model.site_store[~model.property.in_use] < 0).all()
+    assert all(model.property.in_use[s.site] or not s.is_open for s in model.stores)
+
+
 def test_the_high_street_churns_both_ways(churn):
     market = _market(churn)
     for column in ("n_openings_independent", "n_closures_independent", "n_closures_chain"):
@@ -49,19 +64,24 @@ def test_the_high_street_churns_both_ways(churn):
 def test_stock_and_flow_are_consistent_every_quarter(churn):
     """Units = occupied + vacant + converted in every town and quarter, and the change in occupied units
     is the openings less the closures since the last quarter."""
-    towns = pd.DataFrame(churn.town_records)
-    assert (towns["n_sites"] == towns["n_occupied"] + towns["n_vacant"] + towns["n_converted"]).all()
-    region = churn.region
-    for t, name in enumerate(region.town_names):
-        rows = towns[towns["town"] == name].sort_values("week")
-        start = int(sum(1 for s in churn.stores if s.opened_week <= 0 and region.site_town[s.site] == t))
-        occupied = np.concatenate([[start], rows["n_occupied"].to_numpy()])
-        np.testing.assert_array_equal(np.diff(occupied), (rows["n_openings"] - rows["n_closures"]).to_numpy())
+    _check_stock_and_flow(churn)
     market = _market(churn)
     opened = market[["n_openings_independent", "n_openings_chain"]].to_numpy().sum()
     closed = market[["n_closures_independent", "n_closures_chain"]].to_numpy().sum()
     start = sum(1 for s in churn.stores if s.opened_week <= 0)
     assert start + opened - closed == (churn.site_store >= 0).sum()
+
+
+@settings(max_examples=6, deadline=None)
+@given(arrivals=st.floats(0.0, 60.0), own=st.floats(0.0, 0.5), loss_reviews=st.integers(0, 4),
+       years=st.sampled_from([0.25, 0.5, 1.0, None]), p_convert=st.floats(0.0, 1.0), seed=st.integers(0, 50))
+def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed):
+    model = run(seed=seed, **{"steps": 52, "consumers.n": 1000, "consumers.households_per_agent": 7.5,
+                              "independents.arrivals_per_100_units_year": arrivals,
+                              "independents.rate_exit_own_year": own, "independents.exit_loss_reviews": loss_reviews,
+                              "independents.grace_weeks": 13, "property.conversion_after_years": years,
+                              "property.p_conversion_year": p_convert})
+    _check_stock_and_flow(model)
 
 
 def test_money_is_conserved_with_churn(churn):
