@@ -180,5 +180,7 @@ def test_the_summary_reports_the_high_street(churn):
 def test_the_schema_refuses_a_pool_without_identities_and_a_markup_range_upside_down():
     with pytest.raises(ScenarioError, match="pool_size"):
         small_highstreet(**{"independents.pool_size": 0})
+    with pytest.raises(ScenarioError, match="the pool's"):
+        small_highstreet(**{"retailers.Clicks.name": "independent 007"})
     with pytest.raises(ScenarioError, match="markup_min"):
         small_highstreet(**{"independents.templates.shop.markup_min": 0.9})
