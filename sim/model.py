@@ -288,6 +288,10 @@ class RetailMarket(mesa.Model):
             free = np.flatnonzero(self.property.vacant()
                                   & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones]))
             free = free[town.may_open(free)]  # the town's cap on new out-of-town floor space
+            if cfg.format_ratio_max is not None and r.open_stores:
+                own_m2 = float(np.median([s.floor_area_m2 for s in r.open_stores]))
+                ratio = region.site_area_m2[free] / own_m2
+                free = free[(ratio <= cfg.format_ratio_max) & (ratio >= 1.0 / cfg.format_ratio_max)]
             if len(free) == 0:
                 continue
             spacing = self._own_spacing(r, free)

@@ -268,6 +268,11 @@ class StoreConfig(_Section):
     entry_hurdle: float = Field(
         0.15, ge=0, le=5, description="Expected yearly contribution a new store must make, as a share of its costs."
     )
+    format_ratio_max: float | None = Field(
+        None, ge=1, le=100, description="A retailer with stores opens only on units whose floor area is within this "
+        "factor of its stores' median (its format: a big box on a retail park, a small shop in a centre); none: any "
+        "unit of its zones.",
+    )
 
 
 class OnlineConfig(_Section):

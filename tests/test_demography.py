@@ -166,6 +166,21 @@ def test_same_seed_same_run_and_both_engines_agree():
     pd.testing.assert_frame_equal(a, run(engine="numba", **cut).metrics.to_frame(), check_exact=True)
 
 
+def test_chains_open_units_of_their_format_only():
+    ratio_max = 1.3
+    m = run(**{"stores.format_ratio_max": ratio_max})
+    n_checked = 0
+    for r in m.retailers[:m.n_listed]:
+        for new in (s for s in r.stores if s.opened_week > 0):
+            w = new.opened_week
+            before = [s.floor_area_m2 for s in r.stores
+                      if s.opened_week < w and (s.closed_week is None or s.closed_week > w)]
+            ratio = new.floor_area_m2 / float(np.median(before))
+            assert 1 / ratio_max <= ratio <= ratio_max, (r.name, ratio)
+            n_checked += 1
+    assert n_checked > 0
+
+
 def test_the_summary_reports_the_high_street(churn):
     from sim.outputs import build_summary
 
