@@ -139,6 +139,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"ok: {args.scenario}: scenario '{scenario.name}', {len(scenario.retailers)} retailers, "
           f"{n_stores} stores on {n_sites} sites, {scenario.consumers.n:,} consumers, "
           f"{scenario.steps} weeks")
+    pool = scenario.independents
+    if pool.enabled:
+        n_start = min(round(pool.initial_share_of_units * n_sites), pool.pool_size)
+        print(f"independents: a pool of {pool.pool_size} businesses, up to {n_start} trading at the start, "
+              f"{pool.arrivals_per_100_units_year:g} would-be businesses per 100 units a year"
+              + ("; property market on" if scenario.property.enabled else ""))
     from sim.model import footprint
 
     need = footprint(scenario)

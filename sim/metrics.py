@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from mesa.datacollection import DataCollector
 
-from sim.scenario import ZONES
+from sim.scenario import CLASSIC_ZONES, ZONES
 
 if TYPE_CHECKING:
     from sim.model import RetailMarket
@@ -256,31 +256,77 @@ def online_share(m):
 
 @market_metric
 def vacancy_rate(m):
-    """Vacant sites / all sites."""
-    return float((m.site_store < 0).mean())
+    """Vacant sites / all sites in retail use (a converted unit is neither)."""
+    in_use = m.property.in_use
+    return float((m.site_store[in_use] < 0).mean())
 
 
 @market_metric
 def vacancy_rate_floor(m):
-    """Vacant floor area / all floor area."""
-    area = m.region.site_area_m2
-    return float(area[m.site_store < 0].sum() / area.sum())
+    """Vacant floor area / all floor area in retail use."""
+    area = m.region.site_area_m2[m.property.in_use]
+    return float(area[m.site_store[m.property.in_use] < 0].sum() / area.sum())
 
 
 def _zone_vacancy(zone: str):
     code = ZONES.index(zone)
 
     def reporter(m):
-        in_zone = m.region.site_zone == code
+        in_zone = (m.region.site_zone == code) & m.property.in_use
         return float((m.site_store[in_zone] < 0).mean()) if in_zone.any() else float("nan")
 
     reporter.__name__ = f"vacancy_rate_{zone}"
-    reporter.__doc__ = f"Vacant sites / all sites in the {zone.replace('_', ' ')} zone (NaN if it has none)."
+    reporter.__doc__ = (f"Vacant sites / all sites in retail use in the {zone.replace('_', ' ')} zone (NaN if it "
+                        f"has none).")
     return reporter
 
 
 for _zone in ZONES:
     market_metric(_zone_vacancy(_zone))
+
+
+@market_metric
+def persistent_vacancy_rate(m):
+    """Sites vacant for property.persistent_vacancy_years (2) or more / all sites in retail use."""
+    return float(m.property.persistent(m.week).sum() / max(m.property.in_use.sum(), 1))
+
+
+@market_metric
+def n_sites_converted(m):
+    """Sites that have left retail use (conversion, property.enabled), since the start."""
+    return float((~m.property.in_use).sum())
+
+
+@market_metric
+def share_occupied_independent(m):
+    """Share of the occupied sites whose store is an independent's (NaN with none occupied)."""
+    slots = m.site_store[m.site_store >= 0]
+    if len(slots) == 0:
+        return float("nan")
+    return float(np.mean([m.stores[s].retailer.independent for s in slots]))
+
+
+@market_metric
+def mean_asking_rent_vacant(m):
+    """Mean asking rent of the vacant sites in retail use (€ per m² per year; NaN with none vacant)."""
+    vacant = m.property.vacant()
+    return float(m.asking_rent[vacant].mean()) if vacant.any() else float("nan")
+
+
+def _unit_flow(kind: int, independent: int, name: str):
+    def reporter(m):
+        flows = m.unit_flows.get(m.week)
+        return float(flows[kind, independent].sum()) if flows is not None and m.week > 0 else 0.0
+
+    reporter.__name__ = name
+    who = "independents'" if independent else "chains' (and other listed non-independent retailers')"
+    reporter.__doc__ = f"Stores {'opened' if kind == 0 else 'closed'} this week that are {who}."
+    return reporter
+
+
+for _kind, _verb in enumerate(("openings", "closures")):
+    for _ind, _group in enumerate(("chain", "independent")):
+        market_metric(_unit_flow(_kind, _ind, f"n_{_verb}_{_group}"))
 
 
 @market_metric
@@ -518,7 +564,8 @@ def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, An
                                       for c, v in _category_sums(year, "revenue_eur").items()},
         "vacancy_rate": _num(end_market["vacancy_rate"]),
         "vacancy_rate_floor": _num(end_market["vacancy_rate_floor"]),
-        "vacancy_rate_by_zone": {z: _num(end_market[f"vacancy_rate_{z}"]) for z in ZONES},
+        "vacancy_rate_by_zone": {z: _num(end_market[f"vacancy_rate_{z}"]) for z in ZONES
+                                 if z in CLASSIC_ZONES or (model.region.site_zone == ZONES.index(z)).any()},
         "main_switching_rate": last_measured(all_rows["main_switching_rate"]),
         "attrition_rate": last_measured(all_rows["attrition_rate"]),
         "share_adopted_online": _num(end_market["share_adopted_online"]),
@@ -527,7 +574,44 @@ def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, An
         "mean_nearest_store_km": _num(end_market["mean_nearest_store_km"]),
         "share_no_store_nearby": _num(end_market["share_no_store_nearby"]),
         "retailers": retailers,
+    } | ({"high_street": high_street_summary(model, last_week)}
+         if model.config.independents.enabled or model.config.property.enabled else {})
+
+
+def high_street_summary(model: RetailMarket, last_week: int) -> dict[str, Any]:
+    """What a planner reads of the high street over the last 52 weeks: the units' stock at the end, and
+    openings and closures per 100 units in retail use per year, by chain or independent and by location
+    type (the unit of the Local Data Company's published flows)."""
+    region, prop = model.region, model.property
+    first = max(last_week - 52, 0)
+    flows = sum((f for w, f in model.unit_flows.items() if first < w <= last_week),
+                np.zeros((2, 2, len(ZONES), region.n_towns), dtype=np.int64))
+    years = (last_week - first) / 52.0
+    in_use = prop.in_use
+    zones = [z for z in ZONES if (region.site_zone == ZONES.index(z)).any()]
+
+    def per_100(count: float, units: int) -> float | None:
+        return _num(100.0 * count / units / years) if units > 0 and years > 0 else None
+
+    n_units = int(in_use.sum())
+    out: dict[str, Any] = {
+        "n_sites": int(region.n_sites), "n_sites_in_use": n_units, "n_occupied": int((model.site_store >= 0).sum()),
+        "n_vacant": int(prop.vacant().sum()), "n_converted": int((~in_use).sum()),
+        "persistent_vacancy_rate": _num(prop.persistent(last_week).sum() / max(n_units, 1)),
+        "share_occupied_independent": _num(share_occupied_independent(model)),
+        "mean_asking_rent_vacant": _num(mean_asking_rent_vacant(model)),
+        "n_contested": int(prop.n_contested),
     }
+    for kind, verb in enumerate(("openings", "closures")):
+        out[f"{verb}_per_100_units_year"] = {
+            group: per_100(flows[kind, g].sum(), n_units) for g, group in enumerate(("chain", "independent"))}
+        out[f"{verb}_per_100_units_year_by_zone"] = {
+            z: per_100(flows[kind, :, ZONES.index(z)].sum(), int((in_use & (region.site_zone == ZONES.index(z))).sum()))
+            for z in zones}
+    if model.demography is not None:
+        out["n_arrivals"] = int(model.demography.n_arrivals)
+        out["n_turned_away"] = int(model.demography.n_turned_away)
+    return out
 
 
 def _category_sums(rows: pd.DataFrame, column: str) -> dict[str, float]:

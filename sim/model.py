@@ -14,10 +14,12 @@ from scipy.spatial import cKDTree
 from sim import choice
 from sim.consideration import ConsiderationSets
 from sim.consumers import NEVER, CategorySpend, ConsumerPopulation
+from sim.demography import Demography, pool_configs
 from sim.ledger import RelationshipLedger
 from sim.metrics import MetricsRecorder
 from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
+from sim.property import PropertyMarket
 from sim.retailers import Retailer
 from sim.scenario import CategoryConfig, Scenario, from_flat
 from sim.settle import WeekTotals, settle_numpy
@@ -74,13 +76,20 @@ class RetailMarket(mesa.Model):
 
         self.region = build_region(config.region, self.streams.region)
         self.municipality = Municipality(self, config.municipal)
-        self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate(config.retailers)]
+        # the scenario's own retailers, then (with business demography) the pool of independent identities
+        pool = pool_configs(config.independents) if config.independents.enabled else []
+        self.n_listed = len(config.retailers)
+        self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate([*config.retailers, *pool])]
         self.retailer_names = [r.name for r in self.retailers]
-        self.retailer_category = np.array(config.retailer_category(), dtype=np.int64)
+        self.demography = Demography(self, self.n_listed) if pool else None
+        # the pool's identities trade in the first category (a category per kind of business comes with
+        # the templates)
+        self.retailer_category = np.array(config.retailer_category() + [0] * len(pool), dtype=np.int64)
         self.population = ConsumerPopulation(config.consumers, config.choice, self.region, self.streams.population,
                                              len(self.retailers), config.category_list(),
                                              list(self.retailer_category))
-        self._price_level = float(np.mean([r.price_factor for r in self.retailers]))
+        # the price level prices are read against: the listed retailers' (a dormant identity's markup is no price)
+        self._price_level = float(np.mean([r.price_factor for r in self.retailers[:self.n_listed]]))
         self.municipality.apply_to_consumers(self.population, self._price_level,
                                              config.choice.online_price_sens_factor)
         # what the town's centre parking charge costs each consumer in utility (None: free)
@@ -94,6 +103,8 @@ class RetailMarket(mesa.Model):
         self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
         self._stores_within = np.zeros(self.region.n_sites, dtype=np.int64)  # open stores within access_km
         self.asking_rent = self.region.site_rent_eur_m2_year.astype(float).copy()  # landlords' asking rents
+        self.property = PropertyMarket(self)
+        self.unit_flows: dict[int, np.ndarray] = {}  # week → openings and closures, see _count_unit_flow
         self.closure_policy = CLOSURE_POLICIES[config.stores.closure](config.stores)
         pop = self.population
         self._homes = np.column_stack([pop.home_x, pop.home_y]).astype(np.float64)
@@ -109,6 +120,9 @@ class RetailMarket(mesa.Model):
             for c, cat in enumerate(config.category_list())]
         self.consider = self.categories[0].consider  # the first category's sets (the only one, usually)
         self._place_initial_stores()
+        if self.demography is not None:
+            self.demography.place_initial()
+        self.property.start(0)
         self._update_store_geography()
 
         # (week, active relationships as (consumer, retailer, tenure band)) every quarter, back to a year ago
@@ -244,14 +258,23 @@ class RetailMarket(mesa.Model):
             cls.review_all(self, members, self.week)
         imitate_programmes(self)
         n_closed = len(self.closures)
-        for r in self.retailers:
+        for r in self.retailers[:self.n_listed]:  # the pool's independents leave by their own rules
             for store in self.closure_policy.to_close(r.open_stores):
                 self._close_store(store, reason=self.closure_policy.name)
+        if self.demography is not None:
+            self.demography.exits()
         if len(self.closures) > n_closed:
             self._update_store_geography([c["site"] for c in self.closures[n_closed:]])
-        self.let_vacant_sites()
+        self.property.convert(self.week)
+        if self.demography is None:
+            self.let_vacant_sites()
+            return
+        # chains and would-be independents decide on the same footfall; consumers' options are refreshed once
+        opened = self.let_vacant_sites(refresh=False) + self.demography.arrivals()
+        if opened:
+            self._update_store_geography([s.site for s in opened])
 
-    def let_vacant_sites(self) -> None:
+    def let_vacant_sites(self, refresh: bool = True) -> list[Store]:
         """Landlords cut the asking rent of vacant sites; retailers open where it pays (if entry is on).
 
         A retailer considers the free sites in its zones, away from its own stores, and
@@ -261,21 +284,22 @@ class RetailMarket(mesa.Model):
         stores there, so a crowded spot promises less — scaled by the site's footfall
         against theirs. Less cost of goods at its markup, asking rent, staff and fixed
         costs, that is the store's yearly contribution; it opens the best site whose
-        contribution exceeds ``entry_hurdle`` × the store's costs: one per review.
+        contribution exceeds ``entry_hurdle`` × the store's costs: one per review. Returns the new
+        stores; consumers' options are refreshed around them unless ``refresh`` is False.
         """
         cfg, region = self.config.stores, self.region
         town = self.municipality
-        vacant = self.site_store < 0
+        vacant = self.property.vacant()
         base = region.site_rent_eur_m2_year[vacant]
         floor = town.rent_floor(cfg.rent_floor_share * base)
         cut = town.rent_cut(cfg.rent_cut_per_review, base)
         self.asking_rent[vacant] = np.maximum(self.asking_rent[vacant] * (1 - cut), floor)
         if not cfg.entry:
-            return
+            return []
         footfall = self.consider.site_footfall
         established = [s for s in self.open_stores if len(s.weekly_revenue) >= 26]
         opened = []
-        for r in self.retailers:
+        for r in self.retailers[:self.n_listed]:  # the pool's independents enter by business demography
             # what a store would sell: a chain reads its own stores; an independent with no shop
             # yet reads the going rate of the established stores in the zones it would open in
             stores = [s for s in r.open_stores if len(s.weekly_revenue) >= 26]
@@ -287,9 +311,13 @@ class RetailMarket(mesa.Model):
             sites = np.array([s.site for s in stores])
             sales_per_demand = sales / max(self._local_demand(sites).sum(), 1e-9)
             own_foot = np.mean(footfall[sites]) or 1.0
-            free = np.flatnonzero((self.site_store < 0)
+            free = np.flatnonzero(self.property.vacant()
                                   & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones]))
             free = free[town.may_open(free)]  # the town's cap on new out-of-town floor space
+            if cfg.format_ratio_max is not None and r.open_stores:
+                own_m2 = float(np.median([s.floor_area_m2 for s in r.open_stores]))
+                ratio = region.site_area_m2[free] / own_m2
+                free = free[(ratio <= cfg.format_ratio_max) & (ratio >= 1.0 / cfg.format_ratio_max)]
             if len(free) == 0:
                 continue
             spacing = self._own_spacing(r, free)
@@ -297,7 +325,8 @@ class RetailMarket(mesa.Model):
             site_area = region.site_area_m2[free]
             sales = sales_per_demand * self._local_demand(free) * np.clip(footfall[free] / own_foot, 0.25, 2.0)
             margin = sales * r.markup / (1 + r.markup)
-            costs = site_area * (self.asking_rent[free] + cfg.staff_eur_m2_year) + cfg.fixed_eur_year
+            costs = (site_area * (self.asking_rent[free] + self.property.service_charge[free] + cfg.staff_eur_m2_year)
+                     + cfg.fixed_eur_year)
             gain = margin - costs - cfg.entry_hurdle * costs
             best = int(np.argmax(gain))
             if gain[best] > 0:
@@ -307,8 +336,9 @@ class RetailMarket(mesa.Model):
                 self.events.append({"week": self.week, "retailer": r.name,
                                     "event": f"opened a store on site {store.site} at "
                                              f"{store.rent_eur_m2_year:.0f} €/m²/year"})
-        if opened:
+        if opened and refresh:
             self._update_store_geography([s.site for s in opened])
+        return opened
 
     def measure_attrition(self) -> None:
         """Quarterly: annual attrition overall, by tenure band and value tier; share of wallet; CLV.
@@ -346,16 +376,26 @@ class RetailMarket(mesa.Model):
         self.share_of_wallet = np.append(np.where(base > 0, here / np.where(base > 0, base, 1), np.nan), np.nan)
 
     def record_vacancy_by_town(self) -> None:
-        """Quarterly: vacant sites and floor space in each town (vacancy differs by town size)."""
-        region = self.region
-        vacant = self.site_store < 0
+        """Quarterly: in each town, its units occupied, vacant and converted (vacancy differs by town size),
+        persistently vacant ones, and the openings and closures since the last record."""
+        region, prop = self.region, self.property
+        vacant = prop.vacant()
+        occupied = self.site_store >= 0
+        persistent = prop.persistent(self.week)
+        since = self.town_records[-1]["week"] if self.town_records else 0
+        flows = sum((f for w, f in self.unit_flows.items() if since < w <= self.week),
+                    np.zeros((2, 2, len(ZONE_CODE), region.n_towns), dtype=np.int64))
         for t, name in enumerate(region.town_names):
             here = region.site_town == t
+            in_use = here & prop.in_use
             self.town_records.append({
                 "week": self.week, "town": name, "n_sites": int(here.sum()), "n_vacant": int((vacant & here).sum()),
-                "vacancy_rate": float((vacant & here).sum() / here.sum()) if here.any() else float("nan"),
-                "vacancy_rate_floor": float(region.site_area_m2[vacant & here].sum() / region.site_area_m2[here].sum())
-                if here.any() else float("nan"),
+                "vacancy_rate": float((vacant & here).sum() / in_use.sum()) if in_use.any() else float("nan"),
+                "vacancy_rate_floor": float(region.site_area_m2[vacant & here].sum()
+                                            / region.site_area_m2[in_use].sum()) if in_use.any() else float("nan"),
+                "n_occupied": int((occupied & here).sum()), "n_converted": int((here & ~prop.in_use).sum()),
+                "n_persistent_vacant": int((persistent & here).sum()),
+                "n_openings": int(flows[0, :, :, t].sum()), "n_closures": int(flows[1, :, :, t].sum()),
             })
 
     def close_year(self) -> None:
@@ -378,7 +418,7 @@ class RetailMarket(mesa.Model):
         for site, occupant in enumerate(self.region.site_occupant):  # stores named in a sites CSV
             if occupant:
                 self._open_store(self.retailers[self.retailer_index(occupant)], site)
-        for r, rc in zip(self.retailers, self.config.retailers, strict=True):
+        for r, rc in zip(self.retailers[:self.n_listed], self.config.retailers, strict=True):
             allowed = np.isin(zone_of, [ZONE_CODE[z] for z in rc.zones])
             for _ in range(rc.n_stores - len(r.stores)):
                 free = np.flatnonzero((self.site_store < 0) & allowed)
@@ -423,15 +463,27 @@ class RetailMarket(mesa.Model):
         retailer.stores.append(store)
         self.site_store[site] = store.slot
         self._count_store_nearby(site, +1)
+        self.property.opened(site)
+        self._count_unit_flow(store, opening=True)
         return store
 
     def _close_store(self, store: Store, reason: str) -> None:
         store.close()
         self.site_store[store.site] = -1
         self._count_store_nearby(store.site, -1)
-        self.asking_rent[store.site] = self.region.site_rent_eur_m2_year[store.site]  # landlord starts afresh
+        self.asking_rent[store.site] = self.property.closed(store.site, self.week)  # landlord starts afresh
+        self._count_unit_flow(store, opening=False)
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
+
+    def _count_unit_flow(self, store: Store, opening: bool) -> None:
+        """This week's openings and closures, as a table: (opening, closure) × (chain, independent) ×
+        location type × town."""
+        region = self.region
+        if self.week not in self.unit_flows:
+            self.unit_flows[self.week] = np.zeros((2, 2, len(ZONE_CODE), region.n_towns), dtype=np.int64)
+        self.unit_flows[self.week][0 if opening else 1, int(store.retailer.independent),
+                                   int(region.site_zone[store.site]), int(region.site_town[store.site])] += 1
 
     @one_thread_when_small
     def _update_store_geography(self, events=None) -> None:
@@ -485,11 +537,17 @@ class RetailMarket(mesa.Model):
         cat = cat or self.categories[0]
         pop, cfg, sets = self.population, self.config, cat.consider
         posted = self._price_factors()
+        # prices are read against the listed retailers' (a dormant identity's markup is no price)
         if len(self.categories) == 1:
-            rel_posted = posted / posted.mean()
+            rel_posted = posted / posted[:self.n_listed].mean()
         else:  # a price is dear or cheap against the other retailers of its category
-            level = np.bincount(self.retailer_category, weights=posted) / np.bincount(self.retailer_category)
-            rel_posted = posted / level[self.retailer_category]
+            of = self.retailer_category
+            listed = np.arange(len(posted)) < self.n_listed
+            n_listed = np.bincount(of[listed], minlength=len(self.categories))
+            # a category of the pool's identities alone is read against all of them
+            weight = np.where(listed | (n_listed[of] == 0), 1.0, 0.0)
+            level = np.bincount(of, weights=posted * weight) / np.bincount(of, weights=weight)
+            rel_posted = posted / level[of]
         gift = self.stranger.gift
         if gift.basket_eur is not cat.spend.basket_eur:
             gift = dataclasses.replace(gift, basket_eur=cat.spend.basket_eur)
@@ -514,7 +572,10 @@ class RetailMarket(mesa.Model):
     def strategy_kinds(self) -> dict[type, list[Retailer]]:
         """Each strategy followed in the market and its retailers, in the order first followed."""
         kinds: dict[type, list[Retailer]] = {}
+        trading = self.demography.trading() if self.demography is not None else None
         for r in self.retailers:
+            if trading is not None and r.index >= self.n_listed and not trading[r.index - self.n_listed]:
+                continue  # a dormant identity runs no programme and pays no strategy's costs
             kinds.setdefault(type(r.strategy), []).append(r)
         return kinds
 

@@ -127,6 +127,6 @@ class Municipality:
     # ---- the week ------------------------------------------------------------------------------
     def collect_vacancy_tax(self) -> None:
         m = self.model
-        vacant = m.site_store < 0
+        vacant = m.property.vacant()  # a converted unit is no longer a shop to tax
         self.accounts.vacancy_tax += (self.cfg.vacancy_tax_eur_m2_year * float(m.region.site_area_m2[vacant].sum())
                                       / 52.0)

@@ -27,6 +27,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.metrics import ALL, final_year_summary
+from sim.scenario import CLASSIC_ZONES, ZONES
 
 if TYPE_CHECKING:
     from sim.model import RetailMarket
@@ -249,7 +250,8 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
             ("flows.csv", model.flow_records, ["week", "from", "to", "n_purchases"]),
             ("events.csv", model.closures_and_events(), ["week", "retailer", "event"]),
             ("vacancy_by_town.csv", model.town_records,
-             ["week", "town", "n_sites", "n_vacant", "vacancy_rate", "vacancy_rate_floor"]),
+             ["week", "town", "n_sites", "n_vacant", "vacancy_rate", "vacancy_rate_floor", "n_occupied",
+              "n_converted", "n_persistent_vacant", "n_openings", "n_closures"]),
         ):
             pd.DataFrame.from_records(records, columns=columns).to_csv(tmp / name, index=False)
         (tmp / "scenario.toml").write_text(
@@ -280,8 +282,8 @@ def final_figures(model: RetailMarket, frame: pd.DataFrame) -> dict[str, float |
     summary["operating_margin"] = (round(float(market_year["operating_profit_eur"].sum()) / revenue, 6)
                                    if revenue > 0 else None)
     row: dict[str, float | None] = {key: summary.get(key) for key in MARKET_FIGURES}
-    for zone, value in summary["vacancy_rate_by_zone"].items():
-        row[f"vacancy_rate_{zone}"] = value
+    for zone in ZONES:  # every location type a sweep may ask for, None where the region has none
+        row[f"vacancy_rate_{zone}"] = summary["vacancy_rate_by_zone"].get(zone)
     for name, figures in summary["retailers"].items():
         for key in RETAILER_FIGURES:
             row[f"{name}.{key}"] = figures.get(key)
@@ -289,6 +291,8 @@ def final_figures(model: RetailMarket, frame: pd.DataFrame) -> dict[str, float |
 
 
 # ---- figures ---------------------------------------------------------------------------
+INDEPENDENTS = "independents"  # the pool of business demography, drawn as one group
+
 
 def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     """Attrition, vacancy, margins and online share over time, and a map of sites at the end."""
@@ -304,7 +308,15 @@ def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
                  f"{model.week} weeks", fontsize=14)
     years = frame["week"] / 52.0
     frame = frame.assign(year=years)
-    by_r = {name: frame[frame["retailer"] == name] for name in [*model.retailer_names, ALL]}
+    # the pool of independent identities (business demography) is drawn as one group, not hundreds of lines
+    listed = model.retailer_names[:model.n_listed]
+    by_r = {name: frame[frame["retailer"] == name] for name in [*listed, ALL]}
+    pool_rows = None
+    if model.demography is not None:
+        pool = frame[frame["retailer"].isin(model.retailer_names[model.n_listed:])]
+        pool_rows = pool.groupby("week", as_index=False)[["revenue_eur", "gross_profit_eur",
+                                                          "operating_profit_eur"]].sum()
+        pool_rows = pool_rows.assign(year=pool_rows["week"] / 52.0, strategy="several")
 
     ax = axes[0, 0]
     for name, rows in by_r.items():
@@ -317,13 +329,18 @@ def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     ax = axes[0, 1]
     market = by_r[ALL]
     ax.plot(market["year"], 100 * market["vacancy_rate"], color="black", lw=2.5, label="all sites")
-    for zone, style in (("centre", "-"), ("neighbourhood", "--"), ("retail_park", ":")):
-        ax.plot(market["year"], 100 * market[f"vacancy_rate_{zone}"], ls=style, color="grey", label=zone)
+    for zone, style in (("centre", "-"), ("neighbourhood", "--"), ("retail_park", ":"), ("shopping_centre", "-.")):
+        if zone in CLASSIC_ZONES or (model.region.site_zone == ZONES.index(zone)).any():
+            ax.plot(market["year"], 100 * market[f"vacancy_rate_{zone}"], ls=style, color="grey", label=zone)
+    if model.config.property.enabled:
+        ax.plot(market["year"], 100 * market["persistent_vacancy_rate"], color="tab:red", lw=1.5,
+                label=f"empty {model.config.property.persistent_vacancy_years:g}+ years")
     _style(ax, "Store vacancy", "% of sites vacant")
     ax.legend(fontsize=8, loc="upper left")
 
     ax = axes[0, 2]
-    for name, rows in by_r.items():
+    groups = by_r if pool_rows is None else {**by_r, INDEPENDENTS: pool_rows}
+    for name, rows in groups.items():
         q = _rolling(rows, ["gross_profit_eur", "operating_profit_eur", "revenue_eur"])
         ax.plot(q["year"], 100 * q["operating_profit_eur"] / q["revenue_eur"], color=colours.get(name, "black"),
                 lw=2.5 if name == ALL else 1.5, label=name)
@@ -340,7 +357,7 @@ def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize=8, loc="upper left")
 
     ax = axes[1, 1]
-    for name, rows in by_r.items():
+    for name, rows in groups.items():
         if name == ALL:
             continue
         q = _rolling(rows, ["revenue_eur"])
@@ -376,18 +393,28 @@ def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None) -> 
     sample = model.streams.sample.choice(pop.n, size=min(pop.n, 4000), replace=False) if pop.n else []
     ax.scatter(pop.home_x[sample], pop.home_y[sample], s=1, color="0.8", zorder=1, label="homes (sample)")
     size = 10 + region.site_area_m2 / 25.0
-    vacant = model.site_store < 0
+    vacant = model.property.vacant()
     ax.scatter(region.site_x[vacant], region.site_y[vacant], s=size[vacant], facecolors="none",
                edgecolors="0.4", marker="s", zorder=2, label="vacant")
-    for r in model.retailers:
+    converted = ~model.property.in_use
+    if converted.any():
+        ax.scatter(region.site_x[converted], region.site_y[converted], s=size[converted], color="0.6", marker="x",
+                   zorder=2, label="converted")
+    for r in model.retailers[:model.n_listed]:
         sites = [s.site for s in r.open_stores]
         if sites:
             ax.scatter(region.site_x[sites], region.site_y[sites], s=size[sites], color=colours[r.name],
                        edgecolors="black", linewidths=0.5, zorder=3, label=r.name)
+    if model.demography is not None:
+        sites = [s.site for r in model.demography.members for s in r.open_stores]
+        if sites:
+            ax.scatter(region.site_x[sites], region.site_y[sites], s=size[sites], color=colours[INDEPENDENTS],
+                       edgecolors="black", linewidths=0.5, zorder=3, label=INDEPENDENTS)
     ax.set_xlim(0, region.width_km)
     ax.set_ylim(0, region.height_km)
     ax.set_aspect("equal")
-    ax.set_title(f"Sites at week {model.week}: {vacant.sum()} of {region.n_sites} vacant", fontsize=11)
+    ax.set_title(f"Sites at week {model.week}: {vacant.sum()} of {int(model.property.in_use.sum())} vacant",
+                 fontsize=11)
     ax.set_xlabel("km")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=0.6, borderaxespad=0)
 
@@ -409,7 +436,8 @@ def _retailer_colours(model: RetailMarket) -> dict[str, Any]:
     import matplotlib
 
     cmap = matplotlib.colormaps["tab10"]
-    colours = {name: cmap(i % 10) for i, name in enumerate(model.retailer_names)}
+    colours = {name: cmap(i % 10) for i, name in enumerate(model.retailer_names[:model.n_listed])}
+    colours[INDEPENDENTS] = "tab:olive"
     colours[ALL] = "black"
     return colours
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import re
 import tomllib
 import types
 import typing
@@ -18,8 +19,12 @@ from typing import Annotated, Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-Zone = Literal["centre", "neighbourhood", "retail_park"]
-ZONES: tuple[str, ...] = ("centre", "neighbourhood", "retail_park")
+Zone = Literal["centre", "neighbourhood", "retail_park", "shopping_centre"]
+# location types as planners and the published statistics name them: centre = high street (town centre),
+# neighbourhood = local parade, retail_park, shopping_centre (enclosed, with a service charge). The order is
+# the site code: a new type goes last so that codes, and the draws of regions without it, stay as they were.
+ZONES: tuple[str, ...] = ("centre", "neighbourhood", "retail_park", "shopping_centre")
+CLASSIC_ZONES: tuple[str, ...] = ZONES[:3]  # reported for every region, whether it has such units or not
 StrategyName = Literal["mass", "loyalty", "learning"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 # what grows with the number of retailers is per week, not per consumer: a metrics row each and the (R + 1) × R
@@ -107,12 +112,22 @@ class RegionConfig(_Section):
         description="Share of sites in each zone (normalised to sum to 1).",
     )
     floor_area_m2: dict[Zone, Annotated[float, Field(ge=1, le=100_000)]] = Field(
-        default_factory=lambda: {"centre": 700.0, "neighbourhood": 350.0, "retail_park": 1200.0},
-        description="Mean floor area of a site in each zone (m²).",
+        default_factory=lambda: {"centre": 700.0, "neighbourhood": 350.0, "retail_park": 1200.0,
+                                 "shopping_centre": 400.0},
+        description="Mean floor area of a site in each zone (m²); shopping_centre 400 is an assumption (no unit-size "
+                    "data in data/).",
     )
     rent_eur_m2_year: dict[Zone, Annotated[float, Field(ge=0, le=10_000)]] = Field(
-        default_factory=lambda: {"centre": 220.0, "neighbourhood": 140.0, "retail_park": 110.0},
-        description="Base rent of a site in each zone (€ per m² per year).",
+        default_factory=lambda: {"centre": 220.0, "neighbourhood": 140.0, "retail_park": 110.0,
+                                 "shopping_centre": 260.0},
+        description="Base rent of a site in each zone (€ per m² per year); shopping_centre 260 is an assumption (no "
+                    "rent data by location type in data/).",
+    )
+    service_charge_eur_m2_year: dict[Zone, Annotated[float, Field(ge=0, le=10_000)]] = Field(
+        default_factory=lambda: {"shopping_centre": 50.0},
+        description="Service charge an occupier pays on top of rent in each zone (€ per m² per year; zones not "
+                    "named pay none): an enclosed shopping centre's landlord charges for its common parts. 50 is an "
+                    "assumption (no service-charge data in data/).",
     )
     share_rural: Fraction = Field(0.1, description="Share of consumers living outside towns.")
     sites_csv: str | None = Field(
@@ -256,6 +271,11 @@ class StoreConfig(_Section):
     entry_hurdle: float = Field(
         0.15, ge=0, le=5, description="Expected yearly contribution a new store must make, as a share of its costs."
     )
+    format_ratio_max: float | None = Field(
+        None, ge=1, le=100, description="A retailer with stores opens only on units whose floor area is within this "
+        "factor of its stores' median (its format: a big box on a retail park, a small shop in a centre); none: any "
+        "unit of its zones.",
+    )
 
 
 class OnlineConfig(_Section):
@@ -302,6 +322,113 @@ class MunicipalConfig(_Section):
         None, ge=0, le=1e8, description="Cap on new retail-park floor space opened during the run (m²); none: no cap.",
     )
 
+
+
+class PropertyConfig(_Section):
+    """The property market: asking rents that rise where units are contested, and long-empty units that
+    leave retail use (off by default; asking rents of vacant units fall as before either way)."""
+
+    enabled: bool = Field(
+        False, description="Landlords raise the asking rent of contested units, and units empty long enough may "
+                           "leave retail use (conversion).",
+    )
+    rent_rise_contested: Fraction = Field(
+        0.05, description="When two or more would-be occupants want the same unit at one review, its landlord "
+                          "raises the asking rent by this share (and its reference rent, the one it asks afresh "
+                          "after a closure). An assumption: data/ holds no rents by location type.",
+    )
+    rent_cap_share: float = Field(
+        1.5, ge=1, le=10, description="A landlord's reference rent never rises above this multiple of the unit's "
+                                      "base rent (an assumption).",
+    )
+    conversion_after_years: float | None = Field(
+        3.0, ge=0.25, le=50, description="Years a unit must stand empty before it may leave retail use (to homes, "
+                                         "offices); none: never. An assumption, a planner's lever.",
+    )
+    p_conversion_year: Fraction = Field(
+        0.25, description="Yearly probability that a unit empty for conversion_after_years or more is converted "
+                          "(an assumption: data/ holds conversion approvals only for validation).",
+    )
+    persistent_vacancy_years: float = Field(
+        2.0, ge=0.25, le=50, description="A unit empty this long or longer counts as persistently vacant: the "
+                                         "BRC-Local Data Company Vacancy Monitor's definition (two years or more).",
+    )
+
+
+class EntrantTemplate(_Section):
+    """A kind of would-be independent business: what it sells how, and where it would open.
+    (A ``category`` field joins here when the market has retail categories.)"""
+
+    name: str = Field("independent", min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]([A-Za-z0-9_\- ]*"
+                      r"[A-Za-z0-9_\-])?$", description="Name of the kind of business (letters, digits, _ - and "
+                                                         "inner spaces).")
+    share: float = Field(1.0, gt=0, le=1000, description="Weight of this kind among would-be businesses "
+                                                       "(normalised over the templates).")
+    strategy: StrategyName = Field("mass", description="mass, loyalty or learning.")
+    markup_min: float = Field(0.3, ge=0, le=5, description="Lowest markup on cost of goods a new business sets.")
+    markup_max: float = Field(0.45, ge=0, le=5, description="Highest markup on cost of goods a new business sets "
+                                                          "(each draws uniformly between the two).")
+    zones: list[Zone] = Field(
+        default_factory=lambda: ["centre", "neighbourhood", "shopping_centre"], min_length=1,
+        description="Location types where it would open.",
+    )
+    online: bool = Field(False, description="Whether it sells online (its own web shop) once open.")
+
+    @model_validator(mode="after")
+    def _markup_range(self) -> EntrantTemplate:
+        if self.markup_min > self.markup_max:
+            raise ValueError(f"markup_min ({self.markup_min:g}) must be ≤ markup_max ({self.markup_max:g})")
+        return self
+
+
+class IndependentsConfig(_Section):
+    """Business demography of independents: a pool of business identities that would-be businesses take up
+    when a vacant unit pays at its asking rent, and give back when they leave (off by default)."""
+
+    enabled: bool = Field(
+        False, description="Independents are a population: they arrive, open where a unit pays, and leave on "
+                           "sustained losses or for reasons of their own.",
+    )
+    pool_size: int = Field(
+        0, ge=0, le=MAX_RETAILERS, description="Independent businesses that can trade at once (identities reused "
+                                               "as businesses leave and others arrive); each holds one shop.",
+    )
+    initial_share_of_units: Fraction = Field(
+        0.65, description="Share of all units independents occupy at the start (as far as the pool and the free "
+                          "units of their zones allow): 65 % of GB's shop units in 2017 (bira-Local Data Company, "
+                          "data/uk_openings_closures_by_year_reported.csv).",
+    )
+    arrivals_per_100_units_year: float = Field(
+        9.5, ge=0, le=500, description="Would-be independent businesses looking for a unit, per 100 units of the "
+        "region per year. Openings are a lower bound on them: independents opened 15,026 units in GB's top 500 town "
+        "centres in 2015, about 14 per 100 of their units (the stock implied by the published net change), and "
+        "held about two thirds of units, so about 9.5 per 100 of all units (data/uk_openings_closures_by_year_"
+        "reported.csv); ONS: 13.5 retail births per 100 active enterprises in 2019 (data/uk_business_births_deaths_"
+        "by_industry.csv). Those who find no unit that pays do not open.",
+    )
+    entry_hurdle: float = Field(
+        0.15, ge=0, le=5, description="Expected yearly contribution a would-be business needs from a unit, as a "
+                                      "share of the unit's costs (as stores.entry_hurdle for chains; an assumption).",
+    )
+    rate_exit_own_year: Fraction = Field(
+        0.038, description="Yearly hazard that an independent closes for reasons of its own (retirement, life "
+        "events), whatever it earns: a third of all deaths, 11.3 per 100 active retail enterprises in 2019 (ONS, "
+        "data/uk_business_births_deaths_by_industry.csv), after Headd (2003, Small Business Economics 21: 51-61), "
+        "who found about a third of closed businesses successful at closure. Losses do the rest of the exits.",
+    )
+    exit_loss_reviews: int = Field(
+        4, ge=0, le=40, description="An independent leaves after this many reviews in a row with a trailing-year "
+                                    "loss (0: never on losses).",
+    )
+    grace_weeks: int = Field(
+        52, ge=0, le=520, description="A new business is not judged on losses before it is this old (weeks): 94.3 % "
+        "of retail enterprises born in 2019 were alive a year later (ONS, data/uk_business_survival_by_industry.csv).",
+    )
+    templates: list[EntrantTemplate] = Field(
+        default_factory=lambda: [EntrantTemplate()], min_length=1, max_length=50,
+        description="Kinds of would-be business, one [[independents.templates]] table each (name, share, "
+                    "strategy, markup_min, markup_max, zones, online).",
+    )
 
 class MassParams(_Section):
     """mass: one price for all, promotions, markup cut toward a floor when share falls."""
@@ -484,6 +611,8 @@ class Scenario(_Section):
     stores: StoreConfig = Field(default_factory=StoreConfig)
     online: OnlineConfig = Field(default_factory=OnlineConfig)
     municipal: MunicipalConfig = Field(default_factory=MunicipalConfig)
+    property: PropertyConfig = Field(default_factory=PropertyConfig)
+    independents: IndependentsConfig = Field(default_factory=IndependentsConfig)
     strategies: StrategyParams = Field(default_factory=StrategyParams)
     categories: list[CategoryConfig] = Field(
         default_factory=list, max_length=16,
@@ -510,6 +639,17 @@ class Scenario(_Section):
         if waiting and not self.stores.entry:
             raise ValueError(f"{', '.join(waiting)} start with no store and no web shop, so they can only open "
                              "a store; set stores.entry = true or give them n_stores or online = true")
+        pool = self.independents
+        if pool.enabled and pool.pool_size == 0:
+            raise ValueError("independents.enabled needs independents.pool_size ≥ 1 (the businesses that can trade "
+                             "at once)")
+        taken = sorted(n for n in names if pool.enabled and re.fullmatch(r"independent \d{3,}", n))
+        if taken:
+            raise ValueError(f"{', '.join(taken)}: names of the form 'independent NNN' are the pool's "
+                             "(independents.enabled); rename that retailer")
+        if pool.enabled and len(self.retailers) + pool.pool_size > MAX_RETAILERS:
+            raise ValueError(f"{len(self.retailers)} retailers and independents.pool_size {pool.pool_size} make more "
+                             f"than {MAX_RETAILERS} retailers; lower independents.pool_size")
         n_stores = sum(r.n_stores for r in self.retailers)
         # a town loaded from a sites file is checked against that file when it is read
         if not self.region.sites_csv and n_stores > self.region.n_sites:

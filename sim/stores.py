@@ -23,6 +23,7 @@ class Store(mesa.Agent):
         self.slot = int(slot)  # index into the model's per-store arrays
         self.floor_area_m2 = float(region.site_area_m2[site])
         self.rent_eur_m2_year = float(model.asking_rent[site])  # the rent agreed when it opened
+        self.service_eur_m2_year = float(model.property.service_charge[site])  # a shopping centre's common parts
         self.opened_week = model.week
         self.closed_week: int | None = None
         self.revenue = 0.0
@@ -56,7 +57,8 @@ class Store(mesa.Agent):
         full_rent = self.floor_area_m2 * self.rent_eur_m2_year / 52.0
         relief = full_rent * self.model.municipality.relieved_share(self)  # the town pays this part
         self.model.municipality.accounts.rent_relief += relief
-        rent = full_rent - relief
+        # the service charge is booked with rent (the cost of occupying the unit); the town relieves rent only
+        rent = full_rent - relief + self.floor_area_m2 * self.service_eur_m2_year / 52.0
         staff = self.floor_area_m2 * cfg.staff_eur_m2_year / 52.0
         fixed = cfg.fixed_eur_year / 52.0
         acc = self.retailer.accounts

@@ -12,7 +12,8 @@ import zlib
 
 import numpy as np
 
-STREAMS = ("region", "population", "placement", "shopping", "choice", "adoption", "strategy", "sample", "trial")
+STREAMS = ("region", "population", "placement", "shopping", "choice", "adoption", "strategy", "sample", "trial",
+           "demography", "property")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

@@ -130,6 +130,9 @@ def generate_region(cfg: RegionConfig, rng: np.random.Generator) -> Region:
                 angle, dist = rng.uniform(0, 2 * np.pi), r * rng.uniform(0.4, 1.3)
                 parades[key] = (dist * np.cos(angle), dist * np.sin(angle))
             dx, dy = np.add(parades[key], rng.normal(0, PARADE_SPREAD_KM, 2))
+        elif z == "shopping_centre":  # an enclosed centre: its units under one roof, at the edge of the high street
+            dx = 0.25 * r + rng.normal(0, 0.02 * r)
+            dy = rng.normal(0, 0.02 * r)
         else:  # retail parks cluster at one out-of-town spot per town
             dist = 1.5 * r + 0.5
             dx = dist * np.cos(park_angle[t]) + rng.normal(0, 0.1)

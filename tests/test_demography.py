@@ -1,0 +1,201 @@
+"""Business demography and the property market: stock and flow, directions, ablations, identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.metrics import ALL
+from sim.model import RetailMarket
+from sim.scenario import ScenarioError, load
+
+from .conftest import SCENARIOS
+
+SMALL = {"consumers.n": 3000, "consumers.households_per_agent": 2.5, "steps": 156, "region.n_towns": 3,
+         "region.n_sites": 150, "region.width_km": 25.0, "region.height_km": 25.0,
+         "independents.pool_size": 120, "retailers.ValueMart.n_stores": 5, "retailers.CardCo.n_stores": 8,
+         "retailers.KnowYou.n_stores": 5, "retailers.QuickStop.n_stores": 8, "retailers.BigBox.n_stores": 4}
+
+
+def small_highstreet(**overrides):
+    """The high-street scenario cut down: 150 units in three towns, 3,000 consumers, three years."""
+    return load(SCENARIOS / "highstreet.toml", {**SMALL, **overrides})
+
+
+def run(seed: int = 3, **overrides) -> RetailMarket:
+    model = RetailMarket(small_highstreet(**overrides), seed=seed)
+    model.run()
+    return model
+
+
+@pytest.fixture(scope="module")
+def churn() -> RetailMarket:
+    return run()
+
+
+def _market(model: RetailMarket) -> pd.DataFrame:
+    frame = model.metrics.to_frame()
+    return frame[frame["retailer"] == ALL].set_index("week")
+
+
+def _check_stock_and_flow(model: RetailMarket) -> None:
+    towns = pd.DataFrame(model.town_records)
+    assert (towns["n_sites"] == towns["n_occupied"] + towns["n_vacant"] + towns["n_converted"]).all()
+    for t, name in enumerate(model.region.town_names):
+        rows = towns[towns["town"] == name].sort_values("week")
+        start = sum(1 for s in model.stores if s.opened_week <= 0 and model.region.site_town[s.site] == t)
+        occupied = np.concatenate([[start], rows["n_occupied"].to_numpy()])
+        np.testing.assert_array_equal(np.diff(occupied), (rows["n_openings"] - rows["n_closures"]).to_numpy())
+    # a converted unit never trades again, and no store stands on one
+    assert (model.site_store[~model.property.in_use] < 0).all()
+    assert all(model.property.in_use[s.site] or not s.is_open for s in model.stores)
+
+
+def test_the_high_street_churns_both_ways(churn):
+    market = _market(churn)
+    for column in ("n_openings_independent", "n_closures_independent", "n_closures_chain"):
+        assert market[column].sum() > 0, column
+    assert churn.demography.n_arrivals > 0
+
+
+def test_stock_and_flow_are_consistent_every_quarter(churn):
+    """Units = occupied + vacant + converted in every town and quarter, and the change in occupied units
+    is the openings less the closures since the last quarter."""
+    _check_stock_and_flow(churn)
+    market = _market(churn)
+    opened = market[["n_openings_independent", "n_openings_chain"]].to_numpy().sum()
+    closed = market[["n_closures_independent", "n_closures_chain"]].to_numpy().sum()
+    start = sum(1 for s in churn.stores if s.opened_week <= 0)
+    assert start + opened - closed == (churn.site_store >= 0).sum()
+
+
+@settings(max_examples=6, deadline=None)
+@given(arrivals=st.floats(0.0, 60.0), own=st.floats(0.0, 0.5), loss_reviews=st.integers(0, 4),
+       years=st.sampled_from([0.25, 0.5, 1.0, None]), p_convert=st.floats(0.0, 1.0), seed=st.integers(0, 50))
+def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed):
+    model = run(seed=seed, **{"steps": 52, "consumers.n": 1000, "consumers.households_per_agent": 7.5,
+                              "independents.arrivals_per_100_units_year": arrivals,
+                              "independents.rate_exit_own_year": own, "independents.exit_loss_reviews": loss_reviews,
+                              "independents.grace_weeks": 13, "property.conversion_after_years": years,
+                              "property.p_conversion_year": p_convert})
+    _check_stock_and_flow(model)
+
+
+def test_money_is_conserved_with_churn(churn):
+    frame = churn.metrics.to_frame()
+    spent = churn.population.total_spent_eur.sum()
+    assert spent == pytest.approx(frame.loc[frame["retailer"] == ALL, "revenue_eur"].sum(), rel=1e-9)
+    np.testing.assert_allclose(frame["operating_profit_eur"],
+                               frame["revenue_eur"] - frame["cogs_eur"] - frame["rewards_eur"]
+                               - frame["operating_costs_eur"])
+
+
+def test_a_reused_identity_starts_with_no_customers(churn):
+    """No consumer holds a relationship with a trading independent that began before its shop opened."""
+    pop = churn.population
+    reopened = 0
+    for r in churn.demography.members:
+        shops = r.open_stores
+        if not shops:
+            continue
+        opened = shops[0].opened_week
+        who, slot = np.nonzero(pop.slot_retailer == r.index)
+        assert (pop.since_week[who, slot] >= opened).all(), r.name
+        reopened += opened > 0
+    assert reopened > 0  # some identities were taken up during the run
+
+
+NO_EXITS = {"independents.rate_exit_own_year": 0.0, "independents.exit_loss_reviews": 0, "stores.closure": "never"}
+
+
+def test_a_dearer_rent_means_fewer_openings():
+    # with no one leaving and many units free, what the incumbents sell does not depend on rents and units are
+    # not what is short: only the entrants' sums change
+    def openings(scale: float) -> int:
+        rents = {"centre": 220.0 * scale, "neighbourhood": 140.0 * scale, "retail_park": 110.0 * scale,
+                 "shopping_centre": 260.0 * scale}
+        market = _market(run(**NO_EXITS, **{"region.rent_eur_m2_year": rents, "stores.entry": False,
+                                            "independents.initial_share_of_units": 0.3}))
+        return int(market["n_openings_independent"].sum())
+
+    base, dear = openings(1.0), openings(3.0)
+    assert 0 <= dear < base
+
+
+def test_a_longer_conversion_delay_means_more_persistent_vacancy():
+    def persistent(years: float) -> float:
+        m = run(**{"property.conversion_after_years": years, "property.p_conversion_year": 1.0})
+        return float(_market(m)["persistent_vacancy_rate"].iloc[-1]), int((~m.property.in_use).sum())
+
+    quick, n_quick = persistent(0.5)
+    slow, n_slow = persistent(10.0)
+    assert n_quick > n_slow == 0
+    assert slow > quick
+
+
+def test_with_arrivals_and_exits_off_the_independents_are_a_fixed_list():
+    """The ablation: no arrivals, no exits, chains neither closing nor opening, no property market: the
+    stock of stores never changes, as before business demography (vacancy a ratchet that never moved)."""
+    m = run(**{"independents.arrivals_per_100_units_year": 0.0, "independents.rate_exit_own_year": 0.0,
+               "independents.exit_loss_reviews": 0, "stores.closure": "never", "stores.entry": False,
+               "property.enabled": False})
+    market = _market(m)
+    flows = ["n_openings_independent", "n_openings_chain", "n_closures_independent", "n_closures_chain"]
+    assert (market[flows].to_numpy() == 0).all()
+    assert market["vacancy_rate"].nunique() == 1
+    assert all(s.is_open for s in m.stores)
+
+
+def test_contested_units_cost_more():
+    calm = run(**{"independents.arrivals_per_100_units_year": 2.0})
+    busy = run(**{"independents.arrivals_per_100_units_year": 40.0})
+    assert busy.property.n_contested > calm.property.n_contested
+    assert (busy.property.reference_rent >= busy.region.site_rent_eur_m2_year).all()
+    flat = run(**{"independents.arrivals_per_100_units_year": 40.0, "property.rent_rise_contested": 0.0})
+    np.testing.assert_array_equal(flat.property.reference_rent, flat.region.site_rent_eur_m2_year)
+
+
+def test_same_seed_same_run_and_both_engines_agree():
+    cut = {"steps": 60}
+    a = run(engine="numpy", **cut).metrics.to_frame()
+    b = run(engine="numpy", **cut).metrics.to_frame()
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(a, run(engine="numba", **cut).metrics.to_frame(), check_exact=True)
+
+
+def test_chains_open_units_of_their_format_only():
+    ratio_max = 1.3
+    m = run(**{"stores.format_ratio_max": ratio_max})
+    n_checked = 0
+    for r in m.retailers[:m.n_listed]:
+        for new in (s for s in r.stores if s.opened_week > 0):
+            w = new.opened_week
+            before = [s.floor_area_m2 for s in r.stores
+                      if s.opened_week < w and (s.closed_week is None or s.closed_week > w)]
+            ratio = new.floor_area_m2 / float(np.median(before))
+            assert 1 / ratio_max <= ratio <= ratio_max, (r.name, ratio)
+            n_checked += 1
+    assert n_checked > 0
+
+
+def test_the_summary_reports_the_high_street(churn):
+    from sim.outputs import build_summary
+
+    summary = build_summary(churn, churn.metrics.to_frame(), runtime_s=0.0)
+    street = summary["high_street"]
+    assert set(street["openings_per_100_units_year"]) == {"chain", "independent"}
+    assert set(street["closures_per_100_units_year_by_zone"]) == set(summary["vacancy_rate_by_zone"])
+    assert 0 <= street["share_occupied_independent"] <= 1
+    assert street["n_sites"] == street["n_occupied"] + street["n_vacant"] + street["n_converted"]
+
+
+def test_the_schema_refuses_a_pool_without_identities_and_a_markup_range_upside_down():
+    with pytest.raises(ScenarioError, match="pool_size"):
+        small_highstreet(**{"independents.pool_size": 0})
+    with pytest.raises(ScenarioError, match="the pool's"):
+        small_highstreet(**{"retailers.Clicks.name": "independent 007"})
+    with pytest.raises(ScenarioError, match="markup_min"):
+        small_highstreet(**{"independents.templates.shop.markup_min": 0.9})
