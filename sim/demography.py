@@ -19,6 +19,10 @@ At each review:
    takes its best untaken unit whose yearly contribution clears ``entry_hurdle`` × its costs, with a
    dormant identity; the others leave without opening.
 
+With retail categories, each kind of business trades in one (``templates.category``) and the pool is
+shared out among the categories in proportion to their kinds' shares; a business takes up a dormant
+identity of its own category and reads the going rate of shops of its trade.
+
 An identity reused for a new business starts with no customers: every consumer's repertoire slot that
 held it is emptied (all ``SLOT_FIELDS``), once per review for all reused identities at once.
 Every draw comes from the ``demography`` stream.
@@ -68,6 +72,11 @@ class Demography:
         share = np.array([t.share for t in self.cfg.templates], dtype=float)
         self.template_p = share / share.sum()
         self._reused: list[int] = []  # identities taken up since their consumers' slots were last emptied
+        # the category each identity trades in, and each kind of business's: a kind takes up only its own
+        self.category = np.array(model.config.retailer_category()[first:first + n], dtype=np.int64)
+        names = [c.name for c in model.config.category_list()]
+        self.template_category = np.array([names.index(t.category) if t.category is not None else 0
+                                           for t in self.cfg.templates], dtype=np.int64)
 
     @property
     def members(self) -> list[Retailer]:
@@ -88,13 +97,15 @@ class Demography:
         rng = m.streams.demography
         n_target = min(round(cfg.initial_share_of_units * m.region.n_sites), cfg.pool_size)
         opened = []
-        for k in range(n_target):
+        for _ in range(n_target):
             t = int(rng.choice(len(self.template_p), p=self.template_p))
             template = cfg.templates[t]
             markup, taste = rng.uniform(template.markup_min, template.markup_max), rng.uniform()
             free = self._free_units(template)
-            if len(free) == 0:
+            dormant = self._dormant(t)
+            if len(free) == 0 or len(dormant) == 0:
                 continue
+            k = int(dormant[0])
             weight = m._local_demand(free)
             p = weight / weight.sum() if weight.sum() > 0 else None
             site = int(rng.choice(free, p=p))
@@ -150,11 +161,11 @@ class Demography:
         highs = np.array([cfg.templates[t].markup_max for t in kinds])
         markups = lows + (highs - lows) * rng.random(n)
         tastes = rng.random(n)
-        going = self._going_rate()
+        going = {int(c): self._going_rate(int(c)) for c in np.unique(self.template_category[kinds])}
         # each values the units open to it; the units two or more want most are contested
         options = [self._options(cfg.templates[t], int(town)) for t, town in zip(kinds, towns, strict=True)]
-        best = [int(u[np.argmax(self._gain(u, mk, going))]) for u, mk in zip(options, markups, strict=True)
-                if len(u)]
+        best = [int(u[np.argmax(self._gain(u, mk, going[int(self.template_category[t])]))])
+                for u, mk, t in zip(options, markups, kinds, strict=True) if len(u)]
         wanted, n_wanting = np.unique(np.array(best, dtype=np.intp), return_counts=True)
         m.property.contest(wanted[n_wanting >= 2])
         taken: set[int] = set()
@@ -166,11 +177,11 @@ class Demography:
             units = units[~np.isin(units, list(taken))] if taken else units
             if len(units) == 0:
                 continue
-            gain = self._gain(units, markups[j], going)
+            gain = self._gain(units, markups[j], going[int(self.template_category[kinds[j]])])
             i = int(np.argmax(gain))
             if gain[i] <= 0:
                 continue
-            dormant = np.flatnonzero(~self.trading())
+            dormant = self._dormant(int(kinds[j]))
             if len(dormant) == 0:
                 self.n_turned_away += 1
                 continue
@@ -197,17 +208,20 @@ class Demography:
     def _options(self, template: EntrantTemplate, town: int) -> np.ndarray:
         return self._free_units(template, town)
 
-    def _going_rate(self) -> dict[str, np.ndarray]:
-        """What the established shops of each location type sell a year per m² (their median sales density,
-        the measure planners' retail studies use), and their mean footfall, by town: from the established
-        independents there, else every established shop there, else the same location type in the whole
-        region, else every established shop."""
+    def _going_rate(self, category: int = 0) -> dict[str, np.ndarray]:
+        """What the established shops of ``category`` (of any, where it has none) of each location type sell
+        a year per m² (their median sales density, the measure planners' retail studies use), and their mean
+        footfall, by town: from the established independents there, else every established shop there, else
+        the same location type in the whole region, else every established shop."""
         m = self.model
         region = m.region
         n_z, n_t = len(ZONE_CODE), region.n_towns
         density = np.full((n_z, n_t), np.nan)
         foot = np.ones((n_z, n_t))
         established = [s for s in m.open_stores if len(s.weekly_revenue) >= ESTABLISHED_WEEKS]
+        # a shop of the same trade tells most (a café's sales per m² are not a grocer's)
+        same_trade = [s for s in established if m.retailer_category[s.retailer.index] == category]
+        established = same_trade or established
         if not established:
             return {"density": density, "foot": foot}
         sites = np.array([s.site for s in established], dtype=np.intp)
@@ -272,6 +286,10 @@ class Demography:
         self._reused.append(r.index)
         return m._open_store(r, site)
 
+    def _dormant(self, t: int) -> np.ndarray:
+        """The dormant identities a business of kind ``t`` can take up: those of its category."""
+        return np.flatnonzero(~self.trading() & (self.category == self.template_category[t]))
+
     def _go_dormant(self, k: int) -> None:
         r = self.model.retailers[self.first + k]
         r.own_web_shop = r.sells_online = r.via_platform = False
@@ -287,6 +305,8 @@ class Demography:
         reused = np.unique(np.array(self._reused, dtype=np.int32))
         self._reused = []
         pop.last_retailer[np.isin(pop.last_retailer, reused)] = -1
+        for spend in pop.categories:
+            spend.last_retailer[np.isin(spend.last_retailer, reused)] = -1
         pop.main_retailer[np.isin(pop.main_retailer, reused)] = -1
         who, slot = np.nonzero(np.isin(pop.slot_retailer, reused))
         if len(who) == 0:
@@ -294,4 +314,4 @@ class Demography:
         for name, (_, empty, _) in SLOT_FIELDS.items():
             getattr(pop, name)[who, slot] = empty
         m.ledger.rebuild(m.week)
-        m.consider.repoint(np.unique(who))
+        m.repoint(np.unique(who))

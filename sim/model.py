@@ -82,9 +82,8 @@ class RetailMarket(mesa.Model):
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate([*config.retailers, *pool])]
         self.retailer_names = [r.name for r in self.retailers]
         self.demography = Demography(self, self.n_listed) if pool else None
-        # the pool's identities trade in the first category (a category per kind of business comes with
-        # the templates)
-        self.retailer_category = np.array(config.retailer_category() + [0] * len(pool), dtype=np.int64)
+        # each retailer's category; the pool's identities are shared out among its kinds' categories
+        self.retailer_category = np.array(config.retailer_category(), dtype=np.int64)
         self.population = ConsumerPopulation(config.consumers, config.choice, self.region, self.streams.population,
                                              len(self.retailers), config.category_list(),
                                              list(self.retailer_category))
@@ -530,6 +529,12 @@ class RetailMarket(mesa.Model):
     # ---- the choice inputs --------------------------------------------------------------
     def _price_factors(self) -> np.ndarray:
         return np.array([r.price_factor for r in self.retailers])
+
+    def repoint(self, who: np.ndarray) -> None:
+        """Consumers ``who`` had repertoire slots emptied or taken outside a purchase: every category's
+        options point at their slots anew."""
+        for cat in self.categories:
+            cat.consider.repoint(who)
 
     def market_arrays(self, cat: CategoryMarket | None = None) -> choice.MarketArrays:
         """What the weekly choice in category ``cat`` (the first when not given) reads, as references to

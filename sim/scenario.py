@@ -16,6 +16,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -356,8 +357,7 @@ class PropertyConfig(_Section):
 
 
 class EntrantTemplate(_Section):
-    """A kind of would-be independent business: what it sells how, and where it would open.
-    (A ``category`` field joins here when the market has retail categories.)"""
+    """A kind of would-be independent business: what it sells, how, and where it would open."""
 
     name: str = Field("independent", min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]([A-Za-z0-9_\- ]*"
                       r"[A-Za-z0-9_\-])?$", description="Name of the kind of business (letters, digits, _ - and "
@@ -373,6 +373,9 @@ class EntrantTemplate(_Section):
         description="Location types where it would open.",
     )
     online: bool = Field(False, description="Whether it sells online (its own web shop) once open.")
+    category: str | None = Field(
+        None, description="The retail category it trades in (a name from [[categories]]); unset: the first.",
+    )
 
     @model_validator(mode="after")
     def _markup_range(self) -> EntrantTemplate:
@@ -676,7 +679,12 @@ class Scenario(_Section):
             if r.category is not None and r.category not in known:
                 raise ValueError(f"retailer {r.name!r}: category {r.category!r} is not declared; "
                                  f"categories: {', '.join(known)}")
-        served = {r.category or known[0] for r in self.retailers}
+        kinds = self.independents.templates if self.independents.enabled else []
+        for t in kinds:
+            if t.category is not None and t.category not in known:
+                raise ValueError(f"independents.templates {t.name!r}: category {t.category!r} is not declared; "
+                                 f"categories: {', '.join(known)}")
+        served = {r.category or known[0] for r in self.retailers} | {t.category or known[0] for t in kinds}
         idle = [n for n in known if n not in served]
         if idle:
             raise ValueError(f"no retailer trades in category {', '.join(idle)}: give one category = "
@@ -690,9 +698,25 @@ class Scenario(_Section):
                                online_friction_shift=0.0, repertoire_slots=self.consumers.repertoire_slots)]
 
     def retailer_category(self) -> list[int]:
-        """The index (in ``category_list``) of each retailer's category."""
+        """The index (in ``category_list``) of each listed retailer's category, then of each identity of the
+        pool of independents (``pool_categories``)."""
         names = [c.name for c in self.category_list()]
-        return [names.index(r.category) if r.category is not None else 0 for r in self.retailers]
+        listed = [names.index(r.category) if r.category is not None else 0 for r in self.retailers]
+        return listed + (self.pool_categories() if self.independents.enabled else [])
+
+    def pool_categories(self) -> list[int]:
+        """The category of each identity of the pool of independents: the pool is shared out among the
+        categories in proportion to the shares of the kinds of business that trade in each (largest
+        remainders), in category order."""
+        names = [c.name for c in self.category_list()]
+        ind = self.independents
+        weight = np.zeros(len(names))
+        for t in ind.templates:
+            weight[names.index(t.category) if t.category is not None else 0] += t.share
+        quota = ind.pool_size * weight / weight.sum()
+        counts = np.floor(quota).astype(int)
+        counts[np.argsort(-(quota - counts), kind="stable")[:ind.pool_size - counts.sum()]] += 1
+        return [c for c in range(len(names)) for _ in range(int(counts[c]))]
 
     # ---- conveniences -------------------------------------------------------------
     def to_toml(self) -> str:

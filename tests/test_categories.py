@@ -269,3 +269,34 @@ def test_the_footprint_validate_reports_is_the_state_the_model_holds_with_catego
         arrays += [*vars(cat.spend).values(), *vars(cat.consider).values(), cat.online_friction]
     held = {id(a): a for a in arrays if isinstance(a, np.ndarray) and a.shape[:1] == (n,)}
     assert sum(a.nbytes for a in held.values()) == footprint(scenario)["bytes_per_consumer"] * n
+
+
+# ---- independents by trade ----------------------------------------------------------------------
+def test_each_kind_of_independent_trades_in_its_category_and_churns_there():
+    from .test_demography import _check_stock_and_flow, small_highstreet
+
+    raw = small_highstreet(**{"steps": 104}).model_dump(mode="json")
+    raw["categories"] = [dict(c) for c in CATEGORIES]
+    for r in raw["retailers"]:  # the chains: groceries, and a web shop of goods
+        r["category"] = "comparison" if r["name"] in ("BigBox", "Clicks") else "convenience"
+    kinds = raw["independents"]["templates"]
+    kinds[0]["category"] = "services"
+    kinds[1]["category"] = "comparison"
+    model = RetailMarket(validate(raw, "test"), seed=3)
+    model.run()
+    demography = model.demography
+    # the pool is shared out as the kinds' shares: 0.7 of 120 identities serve, 0.3 sell goods
+    counts = np.bincount(demography.category, minlength=3)
+    assert list(counts) == [0, 36, 84]
+    # every business trading is of its identity's category, and opened and closed there
+    trading = np.flatnonzero(demography.trading())
+    assert (demography.template_category[demography.template[trading]] == demography.category[trading]).all()
+    for c in (1, 2):
+        opened = [s for s in model.stores if s.retailer.index >= demography.first and s.opened_week > 0
+                  and model.retailer_category[s.retailer.index] == c]
+        assert opened, f"no independent opened in category {c}"
+    _check_stock_and_flow(model)
+    pop = model.population
+    for c, spend in enumerate(pop.categories):  # reused identities never leave their category's block
+        held = pop.slot_retailer[:, spend.slot_lo:spend.slot_hi]
+        assert (model.retailer_category[held[held >= 0]] == c).all()
