@@ -28,6 +28,20 @@ def category_spending(data: Path = DATA) -> pd.Series:
 
 
 def category_shares(data: Path = DATA) -> dict[str, float]:
-    """Each category's share of the spending of all three (rounded to 4 places, as scenario files give it)."""
+    """Each category's share of the spending of all three, at the prices paid (rounded to 4 places)."""
     spend = category_spending(data)
     return {c: round(float(v / spend.sum()), 4) for c, v in spend.items()}
+
+
+def category_cost_shares(markup: dict[str, float], data: Path = DATA) -> dict[str, float]:
+    """Each category's share of the budget at cost prices (``share_budget``; the model's budgets are at cost,
+    prices add the retailer's markup): spending share / (1 + the category's typical markup on cost),
+    renormalised, so that at those markups households spend in each category its share of the survey's
+    spending. Rounded to 4 places; the last category takes the rounding, so the shares sum to 1."""
+    spend = category_spending(data)
+    at_cost = {c: float(v) / (1.0 + markup[c]) for c, v in spend.items()}
+    total = sum(at_cost.values())
+    shares = {c: round(v / total, 4) for c, v in at_cost.items()}
+    last = list(shares)[-1]
+    shares[last] = round(1.0 - sum(v for c, v in shares.items() if c != last), 4)
+    return shares

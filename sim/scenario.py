@@ -525,9 +525,10 @@ class CategoryConfig(_Section):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$",
                       description="Name of the category (letters, digits, _ -).")
     share_budget: Fraction = Field(
-        description="Share of the household's weekly budget (consumers.budget_mean_eur) spent in this category; "
-        "the categories' shares sum to 1. data/retail_categories_gb.csv derives them from ONS Family Spending "
-        "FYE2018 (Table 3.1E, all households).",
+        description="Share of the household's weekly budget at cost prices (consumers.budget_mean_eur) that goes "
+        "to this category; the categories' shares sum to 1. For Britain, sim.categories_gb.category_cost_shares "
+        "derives them from ONS Family Spending FYE2018 (Table 3.1E, all households; data/retail_categories_gb.csv) "
+        "and each category's typical markup, so that households spend in each its share of the survey's spending.",
     )
     p_trip: Fraction = Field(
         description="Mean probability that a household makes a trip in this category in a given week "

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.categories_gb import category_shares, category_spending
+from sim.categories_gb import category_cost_shares, category_shares, category_spending
 from sim.choice import Choices
 from sim.consumers import NEVER
 from sim.fastchoice import settle_numba
@@ -167,6 +167,10 @@ def test_the_gb_shares_come_from_the_spending_survey():
     assert np.isclose(spend.sum(), mapping["weekly_gbp"].sum())
     shares = category_shares()
     assert set(shares) == {"convenience", "comparison", "services"} and abs(sum(shares.values()) - 1) < 1e-3
+    # at cost prices, a dearer category takes less of the budget; with equal markups, the spending shares
+    assert category_cost_shares(dict.fromkeys(shares, 0.3)) == pytest.approx(shares, abs=2e-4)
+    at_cost = category_cost_shares({"convenience": 0.3, "comparison": 0.3, "services": 2.0})
+    assert at_cost["services"] < shares["services"] and sum(at_cost.values()) == pytest.approx(1.0, abs=1e-9)
 
 
 # ---- the ledger and the repertoire blocks, against a plain yardstick -------------------------------
