@@ -7,8 +7,9 @@ array is ever resized; an identity is *trading* (one shop) or *dormant* (none).
 At each review:
 
 1. **exits**: a trading independent leaves for reasons of its own with the review's share of
-   ``rate_exit_own_year``, or on losses after ``exit_loss_reviews`` reviews in a row with a
-   trailing-year loss (once older than ``grace_weeks``); its shop closes and its identity goes dormant;
+   ``rate_exit_own_year``, or on losses after as many reviews in a row with a trailing-year loss
+   (once older than ``grace_weeks``) as its owner stands, drawn when it opens, uniformly from 1 to
+   2 × ``exit_loss_reviews`` − 1; its shop closes and its identity goes dormant;
 2. **arrivals**: a Poisson number of would-be businesses (``arrivals_per_100_units_year`` per 100 units
    in retail use) arrives, each from a town drawn by population and of a kind drawn from the
    ``templates``. Each values the vacant units of its kind's location types in its town: what a shop
@@ -67,6 +68,7 @@ class Demography:
         self.first = first  # retailer index of the pool's first identity
         n = self.cfg.pool_size
         self.template = np.full(n, -1, dtype=np.int32)  # kind of the business now trading (−1: dormant)
+        self.patience = np.zeros(n, dtype=np.int32)  # loss-making reviews in a row its owner stands
         self.n_arrivals = 0
         self.n_turned_away = 0  # would-be businesses that found a paying unit but no free identity
         share = np.array([t.share for t in self.cfg.templates], dtype=float)
@@ -135,7 +137,7 @@ class Demography:
                 reason = "own reasons"
             elif cfg.exit_loss_reviews > 0 and shop.age_weeks >= cfg.grace_weeks:
                 shop.loss_strikes = shop.loss_strikes + 1 if shop.trailing_profit < 0 else 0
-                if shop.loss_strikes >= cfg.exit_loss_reviews:
+                if shop.loss_strikes >= self.patience[k]:
                     reason = "losses"
             if reason is not None:
                 for s in shops:
@@ -283,6 +285,9 @@ class Demography:
         r.revenue_history.clear()
         r.stores = []
         self.template[k] = t
+        # owners differ in how long they stand losses (savings, hopes): uniform over 1 … 2 × the mean − 1
+        mean = self.cfg.exit_loss_reviews
+        self.patience[k] = m.streams.demography.integers(1, 2 * mean) if mean > 0 else 0
         self._reused.append(r.index)
         return m._open_store(r, site)
 
