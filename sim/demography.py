@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.consumers import SLOT_FIELDS
+from sim.property import p_per_review
 from sim.scenario import EntrantTemplate, RetailerConfig
 from sim.town import ZONE_CODE
 
@@ -123,7 +124,7 @@ class Demography:
         m, cfg = self.model, self.cfg
         rng = m.streams.demography
         draws = rng.random(len(self.template))  # one per identity, trading or not: stable draws
-        p_review = 1.0 - (1.0 - cfg.rate_exit_own_year) ** (m.config.review_weeks / 52.0)
+        p_review = p_per_review(cfg.rate_exit_own_year, m.config.review_weeks)
         sites = []
         for k in np.flatnonzero(self.trading()):
             r = m.retailers[self.first + k]

@@ -584,8 +584,7 @@ def high_street_summary(model: RetailMarket, last_week: int) -> dict[str, Any]:
     type (the unit of the Local Data Company's published flows)."""
     region, prop = model.region, model.property
     first = max(last_week - 52, 0)
-    flows = sum((f for w, f in model.unit_flows.items() if first < w <= last_week),
-                np.zeros((2, 2, len(ZONES), region.n_towns), dtype=np.int64))
+    flows = model.unit_flows_between(first, last_week)
     years = (last_week - first) / 52.0
     in_use = prop.in_use
     zones = [z for z in ZONES if (region.site_zone == ZONES.index(z)).any()]

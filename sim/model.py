@@ -382,8 +382,7 @@ class RetailMarket(mesa.Model):
         occupied = self.site_store >= 0
         persistent = prop.persistent(self.week)
         since = self.town_records[-1]["week"] if self.town_records else 0
-        flows = sum((f for w, f in self.unit_flows.items() if since < w <= self.week),
-                    np.zeros((2, 2, len(ZONE_CODE), region.n_towns), dtype=np.int64))
+        flows = self.unit_flows_between(since, self.week)
         for t, name in enumerate(region.town_names):
             here = region.site_town == t
             in_use = here & prop.in_use
@@ -474,6 +473,15 @@ class RetailMarket(mesa.Model):
         self._count_unit_flow(store, opening=False)
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
+
+    def unit_flows_between(self, after: int, until: int) -> np.ndarray:
+        """Openings and closures of the weeks after ``after`` up to ``until``, as one table: (opening,
+        closure) × (chain, independent) × location type × town."""
+        total = np.zeros((2, 2, len(ZONE_CODE), self.region.n_towns), dtype=np.int64)
+        for w, flows in self.unit_flows.items():
+            if after < w <= until:
+                total += flows
+        return total
 
     def _count_unit_flow(self, store: Store, opening: bool) -> None:
         """This week's openings and closures, as a table: (opening, closure) × (chain, independent) ×

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 NOT_VACANT = np.iinfo(np.int32).max  # vacant_since of an occupied unit
 
 
+def p_per_review(p_year: float, review_weeks: int) -> float:
+    """The probability, at one review, of an event that happens with probability ``p_year`` a year."""
+    return 1.0 - (1.0 - p_year) ** (review_weeks / 52.0)
+
+
 class PropertyMarket:
     """Per-unit state of the property market, as arrays indexed by site."""
 
@@ -83,7 +88,7 @@ class PropertyMarket:
         draws = m.streams.property.random(len(self.in_use))
         empty_weeks = week - self.vacant_since.astype(np.int64)
         eligible = self.in_use & (m.site_store < 0) & (empty_weeks >= round(cfg.conversion_after_years * 52))
-        p_review = 1.0 - (1.0 - cfg.p_conversion_year) ** (m.config.review_weeks / 52.0)
+        p_review = p_per_review(cfg.p_conversion_year, m.config.review_weeks)
         sites = np.flatnonzero(eligible & (draws < p_review))
         self.in_use[sites] = False
         self.converted_week[sites] = week
