@@ -273,8 +273,7 @@ class ConsiderationSets:
         self.store_width = self.online_width = 0  # columns in use by anyone (options are packed left)
         self.reach_km = np.full(n, np.inf)  # distance to her farthest scanned store: events beyond it miss her
         self.nearest_km = np.full(n, np.inf)  # to the nearest open store of any retailer
-        self.site_footfall: np.ndarray | None = None
-        self.footfall_scale: float | None = None
+        self.site_footfall: np.ndarray | None = None  # the footfall her options were built on
         self._online_sellers: tuple[int, ...] | None = None
 
     # ---- web shops --------------------------------------------------------------------------
@@ -297,18 +296,13 @@ class ConsiderationSets:
         self.online_width = min(self.n_online, len(sellers))
 
     # ---- stores -----------------------------------------------------------------------------
-    def refresh_stores(self, events: np.ndarray | None = None) -> int:
-        """New store options for the consumers an opening or closure at sites ``events`` concerns
-        (everyone when ``events`` is None). Returns how many consumers were refreshed."""
+    def refresh_stores(self, footfall: np.ndarray, events: np.ndarray | None = None) -> int:
+        """New store options for the consumers an opening or closure at sites ``events`` concerns, or a change of
+        ``footfall`` (each site's, now) since her options were last built (everyone when ``events`` is None).
+        Returns how many consumers were refreshed."""
         m = self.model
-        radius = m.config.choice.footfall_radius_km
-        if not self.footfall_scale:  # the best-placed site of the opening network (the first there is) is the unit
-            self.footfall_scale = float(m.region.footfall(m.site_store >= 0, radius, scale=1.0).max()) or None
-        footfall = m.region.footfall(m.site_store >= 0, radius, scale=self.footfall_scale)
         changed = np.flatnonzero(footfall != self.site_footfall) if self.site_footfall is not None else None
         self.site_footfall = footfall
-        site_of_slot = np.array([s.site for s in m.stores], dtype=np.intp)
-        m.slot_footfall = (m.config.choice.footfall_weight * footfall[site_of_slot]).astype(np.float32)
         n = m.population.n
         if events is None or changed is None:
             who = np.arange(n)

@@ -231,7 +231,7 @@ class Demography:
         sales = np.array([sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in established])
         per_m2 = sales / region.site_area_m2[sites]
         indep = np.array([s.retailer.independent for s in established])
-        footfall = m.consider.site_footfall[sites]
+        footfall = m.site_footfall[sites]
         zone, town = region.site_zone[sites], region.site_town[sites]
         everyone = np.ones(len(sites), dtype=bool)
         for code in range(n_z):
@@ -261,7 +261,7 @@ class Demography:
         if np.isnan(density).all():
             return np.full(len(units), -np.inf)
         area = region.site_area_m2[units]
-        footfall = m.consider.site_footfall[units]
+        footfall = m.site_footfall[units]
         sales = density * area * np.clip(footfall / going["foot"][zone, town], 0.5, 1.5)
         margin = sales * markup / (1 + markup)
         costs = (area * (m.asking_rent[units] + m.property.service_charge[units] + scfg.staff_eur_m2_year)

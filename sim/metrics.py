@@ -12,12 +12,14 @@ Rates are fractions in [0, 1], money is in €, per week unless the name says ot
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from mesa.datacollection import DataCollector
 
+from sim.retailers import ACCOUNT_FIELDS, COST_FIELDS
 from sim.scenario import CLASSIC_ZONES, ZONES
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ def market_metric(func):
 
 
 def _per_retailer(model: RetailMarket, values, market: float | None = None) -> np.ndarray:
-    arr = np.asarray(list(values), dtype=float)
+    arr = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float)
     total = arr.sum() if market is None else market
     return np.append(arr, total)
 
@@ -51,47 +53,71 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 # ---- money ------------------------------------------------------------------------------
 
+_read_accounts = attrgetter(*ACCOUNT_FIELDS)
+
+
+def _read_books(m: RetailMarket) -> dict[str, np.ndarray]:
+    """Every retailer's accounts this week as one array per field, with the derived sums (summed in the
+    order ``Accounts`` sums them, so the figures are those of its properties to the last bit)."""
+    table = np.array([_read_accounts(r.accounts) for r in m.retailers], dtype=float).reshape(-1, len(ACCOUNT_FIELDS))
+    books = {name: table[:, i] for i, name in enumerate(ACCOUNT_FIELDS)}
+    books["revenue"] = books["revenue_store"] + books["revenue_online"]
+    books["gross_profit"] = books["revenue"] - books["cogs"] - books["rewards"]
+    costs = books[COST_FIELDS[0]].copy()
+    for name in COST_FIELDS[1:]:
+        costs += books[name]
+    books["operating_costs"] = costs
+    books["operating_profit"] = books["gross_profit"] - costs
+    return books
+
+
+def _books(m: RetailMarket) -> dict[str, np.ndarray]:
+    """The week's accounts: read once per recording (the recorder holds them while it records), else now."""
+    held = getattr(m, "_books_held", None)
+    return held if held is not None else _read_books(m)
+
+
 @retailer_metric
 def revenue_eur(m):
     """Sales this week: what consumers paid, in store and online (€)."""
-    return _per_retailer(m, (r.accounts.revenue for r in m.retailers))
+    return _per_retailer(m, _books(m)["revenue"])
 
 
 @retailer_metric
 def revenue_online_eur(m):
     """Sales through the online channel this week (€)."""
-    return _per_retailer(m, (r.accounts.revenue_online for r in m.retailers))
+    return _per_retailer(m, _books(m)["revenue_online"])
 
 
 @retailer_metric
 def cogs_eur(m):
     """Cost of the goods sold this week (€)."""
-    return _per_retailer(m, (r.accounts.cogs for r in m.retailers))
+    return _per_retailer(m, _books(m)["cogs"])
 
 
 @retailer_metric
 def rewards_eur(m):
     """Loyalty vouchers paid out this week (€)."""
-    return _per_retailer(m, (r.accounts.rewards for r in m.retailers))
+    return _per_retailer(m, _books(m)["rewards"])
 
 
 @retailer_metric
 def gross_profit_eur(m):
     """Revenue less cost of goods and rewards (€)."""
-    return _per_retailer(m, (r.accounts.gross_profit for r in m.retailers))
+    return _per_retailer(m, _books(m)["gross_profit"])
 
 
 @retailer_metric
 def operating_costs_eur(m):
     """Rent, staff, store fixed costs, online fixed costs, delivery, marketing, programme, IT and data,
     and the town's delivery levy and platform commission (€)."""
-    return _per_retailer(m, (r.accounts.operating_costs for r in m.retailers))
+    return _per_retailer(m, _books(m)["operating_costs"])
 
 
 @retailer_metric
 def operating_profit_eur(m):
     """Gross profit less operating costs (€)."""
-    return _per_retailer(m, (r.accounts.operating_profit for r in m.retailers))
+    return _per_retailer(m, _books(m)["operating_profit"])
 
 
 @retailer_metric
@@ -117,22 +143,33 @@ def markup(m):
 
 # ---- stores -----------------------------------------------------------------------------
 
+def _open_store_table(m: RetailMarket) -> tuple[np.ndarray, np.ndarray]:
+    """(retailer index, floor area) of each open store."""
+    slots = m.site_store[m.site_store >= 0]
+    owner = np.fromiter((m.stores[s].retailer.index for s in slots), dtype=np.int64, count=len(slots))
+    area = np.fromiter((m.stores[s].floor_area_m2 for s in slots), dtype=float, count=len(slots))
+    return owner, area
+
+
 @retailer_metric
 def n_stores_open(m):
     """Stores open at the end of the week."""
-    return _per_retailer(m, (len(r.open_stores) for r in m.retailers))
+    owner, _ = _open_store_table(m)
+    return _per_retailer(m, np.bincount(owner, minlength=len(m.retailers)).astype(float))
 
 
 @retailer_metric
 def floor_area_m2(m):
     """Floor area of the open stores (m²)."""
-    return _per_retailer(m, (sum(s.floor_area_m2 for s in r.open_stores) for r in m.retailers))
+    owner, area = _open_store_table(m)
+    # areas are whole m², so the sum is exact in any order
+    return _per_retailer(m, np.bincount(owner, weights=area, minlength=len(m.retailers)))
 
 
 @retailer_metric
 def revenue_per_m2_year(m):
     """In-store sales this week × 52 / open floor area (€ per m² per year)."""
-    store_rev = _per_retailer(m, (r.accounts.revenue_store for r in m.retailers))
+    store_rev = _per_retailer(m, _books(m)["revenue_store"])
     return _ratio(store_rev * 52.0, floor_area_m2(m))
 
 
@@ -436,6 +473,93 @@ def column_docs() -> dict[str, str]:
     return docs
 
 
+# ---- the pool's independents as one row per category -----------------------------------------
+
+POOL_ROW = "independents"  # the row the pool of business identities folds into (one per category)
+
+# How each retailer metric folds over the pool's identities: counts and money are summed ("sum"); a ratio is
+# taken of the sums (its numerator and denominator); a rate is averaged weighted by its base ("weighted":
+# the column whose value, that many weeks before, is the base). A share of the category sums, as counts do.
+FOLD_RULES: dict[str, tuple] = {
+    **{name: ("sum",) for name in ("revenue_eur", "revenue_online_eur", "cogs_eur", "rewards_eur",
+                                   "gross_profit_eur", "operating_costs_eur", "operating_profit_eur",
+                                   "n_stores_open", "floor_area_m2", "n_transactions", "n_active_customers",
+                                   "n_acquired", "n_lost", "revenue_share", "customer_share")},
+    "gross_margin": ("ratio", "gross_profit_eur", "revenue_eur"),
+    "operating_margin": ("ratio", "operating_profit_eur", "revenue_eur"),
+    "online_share": ("ratio", "revenue_online_eur", "revenue_eur"),
+    "revenue_per_m2_year": ("store_sales_per_m2",),
+    "markup": ("weighted", "revenue_eur", 0),
+    # annual attrition's base is the active customers of a year before (exact for attrition_rate; for the
+    # tenure and value groups, their share of those customers is taken as equal across businesses)
+    **{name: ("weighted", "n_active_customers", 52) for name in ("attrition_rate", *_DETAIL_DOCS)},
+    "share_of_wallet": ("weighted", "n_active_customers", 0),
+    "clv_eur": ("weighted", "n_active_customers", 0),
+}
+
+
+def report_rows(m: RetailMarket) -> tuple[np.ndarray, list[str], list[int]]:
+    """The rows retailers are reported in: each listed retailer its own, the pool's identities one row per
+    category (``independents``, or ``independents (CATEGORY)`` with several categories). Returns each
+    retailer's row, the rows' names and the rows' category indices."""
+    n_listed, cats = m.n_listed, m.retailer_category
+    names = list(m.retailer_names[:n_listed])
+    row_cats = [int(c) for c in cats[:n_listed]]
+    row = np.arange(len(m.retailers))
+    pool_cats = sorted(set(int(c) for c in cats[n_listed:]))
+    for c in pool_cats:
+        row[n_listed:][cats[n_listed:] == c] = len(names)
+        names.append(POOL_ROW if len(m.categories) == 1 else f"{POOL_ROW} ({m.categories[c].config.name})")
+        row_cats.append(c)
+    return row, names, row_cats
+
+
+def _fold(columns: dict[str, np.ndarray], row: np.ndarray, n_rows: int, n_listed: int) -> dict[str, np.ndarray]:
+    """Weeks × retailers (+ market) tables folded into weeks × report rows (+ market) by ``FOLD_RULES``; the
+    first ``n_listed`` retailers are rows of their own."""
+    n_w = next(iter(columns.values())).shape[0]
+    members = [np.flatnonzero(row == k) for k in range(n_listed, n_rows)]
+
+    def summed(values: np.ndarray) -> np.ndarray:
+        out = np.empty((n_w, n_rows + 1))
+        out[:, :n_listed] = values[:, :n_listed]
+        for k, who in enumerate(members, start=n_listed):
+            out[:, k] = values[:, who].sum(axis=1)
+        out[:, -1] = values[:, -1]
+        return out
+
+    def lagged(values: np.ndarray, weeks: int) -> np.ndarray:
+        out = np.full_like(values, np.nan)
+        out[weeks:] = values[:n_w - weeks] if weeks else values
+        return out
+
+    folded: dict[str, np.ndarray] = {}
+    for name, values in columns.items():
+        rule = FOLD_RULES.get(name)
+        if rule is None:
+            raise KeyError(f"metric {name!r} has no rule in FOLD_RULES for folding the pool's rows")
+        if rule[0] == "sum":
+            folded[name] = summed(values)
+    for name, values in columns.items():
+        rule = FOLD_RULES[name]
+        if rule[0] == "ratio":
+            out = _ratio(folded[rule[1]], folded[rule[2]])
+        elif rule[0] == "store_sales_per_m2":
+            out = _ratio((folded["revenue_eur"] - folded["revenue_online_eur"]) * 52.0, folded["floor_area_m2"])
+        elif rule[0] == "weighted":
+            weight = lagged(columns[rule[1]], rule[2])
+            known = np.isfinite(values) & np.isfinite(weight)
+            top = summed(np.where(known, values * weight, 0.0))
+            bottom = summed(np.where(known, weight, 0.0))
+            out = _ratio(top, bottom)
+        else:
+            continue
+        out[:, -1] = values[:, -1]
+        out[:, :n_listed] = values[:, :n_listed]  # a listed retailer's row is its own, as it was recorded
+        folded[name] = out
+    return {name: folded[name] for name in columns}  # in the columns' order
+
+
 class MetricsRecorder:
     """Records every metric each week; builds the tidy table at the end."""
 
@@ -464,6 +588,13 @@ class MetricsRecorder:
 
     def record(self) -> None:
         m = self.model
+        m._books_held = _read_books(m)
+        try:
+            self._record(m)
+        finally:
+            m._books_held = None
+
+    def _record(self, m: RetailMarket) -> None:
         self.weeks.append(m.week)
         self.strategies.append([r.strategy.name for r in m.retailers] + [""])
         for name, func in RETAILER_METRICS.items():
@@ -499,20 +630,37 @@ class MetricsRecorder:
                     - before / np.maximum(_category_totals(self.model, before), 1e-12))
         return now / max(now.sum(), 1e-12) - before / max(before.sum(), 1e-12)
 
-    def to_frame(self) -> pd.DataFrame:
-        """The tidy table: one row per week × retailer, plus market rows (retailer = all)."""
+    def to_frame(self, each_independent: bool = False) -> pd.DataFrame:
+        """The tidy table: one row per week × retailer, plus market rows (retailer = all). The pool's
+        independents are one row per category (``report_rows``) unless ``each_independent``."""
         m = self.model
-        names = [*m.retailer_names, ALL]
-        n_w, n_r = len(self.weeks), len(names)
+        n_w = len(self.weeks)
+        columns = {name: np.array(rows).reshape(n_w, len(m.retailers) + 1) for name, rows in self.columns.items()}
+        strategies = np.array(self.strategies, dtype=object).reshape(n_w, len(m.retailers) + 1)
+        cat_names = [c.config.name for c in m.categories]
+        if each_independent or m.n_listed == len(m.retailers):
+            names = [*m.retailer_names, ALL]
+            row_cats = [cat_names[c] for c in m.retailer_category]
+        else:
+            row, pooled, cats = report_rows(m)
+            columns = _fold(columns, row, len(pooled), m.n_listed)
+            names = [*pooled, ALL]
+            row_cats = [cat_names[c] for c in cats]
+            folded = np.full((n_w, len(pooled) + 1), "", dtype=object)
+            for k in range(len(pooled)):  # a pooled row's strategy: its identities' one, or "several"
+                kinds = strategies[:, :-1][:, row == k]
+                same = (kinds == kinds[:, :1]).all(axis=1)
+                folded[:, k] = np.where(same, kinds[:, 0], "several")
+            strategies = folded
+        n_r = len(names)
         data: dict[str, Any] = {
             "week": np.repeat(np.array(self.weeks, dtype=np.int32), n_r),
             "retailer": pd.Categorical(np.tile(names, n_w), categories=names),
-            "strategy": np.array(self.strategies, dtype=object).ravel() if n_w else np.array([], dtype=object),
-            "category": pd.Categorical(np.tile([*(m.categories[c].config.name for c in m.retailer_category), ""],
-                                               n_w), categories=[*(c.config.name for c in m.categories), ""]),
+            "strategy": strategies.ravel() if n_w else np.array([], dtype=object),
+            "category": pd.Categorical(np.tile([*row_cats, ""], n_w), categories=[*cat_names, ""]),
         }
-        for name, rows in self.columns.items():
-            data[name] = np.concatenate(rows) if rows else np.array([], dtype=float)
+        for name, values in columns.items():
+            data[name] = values.ravel()
         for name, values in self.market.items():
             col = np.full((n_w, n_r), np.nan)
             col[:, -1] = values
@@ -539,22 +687,28 @@ def final_year_summary(model: RetailMarket, frame: pd.DataFrame) -> dict[str, An
 
     total_rev = market["revenue_eur"].sum()
     retailers = {}
-    for r in model.retailers:
-        rows = year[year["retailer"] == r.name]
+    by_name = {r.name: r for r in model.retailers[:model.n_listed]}
+    for name in frame["retailer"].cat.categories:  # listed retailers, then the pool's rows (if folded)
+        if name == ALL:
+            continue
+        rows, history = year[year["retailer"] == name], frame[frame["retailer"] == name]
+        end_row = end[end["retailer"] == name].iloc[0]
         rev = rows["revenue_eur"].sum()
-        retailers[r.name] = {
-            "strategy": r.strategy.name,  # at the end (a programme may have been copied)
+        r = by_name.get(name)
+        retailers[name] = {
+            # at the end (a programme may have been copied); a pooled row's: its identities' or "several"
+            "strategy": r.strategy.name if r is not None else str(end_row["strategy"]),
             "revenue_share": _num(rev / total_rev) if total_rev > 0 else None,
-            "attrition_rate": last_measured(frame.loc[frame["retailer"] == r.name, "attrition_rate"]),
+            "attrition_rate": last_measured(history["attrition_rate"]),
             "gross_margin": _num(rows["gross_profit_eur"].sum() / rev) if rev > 0 else None,
             "operating_margin": _num(rows["operating_profit_eur"].sum() / rev) if rev > 0 else None,
-            "new_customer_attrition_rate": last_measured(
-                frame.loc[frame["retailer"] == r.name, "attrition_rate_new"]),
-            "share_of_wallet": last_measured(frame.loc[frame["retailer"] == r.name, "share_of_wallet"]),
-            "clv_eur": last_measured(frame.loc[frame["retailer"] == r.name, "clv_eur"]),
-            "category": model.categories[model.retailer_category[r.index]].config.name,
-            "stores_open": int(end[end["retailer"] == r.name]["n_stores_open"].iloc[0]),
-            "markup": _num(r.markup),
+            "new_customer_attrition_rate": last_measured(history["attrition_rate_new"]),
+            "share_of_wallet": last_measured(history["share_of_wallet"]),
+            "clv_eur": last_measured(history["clv_eur"]),
+            "category": str(end_row["category"]),
+            "stores_open": int(end_row["n_stores_open"]),
+            # a pooled row's: its identities' markups weighted by their revenue in the last week
+            "markup": _num(r.markup if r is not None else end_row["markup"]),
         }
     all_rows = frame[frame["retailer"] == ALL]
     return {

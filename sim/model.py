@@ -16,7 +16,7 @@ from sim.consideration import ConsiderationSets
 from sim.consumers import NEVER, CategorySpend, ConsumerPopulation
 from sim.demography import Demography, pool_configs
 from sim.ledger import RelationshipLedger
-from sim.metrics import MetricsRecorder
+from sim.metrics import MetricsRecorder, report_rows
 from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
 from sim.property import PropertyMarket
@@ -118,10 +118,14 @@ class RetailMarket(mesa.Model):
                            else pop.online_friction + np.float32(cat.online_friction_shift))
             for c, cat in enumerate(config.category_list())]
         self.consider = self.categories[0].consider  # the first category's sets (the only one, usually)
+        row, rows = report_rows(self)[:2]
+        self.report_names = [rows[k] for k in row]  # the row each retailer is reported in (the pool's: folded)
         self._place_initial_stores()
         if self.demography is not None:
             self.demography.place_initial()
         self.property.start(0)
+        self.footfall_scale: float | None = None
+        self._events_pending: list[int] | None = []  # sites opened or closed since consumers' options were refreshed
         self._update_store_geography()
 
         # (week, active relationships as (consumer, retailer, tenure band)) every quarter, back to a year ago
@@ -179,10 +183,15 @@ class RetailMarket(mesa.Model):
             r.accounts.clear()
         self.municipality.accounts.clear()
         self._new_cards = np.zeros(0, dtype=np.int64)  # loyalty cards taken this week, in any category
-        weeks = [self.shop_category(cat) for cat in self.categories]
+        kinds = self.strategy_kinds()  # who follows what, and prices, change only at reviews
+        self._posted = self._price_factors()
+        try:
+            weeks = [self.shop_category(cat, kinds) for cat in self.categories]
+        finally:
+            self._posted = None
         self.book_week(weeks[0] if len(weeks) == 1 else WeekTotals.of(weeks))
 
-    def shop_category(self, cat: CategoryMarket):
+    def shop_category(self, cat: CategoryMarket, kinds: dict[type, list[Retailer]] | None = None):
         """One category's trips: who shops it this week, what each chooses, and the settlement."""
         pop = self.population
         draws = self.streams.shopping.random(pop.n, dtype=np.float32)
@@ -195,7 +204,7 @@ class RetailMarket(mesa.Model):
         pop.any_held = pop.any_held or len(week.buyers) > 0
         self.ledger.record(self.week, idx, choices.retailer, choices.rep_slot, week.prior_retailer, week.prior_week)
         cat.consider.repoint(idx[(choices.retailer >= 0) & (week.prior_retailer != choices.retailer)])
-        for kind, members in self.strategy_kinds().items():
+        for kind, members in (kinds or self.strategy_kinds()).items():
             members = sorted((r for r in members if self.retailer_category[r.index] == cat.index),
                              key=lambda r: r.index)
             # purchases are grouped by retailer: a kind's are its retailers' runs, in retailer order
@@ -212,8 +221,9 @@ class RetailMarket(mesa.Model):
             i = r.index
             r.book_sales(float(week.revenue_store[i]), float(week.revenue_online[i]), float(week.cogs[i]),
                          int(week.n_orders_online[i]))
-        for s in self.stores:
-            s.book_sales(float(week.store_revenue[s.slot]), float(week.store_cogs[s.slot]))
+        for slot in self.site_store[self.site_store >= 0]:  # a closed store keeps its last week's figures
+            s = self.stores[slot]
+            s.book_sales(float(week.store_revenue[slot]), float(week.store_cogs[slot]))
         self.flows_week = week.flows
         self.flows_quarter = self.flows_quarter + week.flows
         if self.week % QUARTER_WEEKS == 0 and self.week > 0:
@@ -231,12 +241,15 @@ class RetailMarket(mesa.Model):
         }
 
     def _record_flows(self) -> None:
-        names = ["(none)", *self.retailer_names]
+        names = ["(none)", *self.report_names]
         flows = self.flows_quarter
+        moved: dict[tuple[str, str], int] = {}  # the pool's identities are reported as one row per category
         for a, b, k in zip(flows.source, flows.target, flows.n, strict=True):
             if a - 1 != b:
-                self.flow_records.append({"week": self.week, "from": names[a], "to": names[b + 1],
-                                          "n_purchases": int(k)})
+                key = (names[a], names[b + 1])
+                moved[key] = moved.get(key, 0) + int(k)
+        self.flow_records.extend({"week": self.week, "from": a, "to": b, "n_purchases": k}
+                                 for (a, b), k in moved.items())
         self.flows_quarter = Flows.none(len(self.retailers))
 
     def pay_running_costs(self) -> None:
@@ -262,15 +275,16 @@ class RetailMarket(mesa.Model):
                 self._close_store(store, reason=self.closure_policy.name)
         if self.demography is not None:
             self.demography.exits()
-        if len(self.closures) > n_closed:
-            self._update_store_geography([c["site"] for c in self.closures[n_closed:]])
+        if len(self.closures) > n_closed:  # with churn, options are refreshed once, after the openings
+            self._update_store_geography([c["site"] for c in self.closures[n_closed:]],
+                                         refresh=self.demography is None)
         self.property.convert(self.week)
         if self.demography is None:
             self.let_vacant_sites()
             return
         # chains and would-be independents decide on the same footfall; consumers' options are refreshed once
         opened = self.let_vacant_sites(refresh=False) + self.demography.arrivals()
-        if opened:
+        if opened or self._events_pending:
             self._update_store_geography([s.site for s in opened])
 
     def let_vacant_sites(self, refresh: bool = True) -> list[Store]:
@@ -295,7 +309,7 @@ class RetailMarket(mesa.Model):
         self.asking_rent[vacant] = np.maximum(self.asking_rent[vacant] * (1 - cut), floor)
         if not cfg.entry:
             return []
-        footfall = self.consider.site_footfall
+        footfall = self.site_footfall
         established = [s for s in self.open_stores if len(s.weekly_revenue) >= 26]
         opened = []
         for r in self.retailers[:self.n_listed]:  # the pool's independents enter by business demography
@@ -399,10 +413,12 @@ class RetailMarket(mesa.Model):
     def close_year(self) -> None:
         """Year end: main retailers are re-measured; main-retailer switching and its matrix."""
         self.main_switching_rate, matrix = self.population.roll_year(len(self.retailers))
-        names = self.retailer_names
+        names = self.report_names
+        switched: dict[tuple[str, str], int] = {}
         for a, b in zip(*np.nonzero(matrix), strict=True):
-            self.switching_records.append({"week": self.week, "from": names[a], "to": names[b],
-                                           "n_consumers": int(matrix[a, b])})
+            switched[names[a], names[b]] = switched.get((names[a], names[b]), 0) + int(matrix[a, b])
+        self.switching_records.extend({"week": self.week, "from": a, "to": b, "n_consumers": k}
+                                      for (a, b), k in switched.items())
 
     def forget(self, retailer: str, consumers: np.ndarray) -> None:
         """``retailer`` loses what its relationships with ``consumers`` built (knowledge, points
@@ -493,19 +509,36 @@ class RetailMarket(mesa.Model):
                                    int(region.site_zone[store.site]), int(region.site_town[store.site])] += 1
 
     @one_thread_when_small
-    def _update_store_geography(self, events=None) -> None:
-        """Which stores and web shops every consumer considers, and what each store is worth to her.
+    def _update_store_geography(self, events=None, refresh: bool = True) -> None:
+        """Each site's footfall, and which stores and web shops every consumer considers.
 
         A consumer does not simply walk to a retailer's nearest store: she weighs its open stores
         by footfall (open floor space around it, DESIGN §2) and the town's parking charge against
         her travel cost, so a busy centre can draw her past a quiet parade. Footfall changes near
         every opening and closure (at ``events``, site indices), so the consumers within reach of
-        a changed site get new options (everyone when ``events`` is None).
+        a changed site get new options (everyone when ``events`` is None). With ``refresh`` False
+        only footfall is updated: the events wait for the next refresh, so that a review's closures
+        and openings cost one refresh of options (no one shops in between).
         """
+        radius = self.config.choice.footfall_radius_km
+        open_sites = self.site_store >= 0
+        if not self.footfall_scale:  # the best-placed site of the opening network (the first there is) is the unit
+            self.footfall_scale = float(self.region.footfall(open_sites, radius, scale=1.0).max()) or None
+        self.site_footfall = self.region.footfall(open_sites, radius, scale=self.footfall_scale)
+        site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
+        self.slot_footfall = (self.config.choice.footfall_weight * self.site_footfall[site_of_slot]).astype(np.float32)
+        if events is None:
+            self._events_pending = None  # everyone's options, at the next refresh
+        elif self._events_pending is not None:
+            self._events_pending.extend(int(e) for e in events)
+        if not refresh:
+            return
+        events, self._events_pending = self._events_pending, []
         self.n_refreshed = 0
         for cat in self.categories:
             cat.consider.refresh_online()
-            self.n_refreshed += cat.consider.refresh_stores(None if events is None else np.asarray(events))
+            self.n_refreshed += cat.consider.refresh_stores(
+                self.site_footfall, None if events is None else np.asarray(events, dtype=np.intp))
         nearest = self.consider.nearest_km
         for cat in self.categories[1:]:  # the nearest store of any category
             nearest = np.minimum(nearest, cat.consider.nearest_km)
@@ -536,7 +569,9 @@ class RetailMarket(mesa.Model):
 
     # ---- the choice inputs --------------------------------------------------------------
     def _price_factors(self) -> np.ndarray:
-        return np.array([r.price_factor for r in self.retailers])
+        """Posted prices as multiples of cost (read once for a week's shopping in every category)."""
+        held = getattr(self, "_posted", None)
+        return held if held is not None else np.array([r.price_factor for r in self.retailers])
 
     def repoint(self, who: np.ndarray) -> None:
         """Consumers ``who`` had repertoire slots emptied or taken outside a purchase: every category's

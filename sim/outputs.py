@@ -313,7 +313,7 @@ def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     by_r = {name: frame[frame["retailer"] == name] for name in [*listed, ALL]}
     pool_rows = None
     if model.demography is not None:
-        pool = frame[frame["retailer"].isin(model.retailer_names[model.n_listed:])]
+        pool = frame[~frame["retailer"].isin([*listed, ALL])]  # its rows, one per category
         pool_rows = pool.groupby("week", as_index=False)[["revenue_eur", "gross_profit_eur",
                                                           "operating_profit_eur"]].sum()
         pool_rows = pool_rows.assign(year=pool_rows["week"] / 52.0, strategy="several")

@@ -46,6 +46,7 @@ class Accounts:
 
     @property
     def operating_costs(self) -> float:
+        # summed left to right (not with sum(), which compensates since Python 3.12), as metrics._read_books does
         return (self.rent + self.staff + self.store_fixed + self.online_fixed + self.delivery
                 + self.marketing + self.programme + self.it_data + self.levy + self.platform_fee)
 
@@ -54,11 +55,14 @@ class Accounts:
         return self.gross_profit - self.operating_costs
 
     def clear(self) -> None:
-        for name in _ACCOUNT_FIELDS:
-            setattr(self, name, 0.0)
+        self.__dict__.update(_CLEARED)
 
 
-_ACCOUNT_FIELDS = tuple(f.name for f in fields(Accounts))  # looked up once: clearing is weekly, per retailer
+ACCOUNT_FIELDS = tuple(f.name for f in fields(Accounts))
+_CLEARED = dict.fromkeys(ACCOUNT_FIELDS, 0.0)  # set in one go: clearing is weekly, per retailer
+# the operating costs, in the order Accounts.operating_costs sums them
+COST_FIELDS = ("rent", "staff", "store_fixed", "online_fixed", "delivery", "marketing", "programme", "it_data",
+               "levy", "platform_fee")
 
 
 class Retailer(mesa.Agent):

@@ -652,10 +652,12 @@ class Scenario(_Section):
         if pool.enabled and pool.pool_size == 0:
             raise ValueError("independents.enabled needs independents.pool_size ≥ 1 (the businesses that can trade "
                              "at once)")
-        taken = sorted(n for n in names if pool.enabled and re.fullmatch(r"independent \d{3,}", n))
+        pool_names = r"independent \d{3,}|independents( \(.*\))?"
+        taken = sorted(n for n in names if pool.enabled and re.fullmatch(pool_names, n))
         if taken:
-            raise ValueError(f"{', '.join(taken)}: names of the form 'independent NNN' are the pool's "
-                             "(independents.enabled); rename that retailer")
+            raise ValueError(f"{', '.join(taken)}: names of the form 'independent NNN' and the rows 'independents' "
+                             "or 'independents (CATEGORY)' are the pool's (independents.enabled); rename that "
+                             "retailer")
         if pool.enabled and len(self.retailers) + pool.pool_size > MAX_RETAILERS:
             raise ValueError(f"{len(self.retailers)} retailers and independents.pool_size {pool.pool_size} make more "
                              f"than {MAX_RETAILERS} retailers; lower independents.pool_size")
