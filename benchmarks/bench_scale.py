@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_scale.py --towns region300 --sizes 100000 --weeks 52
     .venv/bin/python benchmarks/bench_scale.py --towns region300 --sizes 1000000 --profile 5
 
-Towns (``benchmarks/towns.py``): the baseline (4 retailers on 28 sites), a town of 40
+Towns (``benchmarks/towns.py``): the chains world (scenarios/chains.toml: 4 retailers on 28 sites, the first stage's baseline), a town of 40
 retailers on 400 sites and a region of 300 retailers (20 chains, 280 independents) on
 1,500 sites. Each town and size runs in a fresh process: build time, run time for the
 whole horizon, consumer-steps per second (whole weekly step: choice, settlement,
@@ -91,7 +91,7 @@ def measure(town: str, n: int, weeks: int, seed: int, profile: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--towns", nargs="+", default=["baseline", "town40", "region300"])
+    parser.add_argument("--towns", nargs="+", default=["chains", "town40", "region300"])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--weeks", type=int, default=520)
     parser.add_argument("--seed", type=int, default=1)

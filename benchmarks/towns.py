@@ -27,9 +27,9 @@ TOWNS = {
 
 
 def town_scenario(name: str, n_consumers: int, weeks: int = 520, seed: int = 1) -> Scenario:
-    """The baseline, or a real-scale town or region built on it, with ``n_consumers`` and ``weeks``."""
-    base = load(ROOT / "scenarios" / "baseline.toml")
-    if name == "baseline":
+    """The chains world (scenarios/chains.toml), or a real-scale town or region built on it, with ``n_consumers`` and ``weeks``."""
+    base = load(ROOT / "scenarios" / "chains.toml")
+    if name == "chains":
         return base.with_overrides({"consumers.n": n_consumers, "steps": weeks})
     n_sites, n_towns, km, n_chains, (lo, hi), n_indep = TOWNS[name]
     rng = np.random.default_rng(seed)

@@ -33,7 +33,7 @@ def parameters_md() -> str:
     for row in parameter_table():
         default = row["default"]
         if row["key"] == "retailers":
-            default = f"{len(default)} retailers (see `scenarios/baseline.toml`)"
+            default = f"{len(default)} retailers (see `scenarios/chains.toml`)"
         else:
             default = json.dumps(default, ensure_ascii=False)
         lines.append(f"| `{row['key']}` | `{default}` | {row['limits']} | {row['description']} |")

@@ -173,7 +173,8 @@ class ConsumerConfig(_Section):
         6, ge=1, le=32, description="Retailers whose relationship with her (habit, tenure, points, knowledge) "
         "a consumer holds at once; a purchase elsewhere takes her weakest slot. Repertoire buying: a shopper "
         "spreads her purchases over a few stores (Ehrenberg 1988, Repeat-Buying); 6 holds every retailer a "
-        "shopper of the baseline uses. With [[categories]] declared, each category's repertoire_slots instead.",
+        "shopper of the chains world (scenarios/chains.toml) uses. With [[categories]] declared, each category's "
+        "repertoire_slots instead.",
     )
 
 
@@ -183,7 +184,8 @@ class ChoiceConfig(_Section):
     inertia: float = Field(
         2.0, ge=0, le=20,
         description="Mean utility of a full habit at one retailer (earned by a run of purchases there); "
-        "2.0 puts main-store switching in the baseline near the 12–16 % a year of UK grocery."
+        "2.0 puts main-store switching in the chains world (scenarios/chains.toml) near the 12–16 % a year of "
+        "UK grocery."
     )
     inertia_sd: float = Field(
         0.4, ge=0, le=2, description="Spread (lognormal sigma) of habit strength across consumers."
