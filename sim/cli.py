@@ -207,7 +207,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{experiment.title}: {n_runs} runs in {time.perf_counter() - started:.0f} s")
         for f in findings:
-            print(f"  {'holds' if f.holds else 'NOT shown'}: {f.statement}: {f.mean * f.scale:.2f}{f.unit} "
+            verdict = ("holds" if f.holds else "NOT shown") if f.within is None else (
+                f"{'within' if f.holds else 'OUTSIDE'} {f.within[0] * f.scale:g}–{f.within[1] * f.scale:g}")
+            print(f"  {verdict}: {f.statement}: {f.mean * f.scale:.2f}{f.unit} "
                   f"[{f.ci_low * f.scale:.2f}, {f.ci_high * f.scale:.2f}]")
         print(f"report in {out}/report.md, figure in {out}/figure.png")
     return 0

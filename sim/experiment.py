@@ -202,9 +202,15 @@ class Finding:
     expected_sign: int  # +1: the claim says positive, −1: negative, 0: no effect (the CI holds 0)
     scale: float = 100.0
     unit: str = " points"
+    # a published range the figure should fall in (in the figure's own units, before ``scale``), and its source:
+    # then the finding holds when the mean lies in it, whatever ``expected_sign``
+    within: tuple[float, float] | None = None
+    source: str = ""
 
     @property
     def holds(self) -> bool:
+        if self.within is not None:
+            return bool(np.isfinite(self.mean) and self.within[0] <= self.mean <= self.within[1])
         if not np.isfinite(self.ci_low):
             return False
         if self.expected_sign == 0:
@@ -238,6 +244,10 @@ def report_markdown(experiment: Experiment, frame: pd.DataFrame, findings: list[
               "## Findings", ""]
     for f in findings:
         verdict = "holds" if f.holds else "NOT shown"
+        if f.within is not None:
+            verdict = "within" if f.holds else "OUTSIDE"
+            lo, hi = (f"{v * f.scale:.2f}".rstrip("0").rstrip(".") for v in f.within)
+            verdict = f"{verdict} the published {lo}–{hi}{f.unit}" + (f" ({f.source})" if f.source else "")
         lines.append(f"- {f.statement}: {fmt_ci(f.mean, f.ci_low, f.ci_high, scale=f.scale, digits=2)}{f.unit} "
                      f"— **{verdict}**")
     return "\n".join(lines) + "\n"

@@ -82,3 +82,29 @@ def test_fact5_online_growth_lowers_store_sales_per_m2():
                          overrides={"consumers.households_per_agent": 18.0, "steps": 260})
     assert paired_difference(frame, "online_share_end", "fast online", "slow online")[1] > 0
     assert paired_difference(frame, "sales_per_m2_change", "fast online", "slow online")[0] < 0
+
+
+def test_the_high_street_flows_are_measured_against_the_published_ranges():
+    from experiments.highstreet_flows import published_range
+
+    # Britain's flows per 100 of all units a year, derived from the published counts (the file's rule)
+    assert published_range("independents", "openings") == pytest.approx((7.09, 9.18), abs=0.01)
+    assert published_range("chains", "closures") == pytest.approx((3.24, 3.69), abs=0.01)
+    frame, module = small_run("highstreet_flows", replications=1,
+                              overrides={"consumers.households_per_agent": 18.0, "steps": 104})
+    row = frame.iloc[0]
+    for verb in ("openings", "closures"):
+        for group in ("chain", "independent"):
+            assert row[f"{verb}_{group}"] == pytest.approx((row[f"{verb}_{group}_y1"] + row[f"{verb}_{group}_y2"]) / 2)
+    assert row["openings_independent"] > 0 and row["closures_independent"] > 0
+    assert 0 <= row["persistent_vacancy_rate"] <= row["vacancy_rate"] <= 1
+    found = module.findings(frame)
+    assert [f.within is not None for f in found] == [True, False] * 4
+
+
+def test_a_finding_against_a_published_range_holds_when_its_mean_is_in_it():
+    from sim.experiment import Finding
+
+    assert Finding("in", 0.08, 0.02, 0.2, expected_sign=-1, within=(0.07, 0.09)).holds
+    assert not Finding("above", 0.10, 0.095, 0.105, expected_sign=+1, within=(0.07, 0.09)).holds
+    assert not Finding("unmeasured", float("nan"), float("nan"), float("nan"), expected_sign=0, within=(0, 1)).holds

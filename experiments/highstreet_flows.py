@@ -1,0 +1,164 @@
+"""The baseline's high street against Britain's: openings and closures per 100 units a year, by chain and
+independent, beside the published flows; vacancy, persistent vacancy and conversions as they come out."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from sim.experiment import REPO_ROOT, Arm, Experiment, Finding, mean_ci
+from sim.town import ZONE_CODE
+
+FLOWS_CSV = REPO_ROOT / "data" / "uk_openings_closures_by_year_reported.csv"
+SHARE_INDEPENDENT = 0.65  # independents' share of GB's units in 2017 (LDC, the same file)
+# the 2011 flows in the top 500 town centres, as the issue that asked for this quotes LDC in the trade press
+FLOWS_2011 = {("chains", "openings"): 5100, ("chains", "closures"): 5300}
+
+
+@cache
+def published_rates(path: Path = FLOWS_CSV) -> dict[tuple[str, str], list[tuple[str, float]]]:
+    """Openings and closures per 100 units (of all units) a year, by group, from the published flows.
+
+    The stock of a group's units is its published net change over its published net change in % (the
+    file's own rule); all units are the independents' stock over their share of units (65 %). Chains are
+    counted in the top 500 town centres only (their GB counts are of chains' own units), so their rates use
+    the all-units stock of the top 500 of the same years. Returns (label, rate) per group and flow."""
+    rows: dict[tuple[str, str, str], dict[str, float]] = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(line for line in fh if not line.startswith("#")):
+            rows.setdefault((row["year"], row["scope"], row["group"]), {})[row["measure"]] = float(row["value"])
+    stock: dict[tuple[str, str], float] = {}  # all units, by (year, scope)
+    for (year, scope, group), m in rows.items():
+        if group == "independents" and "net_change_units" in m and m.get("net_change_pct"):
+            stock[year, scope] = m["net_change_units"] / (m["net_change_pct"] / 100) / SHARE_INDEPENDENT
+    top500 = [v for (_, scope), v in stock.items() if scope == "top 500 town centres"]
+    top500_units = float(np.mean(top500))
+    out: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for (year, scope, group), m in sorted(rows.items()):
+        if not year.isdigit():
+            continue  # half years
+        units = stock.get((year, scope)) or (top500_units if scope == "top 500 town centres" and group == "chains"
+                                             else None)
+        if units is None or int(year) >= 2020:  # 2020 on: the pandemic, and GB-wide chain counts
+            continue
+        for verb in ("openings", "closures"):
+            if verb in m:
+                out.setdefault((group, verb), []).append((f"{scope} {year}", 100 * m[verb] / units))
+    for (group, verb), count in FLOWS_2011.items():
+        out.setdefault((group, verb), []).append(("top 500 town centres 2011", 100 * count / top500_units))
+    return out
+
+
+def published_range(group: str, verb: str) -> tuple[float, float]:
+    values = [v for _, v in published_rates()[group, verb]]
+    return min(values), max(values)
+
+
+def measure(model):
+    region, prop = model.region, model.property
+    out: dict[str, float] = {}
+    years = model.week // 52
+    for year in range(1, years + 1):
+        start, end = 52 * (year - 1), 52 * year
+        flows = model.unit_flows_between(start, end)
+        # units in retail use at the year's start
+        in_use = int(((prop.converted_week < 0) | (prop.converted_week > start)).sum())
+        for k, verb in enumerate(("openings", "closures")):
+            for g, group in enumerate(("chain", "independent")):
+                out[f"{verb}_{group}_y{year}"] = float(flows[k, g].sum()) / in_use
+    for verb in ("openings", "closures"):
+        for group in ("chain", "independent"):
+            out[f"{verb}_{group}"] = float(np.mean([out[f"{verb}_{group}_y{y}"] for y in range(1, years + 1)]))
+    vacant, persistent, used = prop.vacant(), prop.persistent(model.week), prop.in_use
+    out["vacancy_rate"] = float(vacant.sum() / used.sum())
+    out["persistent_vacancy_rate"] = float(persistent.sum() / used.sum())
+    out["share_converted"] = float((~used).mean())
+    for zone, code in ZONE_CODE.items():
+        here = used & (region.site_zone == code)
+        out[f"vacancy_rate_{zone}"] = float(vacant[here].mean()) if here.any() else float("nan")
+    for town in range(region.n_towns):  # towns from the largest (0) down
+        here = used & (region.site_town == town)
+        out[f"vacancy_rate_town{town}"] = float(vacant[here].mean()) if here.any() else float("nan")
+    occupied = model.site_store[model.site_store >= 0]
+    out["share_occupied_independent"] = float(np.mean([model.stores[s].retailer.independent for s in occupied]))
+    return out
+
+
+EXPERIMENT = Experiment(
+    name="highstreet_flows",
+    title="The baseline's high street against Britain's: openings, closures and vacancy",
+    claim="The baseline's openings and closures per 100 units a year, by chain and independent, fall within "
+          "the ranges published for Britain's town centres (Local Data Company with PwC and bira, 2011-2018).",
+    scenario="scenarios/baseline.toml",
+    arms=[Arm("baseline")],
+    replications=10,
+    measure=measure,
+    outcomes={
+        "openings_independent": "independents' openings per 100 units a year (mean over the years)",
+        "closures_independent": "independents' closures per 100 units a year",
+        "openings_chain": "chains' openings per 100 units a year",
+        "closures_chain": "chains' closures per 100 units a year",
+        "vacancy_rate": "vacancy at the end",
+        "persistent_vacancy_rate": "units empty 2+ years at the end",
+        "share_converted": "units converted out of retail use",
+        "vacancy_rate_centre": "vacancy: town centres",
+        "vacancy_rate_shopping_centre": "vacancy: shopping centres",
+        "vacancy_rate_neighbourhood": "vacancy: local parades",
+        "vacancy_rate_retail_park": "vacancy: retail parks",
+        "vacancy_rate_town0": "vacancy: largest town",
+        "vacancy_rate_town3": "vacancy: smallest town",
+        "share_occupied_independent": "independents' share of occupied units",
+    },
+)
+
+
+def _years(frame) -> np.ndarray:
+    """The run's years, from the per-year columns measured."""
+    return np.array(sorted(int(c.rsplit("_y", 1)[1]) for c in frame.columns if c.startswith("openings_chain_y")))
+
+
+def findings(frame):
+    out = []
+    years = _years(frame)
+    for group, published in (("independent", "independents"), ("chain", "chains")):
+        for verb in ("openings", "closures"):
+            lo, hi = published_range(published, verb)
+            out.append(Finding(f"{published}' {verb} per 100 units a year, mean of the {len(years)} years",
+                               *mean_ci(frame[f"{verb}_{group}"].to_numpy()), expected_sign=+1, unit=" per 100 units",
+                               within=(lo / 100, hi / 100), source="LDC/PwC/bira, data/uk_openings_closures_by_year_"
+                               "reported.csv, per 100 of all units"))
+            # every year's mean over the seeds in the range: none outside
+            n_out = float(sum(not lo / 100 <= frame[f"{verb}_{group}_y{y}"].mean() <= hi / 100 for y in years))
+            out.append(Finding(f"{published}' {verb}: years (of {len(years)}) whose mean falls outside that range",
+                               n_out, n_out, n_out, expected_sign=0, scale=1.0, unit=" years"))
+    return out
+
+
+def figure(frame, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    years = _years(frame)
+    for ax, (group, published) in zip(axes, (("independent", "independents"), ("chain", "chains")), strict=True):
+        for verb, colour in (("openings", "tab:green"), ("closures", "tab:red")):
+            cis = np.array([mean_ci(frame[f"{verb}_{group}_y{y}"].to_numpy()) for y in years]) * 100
+            ax.plot(years, cis[:, 0], color=colour, marker="o", label=f"model: {verb} (mean, 95 % CI)")
+            ax.fill_between(years, cis[:, 1], cis[:, 2], color=colour, alpha=0.2)
+            lo, hi = published_range(published, verb)
+            ax.axhspan(lo, hi, color=colour, alpha=0.12, hatch="//" if verb == "closures" else None,
+                       label=f"Britain: {verb}, published range")
+        ax.set_title(f"{published.capitalize()}: units opened and closed")
+        ax.set_xlabel("year of the run")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("per 100 units in retail use a year")
+    fig.suptitle(f"The baseline's high street ({len(frame)} seeds) against Britain's town centres")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
