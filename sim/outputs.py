@@ -532,8 +532,8 @@ def flows_by_group_panel(model: RetailMarket, ax) -> None:
                   for c, cat in enumerate(model.categories)]
         title = "Openings and closures by trade"
     else:
-        cmap = _colormap("tab10")
-        groups = [(z, cmap(6 + i), rates[:, :, :, ZONES.index(z)].sum(axis=(2, 3, 4)))
+        cmap = _colormap("Set1")
+        groups = [(z, cmap(i), rates[:, :, :, ZONES.index(z)].sum(axis=(2, 3, 4)))
                   for i, z in enumerate(ZONES) if (model.region.site_zone == ZONES.index(z)).any()]
         title = "Openings and closures by location type"
     for name, colour, value in groups:
@@ -543,7 +543,8 @@ def flows_by_group_panel(model: RetailMarket, ax) -> None:
     ax.plot([], [], color="0.3", lw=1.2, ls="--", label="openings (dashed)")
     _style(ax, title, "per 100 units a year")
     ax.set_xticks(years)
-    ax.set_ylim(bottom=0)
+    top = max([float(np.max(value)) for _, _, value in groups] + [1.0])
+    ax.set_ylim(0, top * 1.45)  # room for the legend above the lines
     ax.legend(fontsize=8, loc="upper left", ncol=2)
 
 

@@ -13,7 +13,9 @@ With ``property.enabled`` two things are added:
   probability ``p_conversion_year`` (to homes or offices); it is then neither occupied nor vacant.
 
 Every unit is at any time occupied, vacant or converted; the quarterly records in
-``RetailMarket.town_records`` count all three, and the openings and closures between them.
+``RetailMarket.town_records`` count all three, and the openings and closures between them. Each unit
+remembers the category of its last store (``last_category``), so ``RetailMarket.category_records`` can
+say which trade the empty units were in.
 """
 
 from __future__ import annotations
