@@ -395,30 +395,41 @@ def map_figure(model: RetailMarket, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 7))
-    fig.subplots_adjust(left=0.08, right=0.78, bottom=0.08, top=0.93)
-    site_map(model, ax)
+    window = _largest_centre(model)
+    if window is None:
+        fig, ax = plt.subplots(figsize=(8, 7))
+        fig.subplots_adjust(left=0.08, right=0.78, bottom=0.08, top=0.93)
+        site_map(model, ax)
+    else:  # the region, and its largest town centre close up, where the units crowd together
+        fig, (ax, zoom) = plt.subplots(1, 2, figsize=(15, 7))
+        fig.subplots_adjust(left=0.05, right=0.98, bottom=0.08, top=0.93, wspace=0.42)
+        site_map(model, ax)
+        site_map(model, zoom, window=window)
+        x0, x1, y0, y1 = window
+        ax.add_patch(_rectangle((x0, y0), x1 - x0, y1 - y0))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None) -> None:
+def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None,
+             window: tuple[float, float, float, float] | None = None) -> None:
     """Sites at the current week: vacant ones as open grey squares, those empty 2+ years edged red, converted
     ones as crosses; occupied ones coloured by occupant, or with several categories coloured by category,
-    chains' stores as diamonds and independents' as circles (so the legend stays short)."""
+    chains' stores as diamonds and independents' as circles (so the legend stays short). ``window``
+    (x0, x1, y0, y1, km) zooms in: a town centre's units stand close together."""
     colours = colours or _retailer_colours(model)
     region, pop, prop = model.region, model.population, model.property
     sample = model.streams.sample.choice(pop.n, size=min(pop.n, 4000), replace=False) if pop.n else []
     ax.scatter(pop.home_x[sample], pop.home_y[sample], s=1, color="0.8", zorder=1, label="homes (sample)")
-    size = 10 + region.site_area_m2 / 25.0
+    size = (10 + region.site_area_m2 / 25.0) * (3.0 if window is not None else 1.0)  # close up, larger
     vacant = prop.vacant()
     persistent = prop.persistent(model.week)
     recent = vacant & ~persistent
     ax.scatter(region.site_x[recent], region.site_y[recent], s=size[recent], facecolors="none",
-               edgecolors="0.4", marker="s", zorder=4, label="vacant")  # above the stores: a gap in a centre shows
+               edgecolors="0.4", marker="s", zorder=2, label="vacant")
     if persistent.any():
         ax.scatter(region.site_x[persistent], region.site_y[persistent], s=size[persistent], facecolors="none",
-                   edgecolors="tab:red", linewidths=1.2, marker="s", zorder=4,
+                   edgecolors="tab:red", linewidths=1.2, marker="s", zorder=4,  # above the stores: they must show
                    label=f"vacant {prop.cfg.persistent_vacancy_years:g}+ years")
     converted = ~prop.in_use
     if converted.any():
@@ -438,9 +449,17 @@ def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None) -> 
             if sites:
                 ax.scatter(region.site_x[sites], region.site_y[sites], s=size[sites], color=colours[INDEPENDENTS],
                            edgecolors="black", linewidths=0.5, zorder=3, label=INDEPENDENTS)
-    ax.set_xlim(0, region.width_km)
-    ax.set_ylim(0, region.height_km)
+    x0, x1, y0, y1 = window or (0, region.width_km, 0, region.height_km)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
+    if window is not None:
+        inside = ((region.site_x >= x0) & (region.site_x <= x1) & (region.site_y >= y0) & (region.site_y <= y1)
+                  & prop.in_use)
+        ax.set_title(f"The centre of the largest town: {int((vacant & inside).sum())} of {int(inside.sum())} "
+                     f"units vacant", fontsize=11)
+        ax.set_xlabel("km")
+        return
     extra = [f"{persistent.sum()} for {prop.cfg.persistent_vacancy_years:g}+ years"] if persistent.any() else []
     extra += [f"{converted.sum()} converted"] if converted.any() else []
     ax.set_title(f"Sites at week {model.week}: {vacant.sum()} of {int(prop.in_use.sum())} vacant"
@@ -449,6 +468,29 @@ def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None) -> 
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles + extra_handles[0], labels + extra_handles[1], fontsize=7, loc="upper left",
               bbox_to_anchor=(1.01, 1.0), markerscale=0.6, borderaxespad=0)
+
+
+def _largest_centre(model: RetailMarket) -> tuple[float, float, float, float] | None:
+    """A square around the centre and shopping-centre units of the town with most units (km), or None in a
+    region small enough to read whole (one town, or few units)."""
+    region = model.region
+    if region.n_towns < 2 or region.n_sites < 200:
+        return None
+    town = int(np.argmax(np.bincount(region.site_town, minlength=region.n_towns)))
+    central = (region.site_town == town) & np.isin(region.site_zone, [ZONES.index("centre"),
+                                                                       ZONES.index("shopping_centre")])
+    if central.sum() < 5:
+        return None
+    x, y = region.site_x[central], region.site_y[central]
+    cx, cy = float(np.median(x)), float(np.median(y))
+    half = max(float(np.quantile(np.hypot(x - cx, y - cy), 0.9)) * 1.1, 0.5)
+    return cx - half, cx + half, cy - half, cy + half
+
+
+def _rectangle(corner, width, height):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(corner, width, height, fill=False, edgecolor="black", lw=1, ls="--", zorder=5)
 
 
 def _occupants_by_category(model: RetailMarket, ax, size) -> tuple[list, list]:
@@ -581,12 +623,13 @@ def units_panel(model: RetailMarket, ax) -> None:
     tops = np.cumsum(shares, axis=0)
     for i, label in enumerate(labels):
         j = int(np.argmax(shares[i]))
-        if shares[i, j] >= 3.0:
+        if shares[i, j] >= 4.5:  # a thin band's colour says what it is
             left = j < len(x) / 2
             ax.annotate(label, (x[j], tops[i, j] - shares[i, j] / 2), xytext=(4 if left else -4, 0),
                         textcoords="offset points", fontsize=7.5, va="center", ha="left" if left else "right",
                         color="white" if i < len(names) or i == len(labels) - 1 else "black")
-    _style(ax, "Units: occupied by trade, vacant by last trade" if several else "Units", "% of units")
+    _style(ax, "Units by trade: occupied (solid), vacant by last occupant (pale)" if several else "Units",
+           "% of units")
     ax.set_ylim(0, 100)
     ax.set_xlim(x[0], x[-1])
 
