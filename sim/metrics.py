@@ -764,6 +764,52 @@ def high_street_summary(model: RetailMarket, last_week: int) -> dict[str, Any]:
     if model.demography is not None:
         out["n_arrivals"] = int(model.demography.n_arrivals)
         out["n_turned_away"] = int(model.demography.n_turned_away)
+    return out | high_street_by_category(model, last_week)
+
+
+def high_street_by_category(model: RetailMarket, last_week: int) -> dict[str, Any]:
+    """The high street by retail category, over the last 52 weeks: openings and closures per 100 units in
+    retail use per year by the category of the retailer that opened or closed (they sum to the totals), the
+    closures per 100 of the category's units occupied a year before, the category mix of the occupied units
+    at the end and each category's share held by independents, and the vacant and persistently vacant units
+    by the category of their last occupant (``never_occupied``: no store has held it)."""
+    from sim.model import NEVER_OCCUPIED
+
+    prop = model.property
+    first = max(last_week - 52, 0)
+    years = (last_week - first) / 52.0
+    flows = model.unit_flows_between(first, last_week, by_category=True)
+    # the stock a year before, from every flow since the start (week 0's are the initial stores)
+    stock = model.unit_flows_between(-1, first, by_category=True)
+    occupied_then = stock[0].sum(axis=(0, 1, 2)) - stock[1].sum(axis=(0, 1, 2))
+    n_units = int(prop.in_use.sum())
+    names = [cat.config.name for cat in model.categories]
+    kind, independent = model.site_occupants()
+    n_occupied = int((kind >= 0).sum())
+    vacant, persistent = prop.vacant(), prop.persistent(last_week)
+    n_vacant = int(vacant.sum())
+    last = [*enumerate(names), (-1, NEVER_OCCUPIED)]
+
+    def per_100(count: float, units: int) -> float | None:
+        return _num(100.0 * count / units / years) if units > 0 and years > 0 else None
+
+    out: dict[str, Any] = {}
+    for k, verb in enumerate(("openings", "closures")):
+        out[f"{verb}_per_100_units_year_by_category"] = {
+            name: per_100(flows[k, ..., c].sum(), n_units) for c, name in enumerate(names)}
+        out[f"n_{verb}_by_category"] = {name: int(flows[k, ..., c].sum()) for c, name in enumerate(names)}
+    out["closures_per_100_occupied_year_by_category"] = {
+        name: per_100(flows[1, ..., c].sum(), int(occupied_then[c])) for c, name in enumerate(names)}
+    out["share_occupied_by_category"] = {
+        name: _num((kind == c).sum() / n_occupied) if n_occupied else None for c, name in enumerate(names)}
+    out["share_independent_by_category"] = {
+        name: _num((independent & (kind == c)).sum() / (kind == c).sum()) if (kind == c).any() else None
+        for c, name in enumerate(names)}
+    out["n_vacant_by_last_category"] = {name: int((vacant & (prop.last_category == c)).sum()) for c, name in last}
+    out["share_vacant_by_last_category"] = {
+        name: _num((vacant & (prop.last_category == c)).sum() / n_vacant) if n_vacant else None for c, name in last}
+    out["n_persistent_vacant_by_last_category"] = {
+        name: int((persistent & (prop.last_category == c)).sum()) for c, name in last}
     return out
 
 

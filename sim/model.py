@@ -40,6 +40,7 @@ ATTRITION_GROUPS = TENURE_BAND_NAMES + VALUE_TIER_NAMES
 # numba is loaded anyway (consideration sets, slot passes); from here its choice is faster (lab, 104 weeks:
 # 0.30 s against 0.91 s at 6,000 consumers; 0.10 s against 0.28 s at 1,500)
 NUMBA_FROM_CONSUMERS = 1_000
+NEVER_OCCUPIED = "never_occupied"  # the last-occupant category of a unit no store has held
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
 
@@ -147,6 +148,7 @@ class RetailMarket(mesa.Model):
         self.closures: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []  # strategy changes and other notable moments
         self.town_records: list[dict[str, Any]] = []  # quarterly vacancy by town
+        self.category_records: list[dict[str, Any]] = []  # quarterly units by category, see record_units_by_category
 
         self._warm_up(config.warmup_weeks)
         self.metrics = MetricsRecorder(self)
@@ -166,6 +168,7 @@ class RetailMarket(mesa.Model):
         if self.week % QUARTER_WEEKS == 0:
             self.measure_attrition()
             self.record_vacancy_by_town()
+            self.record_units_by_category()
         if self.week % YEAR_WEEKS == 0:
             self.close_year()
         self.metrics.record()
@@ -410,6 +413,27 @@ class RetailMarket(mesa.Model):
                 "n_openings": int(flows[0, :, :, t].sum()), "n_closures": int(flows[1, :, :, t].sum()),
             })
 
+    def record_units_by_category(self) -> None:
+        """Quarterly, for each category: the units its stores occupy (of which independents'), the vacant,
+        persistently vacant and converted units whose last occupant was of it, and its openings and
+        closures since the last record; a last row for the units never occupied."""
+        prop = self.property
+        since = self.category_records[-1]["week"] if self.category_records else 0
+        flows = self.unit_flows_between(since, self.week, by_category=True)
+        kind, independent = self.site_occupants()
+        vacant, persistent = prop.vacant(), prop.persistent(self.week)
+        names = [cat.config.name for cat in self.categories]
+        for c, name in [*enumerate(names), (-1, NEVER_OCCUPIED)]:
+            last = prop.last_category == c
+            self.category_records.append({
+                "week": self.week, "category": name, "n_occupied": int((kind == c).sum()) if c >= 0 else 0,
+                "n_occupied_independent": int(((kind == c) & independent).sum()) if c >= 0 else 0,
+                "n_vacant": int((vacant & last).sum()), "n_persistent_vacant": int((persistent & last).sum()),
+                "n_converted": int((~prop.in_use & last).sum()),
+                "n_openings": int(flows[0, ..., c].sum()) if c >= 0 else 0,
+                "n_closures": int(flows[1, ..., c].sum()) if c >= 0 else 0,
+            })
+
     def close_year(self) -> None:
         """Year end: main retailers are re-measured; main-retailer switching and its matrix."""
         self.main_switching_rate, matrix = self.population.roll_year(len(self.retailers))
@@ -490,23 +514,26 @@ class RetailMarket(mesa.Model):
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,
                               "reason": reason})
 
-    def unit_flows_between(self, after: int, until: int) -> np.ndarray:
+    def unit_flows_between(self, after: int, until: int, by_category: bool = False) -> np.ndarray:
         """Openings and closures of the weeks after ``after`` up to ``until``, as one table: (opening,
-        closure) × (chain, independent) × location type × town."""
-        total = np.zeros((2, 2, len(ZONE_CODE), self.region.n_towns), dtype=np.int64)
+        closure) × (chain, independent) × location type × town, and × category of the retailer that
+        opened or closed when ``by_category``."""
+        total = np.zeros((2, 2, len(ZONE_CODE), self.region.n_towns, len(self.categories)), dtype=np.int64)
         for w, flows in self.unit_flows.items():
             if after < w <= until:
                 total += flows
-        return total
+        return total if by_category else total.sum(axis=-1)
 
     def _count_unit_flow(self, store: Store, opening: bool) -> None:
         """This week's openings and closures, as a table: (opening, closure) × (chain, independent) ×
-        location type × town."""
+        location type × town × category of the retailer."""
         region = self.region
         if self.week not in self.unit_flows:
-            self.unit_flows[self.week] = np.zeros((2, 2, len(ZONE_CODE), region.n_towns), dtype=np.int64)
+            self.unit_flows[self.week] = np.zeros((2, 2, len(ZONE_CODE), region.n_towns, len(self.categories)),
+                                                  dtype=np.int64)
         self.unit_flows[self.week][0 if opening else 1, int(store.retailer.independent),
-                                   int(region.site_zone[store.site]), int(region.site_town[store.site])] += 1
+                                   int(region.site_zone[store.site]), int(region.site_town[store.site]),
+                                   int(self.retailer_category[store.retailer.index])] += 1
 
     @one_thread_when_small
     def _update_store_geography(self, events=None, refresh: bool = True) -> None:
@@ -670,6 +697,17 @@ class RetailMarket(mesa.Model):
             return self.retailer_names.index(name)
         except ValueError:
             raise KeyError(f"no retailer {name!r}; retailers: {', '.join(self.retailer_names)}") from None
+
+    def site_occupants(self) -> tuple[np.ndarray, np.ndarray]:
+        """For every site, the category of its open store (−1: none) and whether it is an independent's."""
+        kind = np.full(self.region.n_sites, -1, dtype=np.int64)
+        independent = np.zeros(self.region.n_sites, dtype=bool)
+        sites = np.flatnonzero(self.site_store >= 0)
+        if len(sites):
+            owners = [self.stores[slot].retailer for slot in self.site_store[sites]]
+            kind[sites] = self.retailer_category[[r.index for r in owners]]
+            independent[sites] = [r.independent for r in owners]
+        return kind, independent
 
     def closures_and_events(self) -> list[dict[str, Any]]:
         """Store closures and strategy events in time order, for events.csv."""

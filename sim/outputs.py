@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from sim import __version__
@@ -38,7 +39,8 @@ OUTPUT_MARK = ".retailsim.json"
 
 KNOWN_FILES = {
     "run": frozenset({"metrics.parquet", "metrics.csv", "summary.json", "dashboard.png", "scenario.toml",
-                      "switching.csv", "flows.csv", "events.csv", "vacancy_by_town.csv", "map.png"}),
+                      "switching.csv", "flows.csv", "events.csv", "vacancy_by_town.csv", "vacancy_by_category.csv",
+                      "map.png"}),
     "compare": frozenset({"runs.csv", "differences.csv", "report.md", "figure.png"}),
     "experiment": frozenset({"runs.csv", "summary.csv", "report.md", "figure.png"}),
 }
@@ -252,6 +254,7 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
             ("vacancy_by_town.csv", model.town_records,
              ["week", "town", "n_sites", "n_vacant", "vacancy_rate", "vacancy_rate_floor", "n_occupied",
               "n_converted", "n_persistent_vacant", "n_openings", "n_closures"]),
+            ("vacancy_by_category.csv", model.category_records, CATEGORY_RECORD_COLUMNS),
         ):
             pd.DataFrame.from_records(records, columns=columns).to_csv(tmp / name, index=False)
         (tmp / "scenario.toml").write_text(
@@ -262,6 +265,12 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
             dashboard(model, frame, tmp / "dashboard.png")
             map_figure(model, tmp / "map.png")
     return summary
+
+
+CATEGORY_RECORD_COLUMNS = ["week", "category", "n_occupied", "n_occupied_independent", "n_vacant",
+                           "n_persistent_vacant", "n_converted", "n_openings", "n_closures"]
+"""vacancy_by_category.csv: each quarter and category, the units its stores occupy, the vacant, persistent
+and converted units it was the last occupant of, and its openings and closures since the last quarter."""
 
 
 # ---- final-year figures as one record ----------------------------------------------
@@ -302,8 +311,11 @@ def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     colours = _retailer_colours(model)
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
-    fig.subplots_adjust(left=0.05, right=0.93, bottom=0.07, top=0.9, wspace=0.25, hspace=0.35)
+    high_street = model.config.independents.enabled or model.config.property.enabled
+    # with the high street on, a third row for a planner: the yearly flows, by trade, and the stock of units
+    fig, axes = plt.subplots(3 if high_street else 2, 3, figsize=(16, 13.5 if high_street else 9))
+    fig.subplots_adjust(left=0.05, right=0.93, bottom=0.05 if high_street else 0.07,
+                        top=0.93 if high_street else 0.9, wspace=0.25, hspace=0.35)
     fig.suptitle(f"{model.config.name} — seed {model.seed}, {model.population.n:,} consumers, "
                  f"{model.week} weeks", fontsize=14)
     years = frame["week"] / 52.0
@@ -368,6 +380,10 @@ def dashboard(model: RetailMarket, frame: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize=8, loc="upper left")
 
     site_map(model, axes[1, 2], colours)
+    if high_street:
+        flows_panel(model, axes[2, 0])
+        flows_by_group_panel(model, axes[2, 1])
+        units_panel(model, axes[2, 2])
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -379,44 +395,255 @@ def map_figure(model: RetailMarket, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 7))
-    fig.subplots_adjust(left=0.08, right=0.78, bottom=0.08, top=0.93)
-    site_map(model, ax)
+    window = _largest_centre(model)
+    if window is None:
+        fig, ax = plt.subplots(figsize=(8, 7))
+        fig.subplots_adjust(left=0.08, right=0.78, bottom=0.08, top=0.93)
+        site_map(model, ax)
+    else:  # the region, and its largest town centre close up, where the units crowd together
+        fig, (ax, zoom) = plt.subplots(1, 2, figsize=(15, 7))
+        fig.subplots_adjust(left=0.05, right=0.98, bottom=0.08, top=0.93, wspace=0.42)
+        site_map(model, ax)
+        site_map(model, zoom, window=window)
+        x0, x1, y0, y1 = window
+        ax.add_patch(_rectangle((x0, y0), x1 - x0, y1 - y0))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None) -> None:
-    """Sites at the current week: coloured by occupant, vacant ones as open grey squares."""
+def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None,
+             window: tuple[float, float, float, float] | None = None) -> None:
+    """Sites at the current week: vacant ones as open grey squares, those empty 2+ years edged red, converted
+    ones as crosses; occupied ones coloured by occupant, or with several categories coloured by category,
+    chains' stores as diamonds and independents' as circles (so the legend stays short). ``window``
+    (x0, x1, y0, y1, km) zooms in: a town centre's units stand close together."""
     colours = colours or _retailer_colours(model)
-    region, pop = model.region, model.population
+    region, pop, prop = model.region, model.population, model.property
     sample = model.streams.sample.choice(pop.n, size=min(pop.n, 4000), replace=False) if pop.n else []
     ax.scatter(pop.home_x[sample], pop.home_y[sample], s=1, color="0.8", zorder=1, label="homes (sample)")
-    size = 10 + region.site_area_m2 / 25.0
-    vacant = model.property.vacant()
-    ax.scatter(region.site_x[vacant], region.site_y[vacant], s=size[vacant], facecolors="none",
+    size = (10 + region.site_area_m2 / 25.0) * (3.0 if window is not None else 1.0)  # close up, larger
+    vacant = prop.vacant()
+    persistent = prop.persistent(model.week)
+    recent = vacant & ~persistent
+    ax.scatter(region.site_x[recent], region.site_y[recent], s=size[recent], facecolors="none",
                edgecolors="0.4", marker="s", zorder=2, label="vacant")
-    converted = ~model.property.in_use
+    if persistent.any():
+        ax.scatter(region.site_x[persistent], region.site_y[persistent], s=size[persistent], facecolors="none",
+                   edgecolors="tab:red", linewidths=1.2, marker="s", zorder=4,  # above the stores: they must show
+                   label=f"vacant {prop.cfg.persistent_vacancy_years:g}+ years")
+    converted = ~prop.in_use
     if converted.any():
-        ax.scatter(region.site_x[converted], region.site_y[converted], s=size[converted], color="0.6", marker="x",
-                   zorder=2, label="converted")
-    for r in model.retailers[:model.n_listed]:
-        sites = [s.site for s in r.open_stores]
-        if sites:
-            ax.scatter(region.site_x[sites], region.site_y[sites], s=size[sites], color=colours[r.name],
-                       edgecolors="black", linewidths=0.5, zorder=3, label=r.name)
-    if model.demography is not None:
-        sites = [s.site for r in model.demography.members for s in r.open_stores]
-        if sites:
-            ax.scatter(region.site_x[sites], region.site_y[sites], s=size[sites], color=colours[INDEPENDENTS],
-                       edgecolors="black", linewidths=0.5, zorder=3, label=INDEPENDENTS)
-    ax.set_xlim(0, region.width_km)
-    ax.set_ylim(0, region.height_km)
+        ax.scatter(region.site_x[converted], region.site_y[converted], s=size[converted], color="0.15", marker="x",
+                   linewidths=1.2, zorder=2, label="converted")
+    extra_handles: tuple[list, list] = ([], [])
+    if len(model.categories) > 1:
+        extra_handles = _occupants_by_category(model, ax, size)
+    else:
+        for r in model.retailers[:model.n_listed]:
+            sites = [s.site for s in r.open_stores]
+            if sites:
+                ax.scatter(region.site_x[sites], region.site_y[sites], s=size[sites], color=colours[r.name],
+                           edgecolors="black", linewidths=0.5, zorder=3, label=r.name)
+        if model.demography is not None:
+            sites = [s.site for r in model.demography.members for s in r.open_stores]
+            if sites:
+                ax.scatter(region.site_x[sites], region.site_y[sites], s=size[sites], color=colours[INDEPENDENTS],
+                           edgecolors="black", linewidths=0.5, zorder=3, label=INDEPENDENTS)
+    x0, x1, y0, y1 = window or (0, region.width_km, 0, region.height_km)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
-    ax.set_title(f"Sites at week {model.week}: {vacant.sum()} of {int(model.property.in_use.sum())} vacant",
-                 fontsize=11)
+    if window is not None:
+        inside = ((region.site_x >= x0) & (region.site_x <= x1) & (region.site_y >= y0) & (region.site_y <= y1)
+                  & prop.in_use)
+        ax.set_title(f"The centre of the largest town: {int((vacant & inside).sum())} of {int(inside.sum())} "
+                     f"units vacant", fontsize=11)
+        ax.set_xlabel("km")
+        return
+    extra = [f"{persistent.sum()} for {prop.cfg.persistent_vacancy_years:g}+ years"] if persistent.any() else []
+    extra += [f"{converted.sum()} converted"] if converted.any() else []
+    ax.set_title(f"Sites at week {model.week}: {vacant.sum()} of {int(prop.in_use.sum())} vacant"
+                 + (f" ({', '.join(extra)})" if extra else ""), fontsize=11)
     ax.set_xlabel("km")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=0.6, borderaxespad=0)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles + extra_handles[0], labels + extra_handles[1], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), markerscale=0.6, borderaxespad=0)
+
+
+def _largest_centre(model: RetailMarket) -> tuple[float, float, float, float] | None:
+    """A square around the centre and shopping-centre units of the town with most units (km), or None in a
+    region small enough to read whole (one town, or few units)."""
+    region = model.region
+    if region.n_towns < 2 or region.n_sites < 200:
+        return None
+    town = int(np.argmax(np.bincount(region.site_town, minlength=region.n_towns)))
+    central = (region.site_town == town) & np.isin(region.site_zone, [ZONES.index("centre"),
+                                                                       ZONES.index("shopping_centre")])
+    if central.sum() < 5:
+        return None
+    x, y = region.site_x[central], region.site_y[central]
+    cx, cy = float(np.median(x)), float(np.median(y))
+    half = max(float(np.quantile(np.hypot(x - cx, y - cy), 0.9)) * 1.1, 0.5)
+    return cx - half, cx + half, cy - half, cy + half
+
+
+def _rectangle(corner, width, height):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(corner, width, height, fill=False, edgecolor="black", lw=1, ls="--", zorder=5)
+
+
+def _occupants_by_category(model: RetailMarket, ax, size) -> tuple[list, list]:
+    """Occupied sites coloured by their store's category, chains' as diamonds and independents' as circles;
+    returns the legend's entries: each category once and each shape once."""
+    from matplotlib.lines import Line2D
+
+    region = model.region
+    kind, independent = model.site_occupants()
+    palette = category_colours(model)
+    for c, cat in enumerate(model.categories):
+        for ind, marker in ((False, "D"), (True, "o")):
+            sites = np.flatnonzero((kind == c) & (independent == ind))
+            if len(sites):
+                ax.scatter(region.site_x[sites], region.site_y[sites], s=size[sites] * (0.7 if not ind else 1.0),
+                           color=palette[cat.config.name], marker=marker, edgecolors="black", linewidths=0.5,
+                           zorder=3)
+    handles, labels = [], []
+    shape = {"markersize": 9, "markeredgecolor": "black", "markeredgewidth": 0.5, "ls": "none"}
+    for cat in model.categories:
+        handles.append(Line2D([], [], marker="o", color=palette[cat.config.name], **shape))
+        labels.append(cat.config.name)
+    handles += [Line2D([], [], marker="D", color="white", **shape), Line2D([], [], marker="o", color="white", **shape)]
+    labels += ["chain store", "independent"]
+    return handles, labels
+
+
+def category_colours(model: RetailMarket) -> dict[str, Any]:
+    """A colour per category, from a palette apart from the retailers' (tab10)."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["Dark2"]
+    return {cat.config.name: cmap(c % 8) for c, cat in enumerate(model.categories)}
+
+
+def yearly_flows(model: RetailMarket) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Openings and closures per 100 units in retail use per year, for each year of the run (the last one
+    annualised if shorter): (years, their ends in weeks) and the table (year, opening/closure, chain/independent,
+    location type, town, category)."""
+    weeks = model.week
+    n_years = max(int(np.ceil(weeks / 52)), 1)
+    ends = np.minimum(np.arange(1, n_years + 1) * 52, weeks)
+    starts = np.arange(n_years) * 52
+    prop = model.property
+    rates = []
+    for a, b in zip(starts, ends, strict=True):
+        # units in retail use at the year's end: those never converted or converted after it
+        units = int(((prop.converted_week < 0) | (prop.converted_week > b)).sum())
+        length = max(b - a, 1) / 52.0
+        rates.append(100.0 * model.unit_flows_between(int(a), int(b), by_category=True) / max(units, 1) / length)
+    return np.arange(1, n_years + 1), ends, np.array(rates)
+
+
+def flows_panel(model: RetailMarket, ax) -> None:
+    """Openings and closures per 100 units a year, each year, chains' and independents' stacked, and the net."""
+    years, _, rates = yearly_flows(model)
+    width = 0.38
+    colour = {(0, 0): "tab:green", (0, 1): "#a6d96a", (1, 0): "tab:red", (1, 1): "#f4a582"}
+    for k, (verb, shift) in enumerate((("openings", -width / 2), ("closures", width / 2))):
+        bottom = np.zeros(len(years))
+        for g, group in enumerate(("chains", "independents")):
+            value = rates[:, k, g].sum(axis=(1, 2, 3))
+            ax.bar(years + shift, value, width, bottom=bottom, color=colour[(k, g)], label=f"{verb}: {group}")
+            bottom += value
+    net = rates[:, 0].sum(axis=(1, 2, 3, 4)) - rates[:, 1].sum(axis=(1, 2, 3, 4))
+    ax.plot(years, net, color="black", marker="o", lw=1.5, label="net change")
+    ax.axhline(0, color="black", lw=0.5)
+    top = max(rates[:, 0].sum(axis=(1, 2, 3, 4)).max(), rates[:, 1].sum(axis=(1, 2, 3, 4)).max(), 1.0)
+    ax.set_ylim(min(net.min() * 1.15, 0), top * 1.45)  # room for the legend above the bars
+    _style(ax, "Openings and closures", "per 100 units a year")
+    ax.set_xticks(years)
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
+
+
+def flows_by_group_panel(model: RetailMarket, ax) -> None:
+    """Openings (dashed) and closures (solid) per 100 units a year, by trade; with one trade, by location type."""
+    years, _, rates = yearly_flows(model)
+    if len(model.categories) > 1:
+        palette = category_colours(model)
+        groups = [(cat.config.name, palette[cat.config.name], rates[..., c].sum(axis=(2, 3, 4)))
+                  for c, cat in enumerate(model.categories)]
+        title = "Openings and closures by trade"
+    else:
+        cmap = _colormap("Set1")
+        groups = [(z, cmap(i), rates[:, :, :, ZONES.index(z)].sum(axis=(2, 3, 4)))
+                  for i, z in enumerate(ZONES) if (model.region.site_zone == ZONES.index(z)).any()]
+        title = "Openings and closures by location type"
+    for name, colour, value in groups:
+        ax.plot(years, value[:, 1], color=colour, lw=2, marker="o", label=name)
+        ax.plot(years, value[:, 0], color=colour, lw=1.2, ls="--", marker=".")
+    ax.plot([], [], color="0.3", lw=2, label="closures (solid)")
+    ax.plot([], [], color="0.3", lw=1.2, ls="--", label="openings (dashed)")
+    _style(ax, title, "per 100 units a year")
+    ax.set_xticks(years)
+    top = max([float(np.max(value)) for _, _, value in groups] + [1.0])
+    ax.set_ylim(0, top * 1.45)  # room for the legend above the lines
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
+
+
+def units_panel(model: RetailMarket, ax) -> None:
+    """Every quarter, the units by what holds them: occupied by each trade, vacant by the trade of their last
+    occupant (pale), vacant and never occupied, converted; as % of all units."""
+    from sim.model import NEVER_OCCUPIED
+
+    records = pd.DataFrame.from_records(model.category_records, columns=CATEGORY_RECORD_COLUMNS)
+    if records.empty:
+        _style(ax, "Units", "% of units")
+        return
+    n_sites = model.region.n_sites
+    table = records.pivot(index="week", columns="category")
+    x = table.index.to_numpy() / 52.0
+    names = [cat.config.name for cat in model.categories]
+    several = len(names) > 1
+    palette = category_colours(model) if several else {names[0]: "tab:blue"}
+    layers, colours, labels = [], [], []
+    for name in names:
+        layers.append(table["n_occupied", name])
+        colours.append(palette[name])
+        labels.append(name if several else "occupied")
+    for name in names:
+        layers.append(table["n_vacant", name])
+        colours.append((*_rgb(palette[name]), 0.35))
+        labels.append(f"vacant, last {name}" if several else "vacant")
+    layers += [table["n_vacant", NEVER_OCCUPIED], table["n_converted"].sum(axis=1)]
+    colours += ["0.92", "0.45"]
+    labels += ["vacant, never occupied", "converted"]
+    shares = np.array([100.0 * np.asarray(v, dtype=float) / n_sites for v in layers])
+    ax.stackplot(x, *shares, colors=colours, edgecolor="white", linewidth=0.3)
+    # each band named where it is widest (a legend would cover the bands)
+    tops = np.cumsum(shares, axis=0)
+    for i, label in enumerate(labels):
+        j = int(np.argmax(shares[i]))
+        if shares[i, j] >= 4.5:  # a thin band's colour says what it is
+            left = j < len(x) / 2
+            ax.annotate(label, (x[j], tops[i, j] - shares[i, j] / 2), xytext=(4 if left else -4, 0),
+                        textcoords="offset points", fontsize=7.5, va="center", ha="left" if left else "right",
+                        color="white" if i < len(names) or i == len(labels) - 1 else "black")
+    _style(ax, "Units by trade: occupied (solid), vacant by last occupant (pale)" if several else "Units",
+           "% of units")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(x[0], x[-1])
+
+
+def _colormap(name: str):
+    import matplotlib
+
+    return matplotlib.colormaps[name]
+
+
+def _rgb(colour) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(colour)
 
 
 def _rolling(rows: pd.DataFrame, cols: list[str], weeks: int = 13) -> pd.DataFrame:

@@ -13,7 +13,9 @@ With ``property.enabled`` two things are added:
   probability ``p_conversion_year`` (to homes or offices); it is then neither occupied nor vacant.
 
 Every unit is at any time occupied, vacant or converted; the quarterly records in
-``RetailMarket.town_records`` count all three, and the openings and closures between them.
+``RetailMarket.town_records`` count all three, and the openings and closures between them. Each unit
+remembers the category of its last store (``last_category``), so ``RetailMarket.category_records`` can
+say which trade the empty units were in.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class PropertyMarket:
         self.in_use = np.ones(n, dtype=bool)  # in retail use; False once converted
         self.vacant_since = np.full(n, NOT_VACANT, dtype=np.int32)  # week the unit last fell vacant
         self.converted_week = np.full(n, -1, dtype=np.int32)
+        # category of the last store on each unit (−1: never occupied); a planner reads what trade an empty
+        # unit was in, and whether the units a trade leaves find another occupant
+        self.last_category = np.full(n, -1, dtype=np.int16)
         self.reference_rent = region.site_rent_eur_m2_year.astype(float).copy()  # asked afresh after a closure
         charge = model.config.region.service_charge_eur_m2_year
         self.service_charge = np.array([charge.get(z, 0.0) for z in ZONES], dtype=float)[region.site_zone]
@@ -57,7 +62,9 @@ class PropertyMarket:
         self.vacant_since[self.model.site_store < 0] = week
 
     def opened(self, site: int) -> None:
+        m = self.model
         self.vacant_since[site] = NOT_VACANT
+        self.last_category[site] = m.retailer_category[m.stores[m.site_store[site]].retailer.index]
 
     def closed(self, site: int, week: int) -> float:
         """A unit falls vacant; returns the asking rent its landlord starts afresh from."""

@@ -30,9 +30,12 @@ def run_dir(tmp_path_factory):
 def test_run_writes_the_output_contract(run_dir):
     names = {p.name for p in run_dir.iterdir()}
     assert {"metrics.parquet", "metrics.csv", "summary.json", "dashboard.png", "scenario.toml", "switching.csv",
-            "flows.csv", "events.csv", "vacancy_by_town.csv", "map.png"} <= names
+            "flows.csv", "events.csv", "vacancy_by_town.csv", "vacancy_by_category.csv", "map.png"} <= names
     towns = pd.read_csv(run_dir / "vacancy_by_town.csv")
     assert set(towns["week"]) == {13, 26, 39, 52} and towns["vacancy_rate"].between(0, 1).all()
+    trades = pd.read_csv(run_dir / "vacancy_by_category.csv")
+    assert (trades.groupby("week")[["n_occupied", "n_vacant", "n_converted"]].sum().sum(axis=1)
+            == towns.groupby("week")["n_sites"].sum()).all()  # every unit counted once, by trade as by town
     flows = pd.read_csv(run_dir / "flows.csv")
     assert (flows["n_purchases"] > 0).all() and (flows["from"] != flows["to"]).all()
     summary = json.loads((run_dir / "summary.json").read_text())
