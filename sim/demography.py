@@ -38,6 +38,7 @@ import numpy as np
 from sim.consumers import SLOT_FIELDS
 from sim.property import p_per_review
 from sim.scenario import EntrantTemplate, RetailerConfig
+from sim.stores import running_costs
 from sim.town import ZONE_CODE
 
 if TYPE_CHECKING:
@@ -167,8 +168,9 @@ class Demography:
         going = {int(c): self._going_rate(int(c)) for c in np.unique(self.template_category[kinds])}
         # each values the units open to it; the units two or more want most are contested
         options = [self._options(cfg.templates[t], int(town)) for t, town in zip(kinds, towns, strict=True)]
-        best = [int(u[np.argmax(self._gain(u, mk, going[int(self.template_category[t])]))])
-                for u, mk, t in zip(options, markups, kinds, strict=True) if len(u)]
+        trades = [int(self.template_category[t]) for t in kinds]
+        best = [int(u[np.argmax(self._gain(u, mk, going[c], c))])
+                for u, mk, c in zip(options, markups, trades, strict=True) if len(u)]
         wanted, n_wanting = np.unique(np.array(best, dtype=np.intp), return_counts=True)
         m.property.contest(wanted[n_wanting >= 2])
         taken: set[int] = set()
@@ -180,7 +182,8 @@ class Demography:
             units = units[~np.isin(units, list(taken))] if taken else units
             if len(units) == 0:
                 continue
-            gain = self._gain(units, markups[j], going[int(self.template_category[kinds[j]])])
+            trade = int(self.template_category[kinds[j]])
+            gain = self._gain(units, markups[j], going[trade], trade)
             i = int(np.argmax(gain))
             if gain[i] <= 0:
                 continue
@@ -251,10 +254,10 @@ class Demography:
         density[np.isnan(density)] = float(np.median(per_m2))
         return {"density": density, "foot": foot}
 
-    def _gain(self, units: np.ndarray, markup: float, going: dict[str, np.ndarray]) -> np.ndarray:
-        """Expected yearly contribution of a shop on each unit, less the hurdle on its costs (€): the
+    def _gain(self, units: np.ndarray, markup: float, going: dict[str, np.ndarray], category: int) -> np.ndarray:
+        """Expected yearly contribution of a shop of ``category`` on each unit, less the hurdle on its costs (€): the
         going sales density × the unit's floor area, scaled by its footfall against the neighbours'."""
-        m, scfg = self.model, self.model.config.stores
+        m = self.model
         region = m.region
         zone, town = region.site_zone[units], region.site_town[units]
         density = going["density"][zone, town]
@@ -264,8 +267,8 @@ class Demography:
         footfall = m.site_footfall[units]
         sales = density * area * np.clip(footfall / going["foot"][zone, town], 0.5, 1.5)
         margin = sales * markup / (1 + markup)
-        costs = (area * (m.asking_rent[units] + m.property.service_charge[units] + scfg.staff_eur_m2_year)
-                 + scfg.fixed_eur_year)
+        staff_m2, fixed_year = running_costs(m, category)
+        costs = (area * (m.asking_rent[units] + m.property.service_charge[units] + staff_m2) + fixed_year)
         return np.nan_to_num(margin - costs * (1 + self.cfg.entry_hurdle), nan=-np.inf)
 
     # ---- identities -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sim.retailers import Retailer
 from sim.scenario import CategoryConfig, Scenario, from_flat
 from sim.settle import WeekTotals, settle_numpy
 from sim.slots import Flows, wallet_sums
-from sim.stores import Store
+from sim.stores import Store, running_costs
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
 from sim.threads import one_thread_when_small
@@ -341,8 +341,9 @@ class RetailMarket(mesa.Model):
             site_area = region.site_area_m2[free]
             sales = sales_per_demand * self._local_demand(free) * np.clip(footfall[free] / own_foot, 0.25, 2.0)
             margin = sales * r.markup / (1 + r.markup)
-            costs = (site_area * (self.asking_rent[free] + self.property.service_charge[free] + cfg.staff_eur_m2_year)
-                     + cfg.fixed_eur_year)
+            staff_m2, fixed_year = running_costs(self, int(self.retailer_category[r.index]))
+            costs = (site_area * (self.asking_rent[free] + self.property.service_charge[free] + staff_m2)
+                     + fixed_year)
             gain = margin - costs - cfg.entry_hurdle * costs
             best = int(np.argmax(gain))
             if gain[best] > 0:

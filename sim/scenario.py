@@ -552,6 +552,19 @@ class CategoryConfig(_Section):
         "from another takes her weakest slot of the category. Shoppers use about three food stores regularly "
         "(Verdict 2007; data/shopper_switching_loyalty_literature.csv).",
     )
+    staff_eur_m2_year: float | None = Field(
+        None, ge=0, le=20_000, description="Staff cost per m² of floor of this category's stores (€ per year); "
+        "unset: stores.staff_eur_m2_year. No trade-level source has been found yet: ONS's Annual Business Survey "
+        "employment costs by SIC class (47.11, 47.7x, 56.10, 96.02) are not in the stored pages, and the inputs "
+        "of a derivation that are (jobs per convenience store from ACS, the National Living Wage, listed retailers' "
+        "staff costs as a share of sales from Retail Week; data/uk_store_staff_inputs_reported.csv) lack hours "
+        "worked per job and sales per m² by trade, so no shipped scenario sets it.",
+    )
+    fixed_eur_year: float | None = Field(
+        None, ge=0, le=1e8, description="Fixed cost of running one of this category's stores (€ per year); unset: "
+        "stores.fixed_eur_year. No trade-level source has been found yet (data/uk_store_staff_inputs_reported.csv "
+        "says what was looked for), so no shipped scenario sets it.",
+    )
 
 
 class RetailerConfig(_Section):

@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from sim.retailers import Retailer
 
 
+def running_costs(model: RetailMarket, category: int) -> tuple[float, float]:
+    """Staff cost per m² of floor and fixed cost of a store of ``category`` (€ per year): the category's own
+    where its [[categories]] table sets them, else the stores' defaults. The one home of these two costs:
+    stores pay them each week and would-be entrants, chains and independents alike, count them."""
+    default, trade = model.config.stores, model.categories[category].config
+    staff = default.staff_eur_m2_year if trade.staff_eur_m2_year is None else trade.staff_eur_m2_year
+    fixed = default.fixed_eur_year if trade.fixed_eur_year is None else trade.fixed_eur_year
+    return staff, fixed
+
+
 class Store(mesa.Agent):
     """A store on a site. Books weekly revenue, cost of goods, rent, staff and fixed costs."""
 
@@ -53,14 +63,14 @@ class Store(mesa.Agent):
             self.weekly_revenue.append(revenue)
 
     def pay_running_costs(self) -> None:
-        cfg = self.model.config.stores
+        staff_m2, fixed_year = running_costs(self.model, int(self.model.retailer_category[self.retailer.index]))
         full_rent = self.floor_area_m2 * self.rent_eur_m2_year / 52.0
         relief = full_rent * self.model.municipality.relieved_share(self)  # the town pays this part
         self.model.municipality.accounts.rent_relief += relief
         # the service charge is booked with rent (the cost of occupying the unit); the town relieves rent only
         rent = full_rent - relief + self.floor_area_m2 * self.service_eur_m2_year / 52.0
-        staff = self.floor_area_m2 * cfg.staff_eur_m2_year / 52.0
-        fixed = cfg.fixed_eur_year / 52.0
+        staff = self.floor_area_m2 * staff_m2 / 52.0
+        fixed = fixed_year / 52.0
         acc = self.retailer.accounts
         acc.rent += rent
         acc.staff += staff
