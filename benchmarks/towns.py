@@ -27,7 +27,8 @@ TOWNS = {
 
 
 def town_scenario(name: str, n_consumers: int, weeks: int = 520, seed: int = 1) -> Scenario:
-    """The chains world (scenarios/chains.toml), or a real-scale town or region built on it, with ``n_consumers`` and ``weeks``."""
+    """The chains world (scenarios/chains.toml), or a real-scale town or region built on it, with
+    ``n_consumers`` and ``weeks``."""
     base = load(ROOT / "scenarios" / "chains.toml")
     if name == "chains":
         return base.with_overrides({"consumers.n": n_consumers, "steps": weeks})
