@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/bench_scale.py --towns region300 --sizes 1000000 --profile 5
 
 Towns (``benchmarks/towns.py``): the chains world (scenarios/chains.toml: 4 retailers on 28
-sites, the first stage's baseline), a town of 40 retailers on 400 sites and a region of 300 retailers (20 chains, 280 independents) on
-1,500 sites. Each town and size runs in a fresh process: build time, run time for the
+sites, the first stage's baseline), a town of 40 retailers on 400 sites and a region of 300
+retailers (20 chains, 280 independents) on 1,500 sites. Each town and size runs in a fresh process: build time, run time for the
 whole horizon, consumer-steps per second (whole weekly step: choice, settlement,
 strategies, reviews, metrics) and peak memory (resident set) of the model. In the same
 process, the plain Mesa per-agent reference (``sim.reference``: one Agent per consumer,
