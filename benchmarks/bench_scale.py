@@ -6,8 +6,8 @@
 
 Towns (``benchmarks/towns.py``): the chains world (scenarios/chains.toml: 4 retailers on 28
 sites, the first stage's baseline), a town of 40 retailers on 400 sites and a region of 300
-retailers (20 chains, 280 independents) on 1,500 sites. Each town and size runs in a fresh process: build time, run time for the
-whole horizon, consumer-steps per second (whole weekly step: choice, settlement,
+retailers (20 chains, 280 independents) on 1,500 sites. Each town and size runs in a fresh
+process: build time, run time for the whole horizon, consumer-steps per second (whole weekly step: choice, settlement,
 strategies, reviews, metrics) and peak memory (resident set) of the model. In the same
 process, the plain Mesa per-agent reference (``sim.reference``: one Agent per consumer,
 looking at every store) then makes the same weekly decision for a sample of the same
