@@ -342,7 +342,7 @@ def test_the_shipped_files_have_comment_lines_to_count():
     assert lines_of("exampleton_population.csv")[0].startswith("#")
 
 
-@pytest.mark.parametrize("number", [4, 6, 20])
+@pytest.mark.parametrize("number", [8, 10, 24, 327])  # the first data row (after 7 lines), ..., the last
 def test_a_bad_area_is_reported_on_its_own_line(tmp_path, capsys, number):
     def bad_area(line):
         fields = line.split(",")
@@ -371,7 +371,7 @@ def test_a_utf8_bom_is_read_as_excel_writes_it(tmp_path, capsys):
     path = town_with(tmp_path, sites=bom + (TOWN / "exampleton_sites.csv").read_bytes(),
                      population=bom + (TOWN / "exampleton_population.csv").read_bytes())
     code, out, err = run_cli(["validate", str(path)], capsys)
-    assert code == 0 and "29 sites" in out, err
+    assert code == 0 and "320 sites" in out, err
     no_comments = bom + b"".join(x.encode() for x in lines_of("exampleton_sites.csv")[2:])  # BOM before the header
     path = town_with(tmp_path, sites=no_comments)
     assert run_cli(["validate", str(path)], capsys)[0] == 0
@@ -379,13 +379,13 @@ def test_a_utf8_bom_is_read_as_excel_writes_it(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_a_windows_1252_file_is_one_line_naming_the_line(tmp_path, capsys, command):
-    data = with_line("exampleton_sites.csv", 7, lambda line: line.replace("Exampleton", "Exampléton"))
+    data = with_line("exampleton_sites.csv", 9, lambda line: line.replace("Exampleton", "Exampléton"))
     text = data.decode("utf-8").replace("m²", "m2").replace("€", "EUR")  # the comments in plain ASCII
     path = town_with(tmp_path, sites=text.encode("cp1252"))
     argv = ["validate", str(path)] if command == "validate" else ["run", str(path), "--out", str(tmp_path / "o"), *TINY]
     code, out, err = run_cli(argv, capsys)
     assert code == 2 and out == ""
-    assert "exampleton_sites.csv: line 7: not UTF-8 text" in one_line_error(err)
+    assert "exampleton_sites.csv: line 9: not UTF-8 text" in one_line_error(err)
     assert not (tmp_path / "o").exists()
 
 
@@ -399,7 +399,7 @@ def test_a_row_longer_than_the_header_is_refused(tmp_path, capsys):
 def test_occupants_beyond_n_stores_are_refused(tmp_path, capsys):
     # the shipped file names Discounter in 2 units; with n_stores = 1 the file would silently open 2
     path = town_with(tmp_path, changes={'name = "Discounter"\nstrategy = "mass"\ntaste = 0.2\nmarkup = 0.22\n'
-                                        'n_stores = 3': 'name = "Discounter"\nstrategy = "mass"\ntaste = 0.2\n'
+                                        'n_stores = 32': 'name = "Discounter"\nstrategy = "mass"\ntaste = 0.2\n'
                                         'markup = 0.22\nn_stores = 1'})
     line = validate_error(path, capsys)
     assert "'Discounter' occupies 2 units in the file but its n_stores is 1" in line and "column occupant" in line
@@ -426,11 +426,16 @@ def test_validate_reports_the_store_count_that_opens(tmp_path, capsys):
     from sim.model import RetailMarket
     from sim.scenario import load
 
-    code, out, _ = run_cli(["validate", str(SCENARIOS / "exampleton.toml")], capsys)
-    assert code == 0
-    reported = int(out.split(" stores on ")[0].rsplit(" ", 1)[1])
-    model = RetailMarket(load(SCENARIOS / "exampleton.toml").with_overrides({"steps": 1, "consumers.n": 200}), seed=1)
-    assert reported == int((model.site_store >= 0).sum())
+    for independents in (False, True):  # the retailers' stores, and with them the pool's first independents
+        code, out, _ = run_cli(["validate", str(SCENARIOS / "exampleton.toml"),
+                                "--set", f"independents.enabled={str(independents).lower()}"], capsys)
+        assert code == 0
+        reported = int(out.split(" stores on ")[0].rsplit(" ", 1)[1])
+        if independents:
+            reported += int(out.split(" trading at the start")[0].rsplit(" ", 1)[1])
+        model = RetailMarket(load(SCENARIOS / "exampleton.toml").with_overrides(
+            {"steps": 1, "consumers.n": 200, "independents.enabled": independents}), seed=1)
+        assert reported == int((model.site_store >= 0).sum())
 
 
 # ---- 5. a sweep's name cannot take its folder out of runs/sweeps/ ----------------------------------

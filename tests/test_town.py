@@ -18,7 +18,11 @@ def test_example_town_loads_and_runs():
     model = RetailMarket(scenario, seed=2)
     model.run()
     region = model.region
-    assert region.n_sites == 29 and set(region.town_names) == {"Exampleton", "Littlebury"}
+    assert region.n_sites == 320 and set(region.town_names) == {"Exampleton", "Littlebury"}
+    zones = [(region.town_names[t], region.zone_name(s)) for s, t in enumerate(region.site_town)]
+    assert {key: zones.count(key) for key in set(zones)} == {  # scripts/make_exampleton.py's mix
+        ("Exampleton", "centre"): 232, ("Exampleton", "shopping_centre"): 30, ("Exampleton", "neighbourhood"): 42,
+        ("Exampleton", "retail_park"): 8, ("Littlebury", "centre"): 8}
     occupied = {model.stores[slot].retailer.name for slot in model.site_store[model.site_store >= 0]}
     assert {"Grocer", "Discounter", "Deli"} <= occupied
     for site, occupant in enumerate(region.site_occupant):  # named occupants got their sites
@@ -83,9 +87,16 @@ def test_a_data_file_set_on_the_command_line_is_relative_to_the_scenario_file():
 
 
 def test_a_town_file_sets_how_many_stores_fit_not_the_generators_site_count():
-    scenario = load(SCENARIOS / "exampleton.toml", {"retailers.Discounter.n_stores": 24})  # 29 stores, 29 sites
+    scenario = load(SCENARIOS / "exampleton.toml", {"retailers.Discounter.n_stores": 285})  # 320 stores, 320 sites
     assert scenario.region.n_sites == 28  # the generator's setting, unused for a town from a file
     model = RetailMarket(scenario.with_overrides({"steps": 1, "consumers.n": 500}), seed=1)
     assert (model.site_store >= 0).all()
-    with pytest.raises(ScenarioError, match="29 sites but the retailers open 30 stores"):
-        load(SCENARIOS / "exampleton.toml", {"retailers.Discounter.n_stores": 25})
+    with pytest.raises(ScenarioError, match="320 sites but the retailers open 321 stores"):
+        load(SCENARIOS / "exampleton.toml", {"retailers.Discounter.n_stores": 286})
+
+
+def test_the_example_sites_file_is_what_its_script_writes():
+    from scripts.make_exampleton import SEED, build, render
+
+    shipped = (SCENARIOS / "towns" / "exampleton_sites.csv").read_text(encoding="utf-8")
+    assert render(build(np.random.default_rng(SEED))) == shipped  # run scripts/make_exampleton.py after editing it
