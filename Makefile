@@ -38,7 +38,7 @@ test: $(STAMP) browser
 app: $(STAMP)
 	$(BIN)/retailsim app scenarios/classroom.toml
 
-experiments: $(STAMP)  # every declared experiment, 20 replications each (fact 5: 40); about 32 minutes on 2 cores
+experiments: $(STAMP)  # every declared experiment, 20 replications each (highstreet_flows: 10 seeds); see the README for times
 	for e in $$(ls experiments/*.py | xargs -n1 basename | grep -v '^_' | sed 's/\.py$$//'); do \
 		$(BIN)/retailsim experiment $$e --quiet || exit 1; done
 

@@ -32,7 +32,7 @@ def measure(model):
         "n_closures_chain": float(sum(1 for c in model.closures if c["retailer"] in chains)),
         "n_converted": float((~in_use).sum()),
         "vacancy_rise": float(last["vacancy_rate"].iloc[-1] - first["vacancy_rate"].iloc[0]),
-        "closure_clustering": _clustering(model, initial_open),
+        "closure_clustering": _clustering(model),
         "closure_contagion": _contagion(model),
     }
     vacant_start = ~np.isin(np.arange(region.n_sites), initial_open)
@@ -77,10 +77,12 @@ def _contagion(model) -> float:
     return exposed[0] / exposed[1] - unexposed[0] / unexposed[1]
 
 
-def _clustering(model, initial_open) -> float:
-    """Mean distance from a closed site to the nearest other closed site, over the same for
-    as many sites drawn at random among the stores open at the start (below 1: clustered)."""
-    closed = np.array([c["site"] for c in model.closures])
+def _clustering(model) -> float:
+    """Mean distance from a unit that saw a closure to the nearest other such unit, over the same for
+    as many units drawn at random among those that ever held a store (below 1: clustered). Each unit
+    counts once, however often its shops closed (with churn a unit may close more than once)."""
+    closed = np.unique([c["site"] for c in model.closures])
+    traded = np.unique([s.site for s in model.stores])
     if len(closed) < 3:
         return float("nan")
     def nn(sites):
@@ -89,7 +91,7 @@ def _clustering(model, initial_open) -> float:
         return d.min(axis=1).mean()
 
     rng = np.random.default_rng(model.seed)
-    random = np.mean([nn(rng.choice(initial_open, len(closed), replace=False)) for _ in range(50)])
+    random = np.mean([nn(rng.choice(traded, len(closed), replace=False)) for _ in range(50)])
     return float(nn(closed) / random) if random > 0 else float("nan")
 
 
@@ -117,7 +119,8 @@ EXPERIMENT = Experiment(
         "vacancy_rise_centre": "vacancy rise: centres", "vacancy_rise_secondary": "vacancy rise: secondary zones",
         "secondary_minus_centre": "vacancy rise: secondary − centre zones",
         "small_minus_big_town": "vacancy rise: smaller towns − largest town",
-        "closure_clustering": "closure spacing vs random stores (< 100 %: clustered)",
+        "closure_clustering": "spacing of units that saw a closure vs random units that held a store "
+                              "(< 100 %: clustered)",
         "closure_contagion": "closures per 100 store-years after a neighbour closed − without",
     },
 )
@@ -145,7 +148,7 @@ def findings(frame):
                 *paired_difference(frame, "secondary_minus_centre", "fast online", "slow online"), expected_sign=+1),
         Finding("online growth raises vacancy more in the smaller towns than in the largest (fast − slow of the gap)",
                 *paired_difference(frame, "small_minus_big_town", "fast online", "slow online"), expected_sign=+1),
-        Finding("fast online: closures cluster (spacing of closed sites vs random stores − 1)",
+        Finding("fast online: closures cluster (spacing of closed units vs random units that held a store − 1)",
                 *[v - 1 for v in mean_ci(fast["closure_clustering"].to_numpy())], expected_sign=-1),
     ]
 
