@@ -431,11 +431,16 @@ def learn_numba(knowledge, fit, buyers, slots, channel, value_tier, rate_store, 
 
 
 def warm() -> None:
-    """Compile every kernel once (cached on disk), so that the first real run does not wait."""
+    """Compile every kernel once (cached on disk), so that the first real run does not wait: the
+    schema's default market, and the baseline region's categories, churn and property market
+    (two reviews, so that businesses open and close)."""
+    from sim.cli import default_scenario_path
     from sim.model import RetailMarket
+    from sim.scenario import load
 
-    model = RetailMarket(consumers_n=500, steps=14, engine="numba", seed=0)
-    model.run()
+    RetailMarket(consumers_n=500, steps=14, engine="numba", seed=0).run()
+    region = load(default_scenario_path(), {"consumers.n": 1000, "steps": 27, "engine": "numba"})
+    RetailMarket(region, seed=0).run()
 
 
 if __name__ == "__main__":
