@@ -58,7 +58,8 @@ _read_accounts = attrgetter(*ACCOUNT_FIELDS)
 
 def _read_books(m: RetailMarket) -> dict[str, np.ndarray]:
     """Every retailer's accounts this week as one array per field, with the derived sums (summed in the
-    order ``Accounts`` sums them, so the figures are those of its properties to the last bit)."""
+    order ``Accounts`` sums them, so the figures are those of its properties to the last bit), and the
+    open stores' owners and floor areas."""
     table = np.array([_read_accounts(r.accounts) for r in m.retailers], dtype=float).reshape(-1, len(ACCOUNT_FIELDS))
     books = {name: table[:, i] for i, name in enumerate(ACCOUNT_FIELDS)}
     books["revenue"] = books["revenue_store"] + books["revenue_online"]
@@ -68,6 +69,7 @@ def _read_books(m: RetailMarket) -> dict[str, np.ndarray]:
         costs += books[name]
     books["operating_costs"] = costs
     books["operating_profit"] = books["gross_profit"] - costs
+    books["open_owner"], books["open_area"] = _open_store_table(m)
     return books
 
 
@@ -154,14 +156,15 @@ def _open_store_table(m: RetailMarket) -> tuple[np.ndarray, np.ndarray]:
 @retailer_metric
 def n_stores_open(m):
     """Stores open at the end of the week."""
-    owner, _ = _open_store_table(m)
+    owner = _books(m)["open_owner"]
     return _per_retailer(m, np.bincount(owner, minlength=len(m.retailers)).astype(float))
 
 
 @retailer_metric
 def floor_area_m2(m):
     """Floor area of the open stores (m²)."""
-    owner, area = _open_store_table(m)
+    books = _books(m)
+    owner, area = books["open_owner"], books["open_area"]
     # areas are whole m², so the sum is exact in any order
     return _per_retailer(m, np.bincount(owner, weights=area, minlength=len(m.retailers)))
 

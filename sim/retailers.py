@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import reduce
+from operator import add
 from typing import TYPE_CHECKING
 
 import mesa
@@ -46,9 +48,9 @@ class Accounts:
 
     @property
     def operating_costs(self) -> float:
-        # summed left to right (not with sum(), which compensates since Python 3.12), as metrics._read_books does
-        return (self.rent + self.staff + self.store_fixed + self.online_fixed + self.delivery
-                + self.marketing + self.programme + self.it_data + self.levy + self.platform_fee)
+        # summed left to right in COST_FIELDS' order (not with sum(), which compensates since Python 3.12), as
+        # metrics._read_books sums the same fields over all retailers at once
+        return reduce(add, (getattr(self, name) for name in COST_FIELDS))
 
     @property
     def operating_profit(self) -> float:
@@ -60,7 +62,7 @@ class Accounts:
 
 ACCOUNT_FIELDS = tuple(f.name for f in fields(Accounts))
 _CLEARED = dict.fromkeys(ACCOUNT_FIELDS, 0.0)  # set in one go: clearing is weekly, per retailer
-# the operating costs, in the order Accounts.operating_costs sums them
+# the operating costs, in the order they are summed
 COST_FIELDS = ("rent", "staff", "store_fixed", "online_fixed", "delivery", "marketing", "programme", "it_data",
                "levy", "platform_fee")
 
