@@ -28,6 +28,9 @@ def measure(model):
         "online_share_end": float(last["revenue_online_eur"].sum() / last["revenue_eur"].sum()),
         "sales_per_m2_change": float(per_m2[per_m2.index > model.week - 52].mean()
                                      / per_m2[per_m2.index <= 52].mean() - 1),
+        # all stores' sales together: per m² is of the stores left open, which closures raise
+        "store_sales_change": float((last["revenue_eur"] - last["revenue_online_eur"]).sum()
+                                    / (first["revenue_eur"] - first["revenue_online_eur"]).sum() - 1),
         "n_closures": float(len(model.closures)),
         "n_closures_chain": float(sum(1 for c in model.closures if c["retailer"] in chains)),
         "n_converted": float((~in_use).sum()),
@@ -114,7 +117,8 @@ EXPERIMENT = Experiment(
     measure=measure,
     outcomes={
         "online_share_end": "online share, last year", "sales_per_m2_change": "store sales per m², change",
-        "n_closures": "stores closed (count)", "n_closures_chain": "chain stores closed (count)",
+        "store_sales_change": "all stores' sales, change", "n_closures": "stores closed (count)",
+        "n_closures_chain": "chain stores closed (count)",
         "n_converted": "units converted out of retail use (count)", "vacancy_rise": "vacancy rise",
         "vacancy_rise_centre": "vacancy rise: centres", "vacancy_rise_secondary": "vacancy rise: secondary zones",
         "secondary_minus_centre": "vacancy rise: secondary − centre zones",
@@ -133,6 +137,8 @@ def findings(frame):
     return [
         Finding("store sales per m²: fast − slow online",
                 *paired_difference(frame, "sales_per_m2_change", "fast online", "slow online"), expected_sign=-1),
+        Finding("all stores' sales: fast − slow online",
+                *paired_difference(frame, "store_sales_change", "fast online", "slow online"), expected_sign=-1),
         Finding("stores closed: fast − slow online",
                 *paired_difference(frame, "n_closures", "fast online", "slow online"), expected_sign=+1,
                 scale=1.0, unit=" stores"),

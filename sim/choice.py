@@ -1,14 +1,14 @@
 """The weekly choice kernel: pure functions on arrays, one call for all shoppers.
 
-Each shopper picks one option from her consideration set: up to ``Ks`` store options
-(her best stores by taste fit and access, one per retailer, each the retailer's store
-with the best footfall less travel cost for her) and up to ``Ko`` web shops (the online
-sellers that fit her taste best, usable once she has adopted online shopping). Store
-options come first, then web shops, each block in retailer order. Choice is
-multinomial logit on
+Each shopper picks one option from her consideration set: up to ``Ks`` store options (her
+best retailers by taste fit and access, each through its store with the best footfall less
+travel cost for her; a retailer's access is the logsum of its stores near her) and up to
+``Ko`` web shops (the online sellers that fit her taste best, usable once she has adopted
+online shopping). Store options come first, then web shops, each block in retailer order.
+Choice is multinomial logit on
 
     U = shared(r) − price_sens·rel_price(r)·[1 or online factor]
-        + (footfall of her store − travel_sens·distance)·[store]
+        + access(r)·[store]
         − online_friction·[online] + inertia·habit(r)·[1 or online factor]
         + Gumbel noise
 
@@ -264,7 +264,7 @@ class DenseInputs:
     """Every retailer's two options for a few consumers (columns), as the full logit sees them."""
 
     shared_utility: np.ndarray  # (R, S) taste fit + the strategy's extra utility
-    store_utility: np.ndarray  # (R, S) + access of her best store of r; −inf: r has no open store
+    store_utility: np.ndarray  # (R, S) + access of r's stores (a logsum); −inf: r has no open store
     rel_price: np.ndarray  # (R, S)
     sells_online: np.ndarray  # (R,)
     adopted: np.ndarray  # (S,)
@@ -276,7 +276,7 @@ class DenseInputs:
     online_price_sens_factor: float
     taste: np.ndarray  # (R, S) the parts, for explaining a choice: taste fit,
     extra: np.ndarray  # the strategy's extra utility,
-    access: np.ndarray  # and the access value of her best store (−inf: none)
+    access: np.ndarray  # and the access value of r's stores for her (−inf: none)
 
 
 def dense_option_utilities(x: DenseInputs) -> np.ndarray:
@@ -303,11 +303,14 @@ def dense_probabilities(x: DenseInputs) -> np.ndarray:
 
 def dense_inputs(model, ids: np.ndarray) -> DenseInputs:
     """Every retailer's two options for consumers ``ids``, worked out by brute force: each
-    retailer's best open store for her among all its stores, and its strategy's terms from her
+    retailer's stores for her (the logsum of all its open stores, her best one's value when
+``choice.chain_store_scale`` is 0), and its strategy's terms from her
     repertoire or, for a stranger, what it offers strangers. The yardstick of the sparse choice
     (with sets that hold everything they agree), and what the teaching app explains choices by."""
+    from sim.consideration import retailer_access_rows
     from sim.town import ZONE_CODE
 
+    scale = float(model.config.choice.chain_store_scale)
     ids = np.asarray(ids, dtype=np.intp)
     a = model.market_arrays()
     pop, region = model.population, model.region
@@ -329,7 +332,7 @@ def dense_inputs(model, ids: np.ndarray) -> DenseInputs:
             - pop.travel_sens[ids, None].astype(np.float64) * km
         if model._parking is not None:
             value -= model._parking[ids, None] * (region.site_zone[sites] == ZONE_CODE["centre"])[None, :]
-        access[:, r.index] = value.max(axis=1)
+        access[:, r.index] = retailer_access_rows(np.ascontiguousarray(value), scale)
     f8 = np.float64
     x_extra = extra.astype(f8)
     return DenseInputs(

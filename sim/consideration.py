@@ -1,12 +1,14 @@
 """Consideration sets: the few stores and web shops each consumer weighs in her weekly choice.
 
 A consumer does not weigh every store in a region: she considers a handful (Hauser &
-Wernerfelt 1990). Her store options are her best ``consideration_stores`` retailers by
-taste fit plus access value, each through its store with the best footfall less travel
-cost (and the town's parking charge) for her, found among her ``stores_scanned`` nearest
-open stores. Her web-shop options are the ``consideration_online`` online sellers that
-fit her taste best. Options are kept in retailer order, so that with sets that hold
-everything the choice is the full logit over every store and web shop, bit for bit.
+Wernerfelt 1990). Her store options are her best ``consideration_stores`` retailers by taste
+fit plus access value, found among her ``stores_scanned`` nearest open stores. A store's
+access value is its footfall less travel cost (and the town's parking charge) for her; a
+retailer's is the logsum of its scanned stores' (``choice.chain_store_scale``), so that each
+of a chain's stores near her counts, as in store-level choice models, and she shops at its
+best one. Her web-shop options are the ``consideration_online`` online sellers that fit her
+taste best. Options are kept in retailer order, so that with sets that hold everything the
+choice is the full logit over every store and web shop, bit for bit.
 
 Footfall changes with every opening and closure, but only near it (unless the densest
 cluster itself changes, which moves everyone's), so after an event only the consumers
@@ -103,9 +105,38 @@ def _k_nearest(qx, qy, rows, sx, sy, start, order, x0, y0, cell, nx, ny, k, out)
                 out[j, t] = bi[t]
 
 
+@njit(cache=True)
+def retailer_access(value, owner, r, best, scale):
+    """What retailer ``r``'s stores among her scanned ones are worth to her together: the logsum
+    ``best + scale·ln Σ exp((value − best) / scale)`` over the columns ``owner`` gives to r, summed in
+    column order; ``best`` (her best store's value) when ``scale`` is 0 or r has one store there."""
+    if scale <= 0.0:
+        return best
+    total = 0.0
+    for col in range(value.shape[0]):
+        if owner[col] == r:
+            total += np.exp((value[col] - best) / scale)
+    return best + scale * np.log(total)
+
+
+@njit(cache=True)
+def retailer_access_rows(value, scale):
+    """``retailer_access`` of one retailer for each row of ``value`` (consumers × its stores, in the
+    order they opened): the yardstick's form, with the same arithmetic as the consideration sets'."""
+    m, n = value.shape
+    owner = np.zeros(n, dtype=np.int64)
+    out = np.empty(m)
+    for i in range(m):
+        best = -np.inf
+        for col in range(n):
+            best = max(best, value[i, col])
+        out[i] = retailer_access(value[i], owner, 0, best, scale)
+    return out
+
+
 @njit(parallel=True, cache=True)
 def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, travel_sens, parking, at_centre,
-                 store_retailer, taste, retailer_taste, neg_taste_weight, n_ret, whole_network,
+                 store_retailer, taste, retailer_taste, neg_taste_weight, n_ret, whole_network, chain_scale,
                  out_ret, out_slot, out_static, out_km, nearest_km, reach_km):
     """Store options of consumers ``rows`` from their scanned stores ``near`` (indices into the open stores)."""
     m, k = near.shape
@@ -119,6 +150,7 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
         value = np.empty(k)
         km = np.empty(k)
         cand = np.empty(k, dtype=np.int64)
+        owner = np.empty(k, dtype=np.int64)
         for j in range(c * m // n_chunks, (c + 1) * m // n_chunks):
             i = rows[j]
             closest, farthest = np.inf, -np.inf
@@ -148,7 +180,9 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
             for f in range(n_found):
                 r = found[f]
                 fit = np.float32(neg_taste_weight * np.float32(abs(taste[i] - retailer_taste[r])))
-                static[f] = np.float64(fit) + value[best[r]]
+                for col in range(k):
+                    owner[col] = store_retailer[cand[col]]
+                static[f] = np.float64(fit) + retailer_access(value, owner, r, value[best[r]], chain_scale)
             # her best ks retailers by taste fit + access (ties: the retailer listed first)
             n_take = min(ks, n_found)
             for t in range(n_take):
@@ -374,5 +408,6 @@ class ConsiderationSets:
                 _k_nearest(homes_x, homes_y, rows, site_x, site_y, *grid, k, near)
             _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull,
                          pop.travel_sens, parking, at_centre, store_retailer, pop.taste, retailer_taste, neg_tw,
-                         len(m.retailers), whole_network, self.store_ret, self.store_slot, self.store_static,
+                         len(m.retailers), whole_network, float(m.config.choice.chain_store_scale),
+                         self.store_ret, self.store_slot, self.store_static,
                          self.store_km, self.nearest_km, self.reach_km)

@@ -73,11 +73,15 @@ class AgentConsumer(mesa.Agent):
 
     # ---- what each retailer offers her ------------------------------------------------
     def store_access(self, view: RetailerView) -> float:
-        """What her best store of the retailer is worth: footfall less travel (−inf: none)."""
-        best = -math.inf
-        for x, y, footfall in view.stores:
-            best = max(best, footfall - self.travel_sens * math.hypot(self.x - x, self.y - y))
-        return best
+        """What the retailer's stores are worth to her: each footfall less travel, added up as a logsum
+        at the scale ``chain_store_scale`` (her best store's value at 0; −inf: no store)."""
+        values = [footfall - self.travel_sens * math.hypot(self.x - x, self.y - y) for x, y, footfall in view.stores]
+        if not values:
+            return -math.inf
+        best, scale = max(values), self.model.chain_store_scale
+        if scale <= 0:
+            return best
+        return best + scale * math.log(sum(math.exp((v - best) / scale) for v in values))
 
     def offer(self, r: int, view: RetailerView) -> tuple[float, float]:
         """(extra utility, perceived discount) of retailer r's strategy for her."""
@@ -168,6 +172,7 @@ class ReferenceMarket(mesa.Model):
         self.week = market.week + 1
         self.window = cfg.choice.active_window_weeks
         self.taste_weight = cfg.consumers.taste_weight
+        self.chain_store_scale = cfg.choice.chain_store_scale
         self.online_inertia_factor = cfg.choice.online_inertia_factor
         self.online_price_sens_factor = cfg.choice.online_price_sens_factor
         indices = range(market.population.n) if consumers is None else consumers

@@ -215,13 +215,22 @@ class ChoiceConfig(_Section):
     footfall_radius_km: float = Field(
         1.0, ge=0.01, le=100, description="Radius within which floor space adds footfall (km)."
     )
+    chain_store_scale: float = Field(
+        1.0, ge=0, le=1, description="How a retailer's several stores within a shopper's scan add up in her choice: "
+        "the retailer's access value is the logsum of its stores' (scale × ln Σ exp(access / scale)), so with 1 "
+        "every store counts as in store-level choice models (Huff 1963, Land Economics 39(1); Smith 2004, Review "
+        "of Economic Studies 71(1), for Britain's supermarkets) and a chain near her through three stores is "
+        "likelier to be chosen than through one; towards 0 only her best store of each retailer counts (a "
+        "chain's stores as perfect substitutes). She buys at her best store of the chosen retailer either way.",
+    )
     active_window_weeks: int = Field(
         13, ge=1, le=104, description="A consumer is an active customer of r if she bought from r in this many weeks."
     )
     consideration_stores: int = Field(
-        6, ge=1, le=64, description="Stores a consumer weighs in the weekly choice: her best ones by taste and "
-        "access, one per retailer. Consideration sets hold about 3 to 5 brands in most categories (Hauser & "
-        "Wernerfelt 1990, Journal of Consumer Research 16(4)); with every store in it the choice is the full logit.",
+        6, ge=1, le=64, description="Retailers whose stores a consumer weighs in the weekly choice: her best "
+        "ones by taste and access (chain_store_scale). Consideration sets hold about 3 to 5 brands in most "
+        "categories (Hauser & Wernerfelt 1990, Journal of Consumer Research 16(4)); with every store in it the "
+        "choice is the full logit.",
     )
     consideration_online: int = Field(
         4, ge=0, le=64, description="Web shops an online adopter weighs: the ones that fit her taste best; a "

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import logsumexp
 
 from sim.choice import (
     GiftTerms,
@@ -14,7 +17,7 @@ from sim.choice import (
     dense_probabilities,
     gather,
 )
-from sim.consideration import point_options
+from sim.consideration import point_options, retailer_access
 from sim.fastchoice import choose_numba
 from sim.model import RetailMarket
 
@@ -190,3 +193,36 @@ def test_a_small_consideration_set_is_the_full_logit_within_the_set():
     static = (x.taste + x.access).T
     has = sets.store_ret[:, 0] >= 0
     np.testing.assert_array_equal(sets.store_ret[has, 0], static[has].argmax(axis=1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.floats(-20, 20), min_size=1, max_size=12), scale=st.floats(0.01, 1.0))
+def test_a_retailers_access_is_the_logsum_of_its_stores(values, scale):
+    value = np.array(values)
+    owner = np.zeros(len(value), dtype=np.int64)
+    best = float(value.max())
+    access = retailer_access(value, owner, 0, best, scale)
+    # at least her best store, at most as if all its stores were her best
+    assert best <= access <= best + scale * np.log(len(value)) + 1e-12
+    np.testing.assert_allclose(access, scale * logsumexp(value / scale), rtol=1e-12, atol=1e-9)
+    assert retailer_access(value, owner, 0, best, 0.0) == best  # scale 0: only her best counts
+    assert retailer_access(value[:1], owner[:1], 0, float(value[0]), scale) == value[0]  # one store: its value
+    owner[1:] = 1  # another retailer's stores do not count
+    assert retailer_access(value, owner, 0, float(value[0]), scale) == value[0]
+
+
+def test_a_chains_other_stores_near_her_make_it_likelier_to_be_chosen_and_scale_zero_undoes_it():
+    def access(scale):
+        model = RetailMarket(small_scenario(**{"consumers.n": 400, "steps": 2,
+                                               "choice.chain_store_scale": scale}), seed=1)
+        return model, dense_inputs(model, np.arange(model.population.n)).access
+
+    model, nested = access(1.0)
+    _, best_only = access(0.0)
+    n_stores = np.array([len(r.open_stores) for r in model.retailers])
+    assert (n_stores > 1).any()
+    has_stores = n_stores > 0
+    # every store counts: a retailer with several is worth more to everyone than its best store alone
+    assert (nested[(n_stores > 1)] > best_only[(n_stores > 1)]).all()
+    np.testing.assert_array_equal(nested[n_stores == 1], best_only[n_stores == 1])
+    assert np.isfinite(best_only[has_stores]).all()
