@@ -22,7 +22,7 @@ def measure(model):
     chains = {r.name for r in model.retailers if not r.independent}
     in_use = model.property.in_use  # a unit converted out of retail use is neither vacant nor occupied
     vacant = model.site_store < 0
-    initial_open = np.array([s.site for s in model.stores if s.opened_week <= 0])
+    initial_open = np.array([s.site for s in model.stores if s.opened_week <= 0 and (s.closed_week or 1) > 0])
     big = region.site_town == 0  # the largest town; the smaller towns are pooled against it
     out = {
         "online_share_end": float(last["revenue_online_eur"].sum() / last["revenue_eur"].sum()),
@@ -60,7 +60,7 @@ def _contagion(model) -> float:
     closed, less the same among stores with no closed neighbour (above 0: closures spread)."""
     radius = model.config.choice.footfall_radius_km
     end = model.week
-    stores = model.stores
+    stores = [s for s in model.stores if s.closed_week is None or s.closed_week > 0]  # trading in the run
     neighbour = model.region.site_km([s.site for s in stores], [s.site for s in stores]) <= radius
     exposed = [0.0, 0.0]  # closures, store-years after a neighbour closed
     unexposed = [0.0, 0.0]
@@ -82,10 +82,10 @@ def _contagion(model) -> float:
 
 def _clustering(model) -> float:
     """Mean distance from a unit that saw a closure to the nearest other such unit, over the same for
-    as many units drawn at random among those that ever held a store (below 1: clustered). Each unit
+    as many units drawn at random among those that held a store in the run (below 1: clustered). Each unit
     counts once, however often its shops closed (with churn a unit may close more than once)."""
     closed = np.unique([c["site"] for c in model.closures])
-    traded = np.unique([s.site for s in model.stores])
+    traded = np.unique([s.site for s in model.stores if s.closed_week is None or s.closed_week > 0])
     if len(closed) < 3:
         return float("nan")
     def nn(sites):

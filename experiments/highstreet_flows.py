@@ -65,7 +65,7 @@ def measure(model):
         start, end = 52 * (year - 1), 52 * year
         flows = model.unit_flows_between(start, end)
         # units in retail use at the year's start
-        in_use = int(((prop.converted_week < 0) | (prop.converted_week > start)).sum())
+        in_use = int((prop.converted_week > start).sum())
         for k, verb in enumerate(("openings", "closures")):
             for g, group in enumerate(("chain", "independent")):
                 out[f"{verb}_{group}_y{year}"] = float(flows[k, g].sum()) / in_use

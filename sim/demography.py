@@ -114,7 +114,7 @@ class Demography:
             p = weight / weight.sum() if weight.sum() > 0 else None
             site = int(rng.choice(free, p=p))
             store = self._take_up(k, t, markup, taste, site)
-            store.opened_week = -cfg.grace_weeks
+            store.opened_week = m.week - cfg.grace_weeks
             opened.append(store)
         self._wipe_reused()
         return opened

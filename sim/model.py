@@ -96,7 +96,7 @@ class RetailMarket(mesa.Model):
         self._parking = self.municipality.parking_penalty(self.population, self._price_level)
         self.stranger = StrangerTerms(self)
         self.ledger = RelationshipLedger(self.population, len(self.retailers), config.choice.active_window_weeks,
-                                         -config.warmup_weeks)
+                                         -config.warmup_weeks - config.spinup_weeks)
         for r in self.retailers:
             r.strategy.setup(self.population)
         self.stores: list[Store] = []  # every store ever opened, by slot
@@ -121,10 +121,11 @@ class RetailMarket(mesa.Model):
         self.consider = self.categories[0].consider  # the first category's sets (the only one, usually)
         row, rows = report_rows(self)[:2]
         self.report_names = [rows[k] for k in row]  # the row each retailer is reported in (the pool's: folded)
+        self.week = -config.spinup_weeks  # the first stores open when trading begins
         self._place_initial_stores()
         if self.demography is not None:
             self.demography.place_initial()
-        self.property.start(0)
+        self.property.start(self.week)
         self.footfall_scale: float | None = None
         self._events_pending: list[int] | None = []  # sites opened or closed since consumers' options were refreshed
         self._update_store_geography()
@@ -150,17 +151,26 @@ class RetailMarket(mesa.Model):
         self.town_records: list[dict[str, Any]] = []  # quarterly vacancy by town
         self.category_records: list[dict[str, Any]] = []  # quarterly units by category, see record_units_by_category
 
-        self._warm_up(config.warmup_weeks)
+        self._warm_up(config.warmup_weeks, config.spinup_weeks)
         self.metrics = MetricsRecorder(self)
+        if config.spinup_weeks:
+            self._spin_up(config.spinup_weeks)
         self.datacollector = self.metrics.datacollector
         self.running = True
 
     # ---- the week ---------------------------------------------------------------------
     @one_thread_when_small
     def step(self) -> None:
-        """One week: adoption, shopping, costs, reviews and year-end, then measurement."""
+        """One week: adoption, then the week's trade, then measurement."""
         self.week = self.steps
         self.adopt_online()
+        self.trade()
+        self.metrics.record()
+        if self.week >= self.horizon:
+            self.running = False
+
+    def trade(self) -> None:
+        """The week's trade: shopping, costs, reviews, and the quarter's and the year's ends."""
         self.shop()
         self.pay_running_costs()
         if self.week % self.config.review_weeks == 0:
@@ -171,9 +181,6 @@ class RetailMarket(mesa.Model):
             self.record_units_by_category()
         if self.week % YEAR_WEEKS == 0:
             self.close_year()
-        self.metrics.record()
-        if self.week >= self.horizon:
-            self.running = False
 
     # ---- verbs ------------------------------------------------------------------------
     def adopt_online(self) -> None:
@@ -577,14 +584,15 @@ class RetailMarket(mesa.Model):
         }
 
     @one_thread_when_small
-    def _warm_up(self, weeks: int) -> None:
-        """Weeks of shopping before week 1 so relationships exist; nothing is recorded."""
-        for w in range(-weeks + 1, 1):
+    def _warm_up(self, weeks: int, before: int = 0) -> None:
+        """Weeks of shopping before week 1 (and before the ``before`` weeks of the spin-up) so that
+        relationships exist; nothing is recorded."""
+        for w in range(-weeks - before + 1, -before + 1):
             self.week = w
             self.shop()
             for cls, members in self.strategy_kinds().items():
                 cls.weekly(self, members, w, np.zeros(len(self.retailers), dtype=np.int64))
-        self.week = 0
+        self.week = -before
         self.population.spend_year[:] = 0.0
         self.population.total_spent_eur[:] = 0.0  # money is counted from week 1, as the accounts are
         self.flows_quarter = Flows.none(len(self.retailers))
@@ -594,6 +602,29 @@ class RetailMarket(mesa.Model):
         for s in self.stores:
             s.weekly_profit.clear()
         self.measure_attrition()  # the year-ago base for the first annual figure at week 52
+
+    def _spin_up(self, weeks: int) -> None:
+        """Weeks of trade before week 1, so that the run starts from a market its own rules have made
+        (businesses that do not pay have left, rents have moved, units have been re-let) rather than from the
+        scenario's placement of stores. Everything trades as in the run except online adoption, which
+        stays where the scenario starts it; nothing of these weeks is reported: the records start afresh at
+        week 1, and the stores keep their trading history (a store's review reads its last year)."""
+        for w in range(-weeks + 1, 1):
+            self.week = w
+            self.trade()
+            self.metrics.record()  # the reviews read the trailing revenue shares
+        self.week = 0
+        for records in (self.closures, self.events, self.town_records, self.category_records,
+                        self.switching_records, self.flow_records):
+            records.clear()
+        self.unit_flows.clear()
+        self.flows_quarter = Flows.none(len(self.retailers))
+        self.population.spend_year[:] = 0.0
+        self.population.total_spent_eur[:] = 0.0
+        if self.demography is not None:
+            self.demography.n_arrivals = self.demography.n_turned_away = 0
+        self.property.n_contested = 0
+        self.metrics = MetricsRecorder(self)
 
     # ---- the choice inputs --------------------------------------------------------------
     def _price_factors(self) -> np.ndarray:

@@ -538,7 +538,7 @@ def yearly_flows(model: RetailMarket) -> tuple[np.ndarray, np.ndarray, np.ndarra
     rates = []
     for a, b in zip(starts, ends, strict=True):
         # units in retail use at the year's end: those never converted or converted after it
-        units = int(((prop.converted_week < 0) | (prop.converted_week > b)).sum())
+        units = int((prop.converted_week > b).sum())
         length = max(b - a, 1) / 52.0
         rates.append(100.0 * model.unit_flows_between(int(a), int(b), by_category=True) / max(units, 1) / length)
     return np.arange(1, n_years + 1), ends, np.array(rates)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sim.model import RetailMarket
 
 NOT_VACANT = np.iinfo(np.int32).max  # vacant_since of an occupied unit
+NOT_CONVERTED = np.iinfo(np.int32).max  # converted_week of a unit in retail use (later than any week)
 
 
 def p_per_review(p_year: float, review_weeks: int) -> float:
@@ -47,7 +48,7 @@ class PropertyMarket:
         n = region.n_sites
         self.in_use = np.ones(n, dtype=bool)  # in retail use; False once converted
         self.vacant_since = np.full(n, NOT_VACANT, dtype=np.int32)  # week the unit last fell vacant
-        self.converted_week = np.full(n, -1, dtype=np.int32)
+        self.converted_week = np.full(n, NOT_CONVERTED, dtype=np.int32)  # week it left retail use
         # category of the last store on each unit (−1: never occupied); a planner reads what trade an empty
         # unit was in, and whether the units a trade leaves find another occupant
         self.last_category = np.full(n, -1, dtype=np.int16)

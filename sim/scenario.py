@@ -633,6 +633,12 @@ class Scenario(_Section):
     warmup_weeks: int = Field(
         13, ge=0, le=520, description="Weeks of shopping before week 1 so that relationships exist at the start."
     )
+    spinup_weeks: int = Field(
+        0, ge=0, le=520, description="Weeks of trade before week 1 (after the warm-up): stores close and open, "
+        "rents move and units are re-let by the model's own rules, online adoption stays where it starts, and "
+        "nothing is reported; so the run's first years do not show the market shedding a placement of stores "
+        "that its spending does not carry.",
+    )
     engine: Literal["auto", "numpy", "numba"] = Field(
         "auto", description="Weekly choice engine; auto uses numba from 1,000 consumers (same results, faster)."
     )

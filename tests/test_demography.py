@@ -41,12 +41,17 @@ def _market(model: RetailMarket) -> pd.DataFrame:
     return frame[frame["retailer"] == ALL].set_index("week")
 
 
+def _open_at_start(model: RetailMarket) -> list:
+    """The stores open when week 1 begins (after any spin-up)."""
+    return [s for s in model.stores if s.opened_week <= 0 and (s.closed_week is None or s.closed_week > 0)]
+
+
 def _check_stock_and_flow(model: RetailMarket) -> None:
     towns = pd.DataFrame(model.town_records)
     assert (towns["n_sites"] == towns["n_occupied"] + towns["n_vacant"] + towns["n_converted"]).all()
     for t, name in enumerate(model.region.town_names):
         rows = towns[towns["town"] == name].sort_values("week")
-        start = sum(1 for s in model.stores if s.opened_week <= 0 and model.region.site_town[s.site] == t)
+        start = sum(1 for s in _open_at_start(model) if model.region.site_town[s.site] == t)
         occupied = np.concatenate([[start], rows["n_occupied"].to_numpy()])
         np.testing.assert_array_equal(np.diff(occupied), (rows["n_openings"] - rows["n_closures"]).to_numpy())
     # a converted unit never trades again, and no store stands on one
@@ -68,15 +73,16 @@ def test_stock_and_flow_are_consistent_every_quarter(churn):
     market = _market(churn)
     opened = market[["n_openings_independent", "n_openings_chain"]].to_numpy().sum()
     closed = market[["n_closures_independent", "n_closures_chain"]].to_numpy().sum()
-    start = sum(1 for s in churn.stores if s.opened_week <= 0)
-    assert start + opened - closed == (churn.site_store >= 0).sum()
+    assert len(_open_at_start(churn)) + opened - closed == (churn.site_store >= 0).sum()
 
 
 @settings(max_examples=6, deadline=None)
 @given(arrivals=st.floats(0.0, 60.0), own=st.floats(0.0, 0.5), loss_reviews=st.integers(0, 4),
-       years=st.sampled_from([0.25, 0.5, 1.0, None]), p_convert=st.floats(0.0, 1.0), seed=st.integers(0, 50))
-def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed):
-    model = run(seed=seed, **{"steps": 52, "consumers.n": 1000, "consumers.households_per_agent": 7.5,
+       years=st.sampled_from([0.25, 0.5, 1.0, None]), p_convert=st.floats(0.0, 1.0), seed=st.integers(0, 50),
+       spinup=st.sampled_from([0, 39]))
+def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed, spinup):
+    model = run(seed=seed, **{"steps": 52, "spinup_weeks": spinup, "consumers.n": 1000,
+                              "consumers.households_per_agent": 7.5,
                               "independents.arrivals_per_100_units_year": arrivals,
                               "independents.rate_exit_own_year": own, "independents.exit_loss_reviews": loss_reviews,
                               "independents.grace_weeks": 13, "property.conversion_after_years": years,
@@ -91,6 +97,30 @@ def test_money_is_conserved_with_churn(churn):
     np.testing.assert_allclose(frame["operating_profit_eur"],
                                frame["revenue_eur"] - frame["cogs_eur"] - frame["rewards_eur"]
                                - frame["operating_costs_eur"])
+
+
+def test_a_spin_up_trades_before_week_1_and_reports_from_week_1():
+    model = run(**{"steps": 52, "spinup_weeks": 104})
+    before = [s for s in model.stores if s.closed_week is not None and s.closed_week <= 0]
+    assert before, "stores closed during the spin-up"
+    assert any(-104 < s.opened_week <= 0 for s in model.stores if s.retailer.independent), "and opened"
+    # nothing of it is reported: the records, the flows and the money start at week 1
+    frame = model.metrics.to_frame()
+    assert frame["week"].min() == 1
+    assert min(model.unit_flows) > 0 and all(c["week"] > 0 for c in model.closures)
+    assert all(r["week"] > 0 for r in model.town_records + model.category_records + model.switching_records)
+    spent = model.population.total_spent_eur.sum()
+    assert spent == pytest.approx(frame.loc[frame["retailer"] == ALL, "revenue_eur"].sum(), rel=1e-9)
+    _check_stock_and_flow(model)
+
+
+def test_a_spin_up_leaves_online_adoption_where_the_scenario_starts_it():
+    def adopted(spinup):
+        return RetailMarket(small_highstreet(**{"steps": 4, "spinup_weeks": spinup}), seed=3).population.adopted
+
+    still, spun = adopted(0), adopted(52)
+    assert still.any() and not still.all()
+    np.testing.assert_array_equal(spun, still)
 
 
 def test_a_reused_identity_starts_with_no_customers(churn):
