@@ -150,7 +150,7 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
         value = np.empty(k)
         km = np.empty(k)
         cand = np.empty(k, dtype=np.int64)
-        owner = np.empty(k, dtype=np.int64)
+        total = np.zeros(n_ret)  # each retailer's sum of its stores' weights in this row
         for j in range(c * m // n_chunks, (c + 1) * m // n_chunks):
             i = rows[j]
             closest, farthest = np.inf, -np.inf
@@ -177,12 +177,20 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                     n_found += 1
                 elif value[col] > value[b] or (value[col] == value[b] and s < cand[b]):
                     best[r] = col  # the retailer's store worth most to her; ties to the first opened
+            if chain_scale > 0.0:
+                # each retailer's stores together, retailer_access's logsum in one pass over the columns (the
+                # same operations in the same order for each retailer, so the yardstick's form gives the same bits)
+                for col in range(k):
+                    r = store_retailer[cand[col]]
+                    total[r] += np.exp((value[col] - value[best[r]]) / chain_scale)
             for f in range(n_found):
                 r = found[f]
                 fit = np.float32(neg_taste_weight * np.float32(abs(taste[i] - retailer_taste[r])))
-                for col in range(k):
-                    owner[col] = store_retailer[cand[col]]
-                static[f] = np.float64(fit) + retailer_access(value, owner, r, value[best[r]], chain_scale)
+                access = value[best[r]]
+                if chain_scale > 0.0:
+                    access = access + chain_scale * np.log(total[r])
+                    total[r] = 0.0
+                static[f] = np.float64(fit) + access
             # her best ks retailers by taste fit + access (ties: the retailer listed first)
             n_take = min(ks, n_found)
             for t in range(n_take):
