@@ -432,14 +432,15 @@ def learn_numba(knowledge, fit, buyers, slots, channel, value_tier, rate_store, 
 
 def warm() -> None:
     """Compile every kernel once (cached on disk), so that the first real run does not wait: the
-    schema's default market, and the baseline region's categories, churn and property market
-    (two reviews, so that businesses open and close)."""
+    schema's default market, and the baseline region's categories, churn and property market for
+    a year (reviews, so that businesses open and close, and week 52, the first annual attrition
+    figure, which looks up each year-old relationship's slot)."""
     from sim.cli import default_scenario_path
-    from sim.model import RetailMarket
+    from sim.model import YEAR_WEEKS, RetailMarket
     from sim.scenario import load
 
     RetailMarket(consumers_n=500, steps=14, engine="numba", seed=0).run()
-    region = load(default_scenario_path(), {"consumers.n": 1000, "steps": 27, "engine": "numba"})
+    region = load(default_scenario_path(), {"consumers.n": 1000, "steps": YEAR_WEEKS, "engine": "numba"})
     RetailMarket(region, seed=0).run()
 
 
