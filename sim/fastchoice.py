@@ -434,12 +434,16 @@ def warm() -> None:
     """Compile every kernel once (cached on disk), so that the first real run does not wait: the
     schema's default market, and the baseline region's categories, churn and property market for
     a year (reviews, so that businesses open and close, and week 52, the first annual attrition
-    figure, which looks up each year-old relationship's slot)."""
+    figure, which looks up each year-old relationship's slot); and the full-logit yardstick the teaching
+    app explains a choice by."""
+    from sim.choice import dense_inputs
     from sim.cli import default_scenario_path
     from sim.model import YEAR_WEEKS, RetailMarket
     from sim.scenario import load
 
-    RetailMarket(consumers_n=500, steps=14, engine="numba", seed=0).run()
+    market = RetailMarket(consumers_n=500, steps=14, engine="numba", seed=0)
+    market.run()
+    dense_inputs(market, np.arange(10))  # the teaching app explains a choice with it
     region = load(default_scenario_path(), {"consumers.n": 1000, "steps": YEAR_WEEKS, "engine": "numba"})
     RetailMarket(region, seed=0).run()
 

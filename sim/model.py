@@ -603,6 +603,7 @@ class RetailMarket(mesa.Model):
             s.weekly_profit.clear()
         self.measure_attrition()  # the year-ago base for the first annual figure at week 52
 
+    @one_thread_when_small
     def _spin_up(self, weeks: int) -> None:
         """Weeks of trade before week 1, so that the run starts from a market its own rules have made
         (businesses that do not pay have left, rents have moved, units have been re-let) rather than from the
