@@ -22,7 +22,8 @@ def measure(model):
     chains = {r.name for r in model.retailers if not r.independent}
     in_use = model.property.in_use  # a unit converted out of retail use is neither vacant nor occupied
     vacant = model.site_store < 0
-    initial_open = np.array([s.site for s in model.stores if s.opened_week <= 0 and (s.closed_week or 1) > 0])
+    initial_open = np.array([s.site for s in model.stores
+                             if s.opened_week <= 0 and (s.closed_week is None or s.closed_week > 0)])
     big = region.site_town == 0  # the largest town; the smaller towns are pooled against it
     out = {
         "online_share_end": float(last["revenue_online_eur"].sum() / last["revenue_eur"].sum()),
