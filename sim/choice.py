@@ -304,7 +304,7 @@ def dense_probabilities(x: DenseInputs) -> np.ndarray:
 def dense_inputs(model, ids: np.ndarray) -> DenseInputs:
     """Every retailer's two options for consumers ``ids``, worked out by brute force: each
     retailer's stores for her (the logsum of all its open stores, her best one's value when
-``choice.chain_store_scale`` is 0), and its strategy's terms from her
+    ``choice.chain_store_scale`` is 0), and its strategy's terms from her
     repertoire or, for a stranger, what it offers strangers. The yardstick of the sparse choice
     (with sets that hold everything they agree), and what the teaching app explains choices by."""
     from sim.consideration import retailer_access_rows

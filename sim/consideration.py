@@ -106,31 +106,26 @@ def _k_nearest(qx, qy, rows, sx, sy, start, order, x0, y0, cell, nx, ny, k, out)
 
 
 @njit(cache=True)
-def retailer_access(value, owner, r, best, scale):
-    """What retailer ``r``'s stores among her scanned ones are worth to her together: the logsum
-    ``best + scale·ln Σ exp((value − best) / scale)`` over the columns ``owner`` gives to r, summed in
-    column order; ``best`` (her best store's value) when ``scale`` is 0 or r has one store there."""
+def retailer_access(value, best, scale):
+    """What one retailer's stores, of values ``value`` to her, are worth together: the logsum
+    ``best + scale·ln Σ exp((value − best) / scale)``, summed in order, with ``best`` their largest value;
+    ``best`` itself when ``scale`` is 0 or there is one store. ``_assign_rows`` does the same operations in
+    the same order for every retailer in one pass over her scanned stores."""
     if scale <= 0.0:
         return best
     total = 0.0
     for col in range(value.shape[0]):
-        if owner[col] == r:
-            total += np.exp((value[col] - best) / scale)
+        total += np.exp((value[col] - best) / scale)
     return best + scale * np.log(total)
 
 
 @njit(cache=True)
 def retailer_access_rows(value, scale):
     """``retailer_access`` of one retailer for each row of ``value`` (consumers × its stores, in the
-    order they opened): the yardstick's form, with the same arithmetic as the consideration sets'."""
-    m, n = value.shape
-    owner = np.zeros(n, dtype=np.int64)
-    out = np.empty(m)
-    for i in range(m):
-        best = -np.inf
-        for col in range(n):
-            best = max(best, value[i, col])
-        out[i] = retailer_access(value[i], owner, 0, best, scale)
+    order they opened): the yardstick's form of the consideration sets' arithmetic."""
+    out = np.empty(value.shape[0])
+    for i in range(value.shape[0]):
+        out[i] = retailer_access(value[i], value[i].max(), scale)
     return out
 
 

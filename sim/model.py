@@ -593,9 +593,7 @@ class RetailMarket(mesa.Model):
             for cls, members in self.strategy_kinds().items():
                 cls.weekly(self, members, w, np.zeros(len(self.retailers), dtype=np.int64))
         self.week = -before
-        self.population.spend_year[:] = 0.0
-        self.population.total_spent_eur[:] = 0.0  # money is counted from week 1, as the accounts are
-        self.flows_quarter = Flows.none(len(self.retailers))
+        self._count_from_here()
         for r in self.retailers:
             r.accounts.clear()
             r.review(0.0)
@@ -619,13 +617,17 @@ class RetailMarket(mesa.Model):
                         self.switching_records, self.flow_records):
             records.clear()
         self.unit_flows.clear()
-        self.flows_quarter = Flows.none(len(self.retailers))
-        self.population.spend_year[:] = 0.0
-        self.population.total_spent_eur[:] = 0.0
+        self._count_from_here()
         if self.demography is not None:
             self.demography.n_arrivals = self.demography.n_turned_away = 0
         self.property.n_contested = 0
         self.metrics = MetricsRecorder(self)
+
+    def _count_from_here(self) -> None:
+        """Consumers' money and the quarter's flows are counted from the next week on, as the accounts are."""
+        self.population.spend_year[:] = 0.0
+        self.population.total_spent_eur[:] = 0.0
+        self.flows_quarter = Flows.none(len(self.retailers))
 
     # ---- the choice inputs --------------------------------------------------------------
     def _price_factors(self) -> np.ndarray:

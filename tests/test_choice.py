@@ -17,7 +17,7 @@ from sim.choice import (
     dense_probabilities,
     gather,
 )
-from sim.consideration import point_options, retailer_access
+from sim.consideration import point_options, retailer_access, retailer_access_rows
 from sim.fastchoice import choose_numba
 from sim.model import RetailMarket
 
@@ -199,16 +199,16 @@ def test_a_small_consideration_set_is_the_full_logit_within_the_set():
 @given(values=st.lists(st.floats(-20, 20), min_size=1, max_size=12), scale=st.floats(0.01, 1.0))
 def test_a_retailers_access_is_the_logsum_of_its_stores(values, scale):
     value = np.array(values)
-    owner = np.zeros(len(value), dtype=np.int64)
     best = float(value.max())
-    access = retailer_access(value, owner, 0, best, scale)
+    access = retailer_access(value, best, scale)
     # at least her best store, at most as if all its stores were her best
     assert best <= access <= best + scale * np.log(len(value)) + 1e-12
     np.testing.assert_allclose(access, scale * logsumexp(value / scale), rtol=1e-12, atol=1e-9)
-    assert retailer_access(value, owner, 0, best, 0.0) == best  # scale 0: only her best counts
-    assert retailer_access(value[:1], owner[:1], 0, float(value[0]), scale) == value[0]  # one store: its value
-    owner[1:] = 1  # another retailer's stores do not count
-    assert retailer_access(value, owner, 0, float(value[0]), scale) == value[0]
+    assert retailer_access(value, best, 0.0) == best  # scale 0: only her best counts
+    assert retailer_access(value[:1], float(value[0]), scale) == value[0]  # one store: its value
+    if len(value) > 1:  # another store never makes the retailer worth less to her
+        assert access >= retailer_access(value[:-1], float(value[:-1].max()), scale)
+    np.testing.assert_array_equal(retailer_access_rows(value[None, :], scale), [access])  # the rows' form
 
 
 def test_a_chains_other_stores_near_her_make_it_likelier_to_be_chosen_and_scale_zero_undoes_it():
