@@ -14,6 +14,9 @@ from sim.town import ZONE_CODE
 
 FLOWS_CSV = REPO_ROOT / "data" / "uk_openings_closures_by_year_reported.csv"
 SHARE_INDEPENDENT = 0.65  # independents' share of GB's units in 2017 (LDC, the same file)
+# about a third of UK leases (all property) were renewed by the tenant at expiry in 2016 (MSCI, UK Lease Events
+# 2017; data/uk_lease_events_reported.csv): one figure of all property types, so read as a quarter to a half
+RENEWED_AT_EXPIRY = (0.25, 0.5)
 # the 2011 flows in the top 500 town centres, as the issue that asked for this quotes LDC in the trade press
 FLOWS_2011 = {("chains", "openings"): 5100, ("chains", "closures"): 5300}
 
@@ -61,6 +64,7 @@ def measure(model):
     region, prop = model.region, model.property
     out: dict[str, float] = {}
     years = model.week // 52
+    flows_all = model.unit_flows_between(0, 52 * years)
     for year in range(1, years + 1):
         start, end = 52 * (year - 1), 52 * year
         flows = model.unit_flows_between(start, end)
@@ -83,7 +87,16 @@ def measure(model):
         here = used & (region.site_town == town)
         out[f"vacancy_rate_town{town}"] = float(vacant[here].mean()) if here.any() else float("nan")
     occupied = model.site_store[model.site_store >= 0]
-    out["share_occupied_independent"] = float(np.mean([model.stores[s].retailer.independent for s in occupied]))
+    independent = np.array([model.stores[s].retailer.independent for s in occupied])
+    out["share_occupied_independent"] = float(independent.mean())
+    # chains' closures per 100 of their own units: apart from how many units chains hold
+    chain_units = float((~independent).sum())
+    out["closures_chain_per_chain_unit"] = (float(flows_all[1, 0].sum()) / years / chain_units if chain_units
+                                            else float("nan"))
+    ends = model.lease_ends
+    out["share_leases_renewed"] = float(np.mean([e["renewed"] for e in ends])) if ends else float("nan")
+    renewed = [e["rent_after"] / e["rent_before"] - 1 for e in ends if e["renewed"] and e["rent_before"] > 0]
+    out["rent_change_at_renewal"] = float(np.median(renewed)) if renewed else float("nan")
     return out
 
 
@@ -111,6 +124,9 @@ EXPERIMENT = Experiment(
         "vacancy_rate_town0": "vacancy: largest town",
         "vacancy_rate_town3": "vacancy: smallest town",
         "share_occupied_independent": "independents' share of occupied units",
+        "closures_chain_per_chain_unit": "chains' closures per 100 of their own units a year",
+        "share_leases_renewed": "chains' leases renewed at their end",
+        "rent_change_at_renewal": "rent change at a renewal (median)",
     },
 )
 
@@ -134,6 +150,12 @@ def findings(frame):
             n_out = float(sum(not lo / 100 <= frame[f"{verb}_{group}_y{y}"].mean() <= hi / 100 for y in years))
             out.append(Finding(f"{published}' {verb}: years (of {len(years)}) whose mean falls outside that range",
                                n_out, n_out, n_out, expected_sign=0, scale=1.0, unit=" years"))
+    if frame["share_leases_renewed"].notna().all():
+        # not given to the model; MSCI's figure is of all property types, so a range around it, not a point
+        out.append(Finding("chains' leases renewed by the tenant at their end", *mean_ci(
+            frame["share_leases_renewed"].to_numpy()), expected_sign=+1, unit=" %", scale=100.0,
+            within=RENEWED_AT_EXPIRY, source="MSCI with BNP Paribas Real Estate, UK Lease Events 2017: about a third "
+            "of leases (all property) renewed at expiry in 2016; data/uk_lease_events_reported.csv"))
     return out
 
 

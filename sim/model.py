@@ -123,6 +123,7 @@ class RetailMarket(mesa.Model):
         self.report_names = [rows[k] for k in row]  # the row each retailer is reported in (the pool's: folded)
         self.week = -config.spinup_weeks  # the first stores open when trading begins
         self._place_initial_stores()
+        self._stagger_first_leases()
         if self.demography is not None:
             self.demography.place_initial()
         self.property.start(self.week)
@@ -147,6 +148,7 @@ class RetailMarket(mesa.Model):
         self.lost_cards = np.zeros(0, dtype=np.int64)  # consumers whose card went with a slot this week
         self.n_transactions = np.zeros(len(self.retailers), dtype=np.int64)
         self.closures: list[dict[str, Any]] = []
+        self.lease_ends: list[dict[str, Any]] = []  # chains' leases that ran out: renewed or not, the rents
         self.events: list[dict[str, Any]] = []  # strategy changes and other notable moments
         self.town_records: list[dict[str, Any]] = []  # quarterly vacancy by town
         self.category_records: list[dict[str, Any]] = []  # quarterly units by category, see record_units_by_category
@@ -283,6 +285,7 @@ class RetailMarket(mesa.Model):
         for r in self.retailers[:self.n_listed]:  # the pool's independents leave by their own rules
             for store in self.closure_policy.to_close(r.open_stores):
                 self._close_store(store, reason=self.closure_policy.name)
+        self.end_leases()
         if self.demography is not None:
             self.demography.exits()
         if len(self.closures) > n_closed:  # with churn, options are refreshed once, after the openings
@@ -296,6 +299,48 @@ class RetailMarket(mesa.Model):
         opened = self.let_vacant_sites(refresh=False) + self.demography.arrivals()
         if opened or self._events_pending:
             self._update_store_geography([s.site for s in opened])
+
+    def end_leases(self) -> None:
+        """Chains' leases that have run out since the last review: the chain renews at the unit's open-market
+        rent where the store, on its last year's sales, would clear ``stores.entry_hurdle`` × its costs at that
+        rent (the test it applies to a new unit), and closes the store otherwise."""
+        term = self._lease_weeks()
+        if term is None:
+            return
+        cfg = self.config.stores
+        for r in self.retailers[:self.n_listed]:
+            staff_m2, fixed_year = running_costs(self, int(self.retailer_category[r.index]))
+            for store in [s for s in r.open_stores if s.lease_end_week is not None and s.lease_end_week <= self.week]:
+                rent = self.property.market_rent(store.site)
+                area = store.floor_area_m2
+                costs = area * (rent + store.service_eur_m2_year + staff_m2) + fixed_year
+                # its contribution over the last year (a year's rate of what it has traded), at the new rent
+                n_weeks = len(store.weekly_profit)
+                gain = (store.trailing_profit * 52 / n_weeks - area * (rent - store.rent_eur_m2_year)
+                        if n_weeks else np.inf)
+                renew = bool(gain >= cfg.entry_hurdle * costs)
+                self.lease_ends.append({"week": self.week, "retailer": r.name, "site": store.site, "renewed": renew,
+                                        "rent_before": store.rent_eur_m2_year, "rent_after": rent})
+                if renew:
+                    store.renew_lease(rent, self.week + term)
+                else:
+                    self._close_store(store, reason="lease end")
+
+    def _lease_weeks(self) -> int | None:
+        """A chain's lease term in weeks (None: leases never end, or no property market)."""
+        years = self.config.property.lease_years
+        return round(52 * years) if self.config.property.enabled and years is not None else None
+
+    def _stagger_first_leases(self) -> None:
+        """The first stores' leases were signed over the term before the start, so they run out evenly over
+        the next term (from the ``leases`` stream), not all at once."""
+        term = self._lease_weeks()
+        if term is None:
+            return
+        stores = [s for s in self.stores if s.retailer.index < self.n_listed]
+        left = np.ceil(self.streams.leases.random(len(stores)) * term).astype(np.int64)
+        for store, weeks in zip(stores, left, strict=True):
+            store.lease_end_week = store.opened_week + max(int(weeks), 1)
 
     def let_vacant_sites(self, refresh: bool = True) -> list[Store]:
         """Landlords cut the asking rent of vacant sites; retailers open where it pays (if entry is on).
@@ -503,6 +548,9 @@ class RetailMarket(mesa.Model):
 
     def _open_store(self, retailer: Retailer, site: int) -> Store:
         store = Store(self, retailer, site, slot=len(self.stores))
+        term = self._lease_weeks()
+        if term is not None and retailer.index < self.n_listed:
+            store.lease_end_week = self.week + term
         if not retailer.sells_online and self.municipality.sells_via_platform(retailer):
             retailer.via_platform = retailer.sells_online = True  # click and collect at its first store
         self.stores.append(store)
@@ -613,7 +661,7 @@ class RetailMarket(mesa.Model):
             self.trade()
             self.metrics.record()  # the reviews read the trailing revenue shares
         self.week = 0
-        for records in (self.closures, self.events, self.town_records, self.category_records,
+        for records in (self.closures, self.lease_ends, self.events, self.town_records, self.category_records,
                         self.switching_records, self.flow_records):
             records.clear()
         self.unit_flows.clear()

@@ -85,6 +85,19 @@ class PropertyMarket:
                                                 np.maximum(cap, self.reference_rent[sites]))
         self.n_contested += len(sites)
 
+    def market_rent(self, site: int) -> float:
+        """The open-market rent of an occupied ``site`` at a lease's end (€/m²/year): its base rent × the median
+        of what the vacant units of its location type and town ask over their base rents (the comparables a
+        valuer reads), else, with none vacant there, what its landlord would ask afresh (its reference rent)."""
+        m = self.model
+        region = m.region
+        base = region.site_rent_eur_m2_year
+        same = (self.vacant() & (region.site_zone == region.site_zone[site])
+                & (region.site_town == region.site_town[site]) & (base > 0))
+        if not same.any():
+            return float(self.reference_rent[site])
+        return float(base[site] * np.median(m.asking_rent[same] / base[same]))
+
     # ---- the review ---------------------------------------------------------------------
     def convert(self, week: int) -> np.ndarray:
         """Units empty long enough leave retail use, each with the review's share of the yearly

@@ -363,6 +363,13 @@ class PropertyConfig(_Section):
         0.25, description="Yearly probability that a unit empty for conversion_after_years or more is converted "
                           "(an assumption: data/ holds conversion approvals only for validation).",
     )
+    lease_years: float | None = Field(
+        7.0, ge=0.25, le=50, description="Term of a chain's store lease (years); at its end the chain renews at the "
+        "unit's open-market rent only where the store would clear stores.entry_hurdle there, as if it were opening "
+        "it, and leaves otherwise; none: leases never end. New retail leases averaged 6.7 to 7.8 years in the "
+        "IPD/BPF lease reviews of 2005/06 to 2015 (data/uk_lease_events_reported.csv). The chain's first stores' "
+        "leases run out evenly over one term. Independents' lease ends are among the exits their rates count.",
+    )
     persistent_vacancy_years: float = Field(
         2.0, ge=0.25, le=50, description="A unit empty this long or longer counts as persistently vacant: the "
                                          "BRC-Local Data Company Vacancy Monitor's definition (two years or more).",

@@ -36,6 +36,7 @@ class Store(mesa.Agent):
         self.service_eur_m2_year = float(model.property.service_charge[site])  # a shopping centre's common parts
         self.opened_week = model.week
         self.closed_week: int | None = None
+        self.lease_end_week: int | None = None  # a chain's lease runs out this week (None: no lease ends)
         self.revenue = 0.0
         self.cogs = 0.0
         self.costs = 0.0
@@ -77,6 +78,11 @@ class Store(mesa.Agent):
         acc.store_fixed += fixed
         self.costs = rent + staff + fixed
         self.weekly_profit.append(self.revenue - self.cogs - self.costs)
+
+    def renew_lease(self, rent_eur_m2_year: float, until_week: int) -> None:
+        """A new lease at ``rent_eur_m2_year`` (the open-market rent), running to ``until_week``."""
+        self.rent_eur_m2_year = float(rent_eur_m2_year)
+        self.lease_end_week = int(until_week)
 
     def close(self) -> None:
         self.closed_week = self.model.week

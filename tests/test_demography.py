@@ -79,14 +79,14 @@ def test_stock_and_flow_are_consistent_every_quarter(churn):
 @settings(max_examples=6, deadline=None)
 @given(arrivals=st.floats(0.0, 60.0), own=st.floats(0.0, 0.5), loss_reviews=st.integers(0, 4),
        years=st.sampled_from([0.25, 0.5, 1.0, None]), p_convert=st.floats(0.0, 1.0), seed=st.integers(0, 50),
-       spinup=st.sampled_from([0, 39]))
-def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed, spinup):
+       spinup=st.sampled_from([0, 39]), lease=st.sampled_from([0.25, 7.0, None]))
+def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed, spinup, lease):
     model = run(seed=seed, **{"steps": 52, "spinup_weeks": spinup, "consumers.n": 1000,
                               "consumers.households_per_agent": 7.5,
                               "independents.arrivals_per_100_units_year": arrivals,
                               "independents.rate_exit_own_year": own, "independents.exit_loss_reviews": loss_reviews,
                               "independents.grace_weeks": 13, "property.conversion_after_years": years,
-                              "property.p_conversion_year": p_convert})
+                              "property.p_conversion_year": p_convert, "property.lease_years": lease})
     _check_stock_and_flow(model)
 
 
@@ -164,6 +164,67 @@ def test_a_longer_conversion_delay_means_more_persistent_vacancy():
     slow, n_slow = persistent(10.0)
     assert n_quick > n_slow == 0
     assert slow > quick
+
+
+def test_the_first_leases_run_out_evenly_over_one_term():
+    m = RetailMarket(small_highstreet(**{"steps": 4}), seed=3)
+    term = round(52 * m.config.property.lease_years)
+    chains = [s for s in m.stores if s.retailer.index < m.n_listed]
+    left = np.array([s.lease_end_week - s.opened_week for s in chains])
+    assert ((left >= 1) & (left <= term)).all()
+    assert left.min() < term / 4 and left.max() > 3 * term / 4  # spread over the term, not all at once
+    assert all(s.lease_end_week is None for s in m.stores if s.retailer.index >= m.n_listed)
+    assert all(s.lease_end_week is None for s in RetailMarket(small_highstreet(**{"steps": 4,
+               "property.lease_years": None}), seed=3).stores)
+
+
+def test_a_lease_is_renewed_at_market_rent_where_the_store_pays_and_ends_where_it_does_not():
+    m = RetailMarket(small_highstreet(**{"steps": 30}), seed=3)
+    for _ in range(26):
+        m.step()
+    term = round(52 * m.config.property.lease_years)
+    good, bad = [s for s in m.retailers[1].open_stores][:2]
+    for s in m.stores:
+        if s.lease_end_week is not None:
+            s.lease_end_week = m.week + 1000
+    good.lease_end_week = bad.lease_end_week = m.week
+    for store, profit in ((good, 1e6), (bad, -1e3)):
+        store.weekly_profit.clear()
+        store.weekly_profit.extend([profit] * 26)
+    n_ends = len(m.lease_ends)
+    m.end_leases()
+    ends = {e["site"]: e for e in m.lease_ends[n_ends:]}
+    assert set(ends) == {good.site, bad.site}
+    assert ends[good.site]["renewed"] and good.is_open and good.lease_end_week == m.week + term
+    assert good.rent_eur_m2_year == ends[good.site]["rent_after"]
+    assert not ends[bad.site]["renewed"] and not bad.is_open
+    assert m.closures[-1]["site"] == bad.site and m.closures[-1]["reason"] == "lease end"
+
+
+def test_the_market_rent_at_a_renewal_reads_the_vacant_units_around():
+    m = RetailMarket(small_highstreet(**{"steps": 4}), seed=3)
+    region, vacant = m.region, m.property.vacant()
+    base = region.site_rent_eur_m2_year
+    for site in np.flatnonzero(m.site_store >= 0):
+        same = vacant & (region.site_zone == region.site_zone[site]) & (region.site_town == region.site_town[site])
+        if same.any():
+            m.asking_rent[same] = 0.6 * base[same]  # landlords there have cut their asking rents
+            assert m.property.market_rent(int(site)) == pytest.approx(0.6 * base[site])
+        else:
+            assert m.property.market_rent(int(site)) == m.property.reference_rent[site]
+
+
+def test_leases_that_end_close_chain_stores_and_a_higher_hurdle_renews_fewer():
+    none = run(**{"property.lease_years": None})
+    assert not none.lease_ends and all(c["reason"] != "lease end" for c in none.closures)
+
+    def renewed(hurdle: float) -> tuple[float, int]:
+        m = run(**{"property.lease_years": 1.0, "stores.entry_hurdle": hurdle})
+        return float(np.mean([e["renewed"] for e in m.lease_ends])), len(m.lease_ends)
+
+    (easy, n_easy), (hard, n_hard) = renewed(0.0), renewed(2.0)
+    assert n_easy > 0 and n_hard > 0
+    assert hard < easy
 
 
 def test_with_arrivals_and_exits_off_the_independents_are_a_fixed_list():

@@ -99,8 +99,10 @@ def test_the_high_street_flows_are_measured_against_the_published_ranges():
             assert row[f"{verb}_{group}"] == pytest.approx((row[f"{verb}_{group}_y1"] + row[f"{verb}_{group}_y2"]) / 2)
     assert row["openings_independent"] > 0 and row["closures_independent"] > 0
     assert 0 <= row["persistent_vacancy_rate"] <= row["vacancy_rate"] <= 1
+    assert 0 <= row["share_leases_renewed"] <= 1
     found = module.findings(frame)
-    assert [f.within is not None for f in found] == [True, False] * 4
+    # four flows, each with its range and its count of years outside it; then the renewals at a lease's end
+    assert [f.within is not None for f in found] == [True, False] * 4 + [True]
 
 
 def test_a_finding_against_a_published_range_holds_when_its_mean_is_in_it():
