@@ -95,6 +95,8 @@ def measure(model):
                                             else float("nan"))
     ends = model.lease_ends
     out["share_leases_renewed"] = float(np.mean([e["renewed"] for e in ends])) if ends else float("nan")
+    out["share_leases_moved"] = (float(np.mean([e["moved_to"] is not None for e in ends])) if ends
+                                 else float("nan"))
     renewed = [e["rent_after"] / e["rent_before"] - 1 for e in ends if e["renewed"] and e["rent_before"] > 0]
     out["rent_change_at_renewal"] = float(np.median(renewed)) if renewed else float("nan")
     return out
@@ -126,6 +128,7 @@ EXPERIMENT = Experiment(
         "share_occupied_independent": "independents' share of occupied units",
         "closures_chain_per_chain_unit": "chains' closures per 100 of their own units a year",
         "share_leases_renewed": "chains' leases renewed at their end",
+        "share_leases_moved": "chains' leases whose end the chain moved at",
         "rent_change_at_renewal": "rent change at a renewal (median)",
     },
 )

@@ -285,11 +285,11 @@ class RetailMarket(mesa.Model):
         for r in self.retailers[:self.n_listed]:  # the pool's independents leave by their own rules
             for store in self.closure_policy.to_close(r.open_stores):
                 self._close_store(store, reason=self.closure_policy.name)
-        self.end_leases()
+        moved = self.end_leases()
         if self.demography is not None:
             self.demography.exits()
         if len(self.closures) > n_closed:  # with churn, options are refreshed once, after the openings
-            self._update_store_geography([c["site"] for c in self.closures[n_closed:]],
+            self._update_store_geography([c["site"] for c in self.closures[n_closed:]] + [s.site for s in moved],
                                          refresh=self.demography is None)
         self.property.convert(self.week)
         if self.demography is None:
@@ -300,14 +300,74 @@ class RetailMarket(mesa.Model):
         if opened or self._events_pending:
             self._update_store_geography([s.site for s in opened])
 
-    def end_leases(self) -> None:
+    def _sales_estimate(self, r: Retailer, established: list[Store] | None = None) -> tuple[float, float] | None:
+        """What a new store of ``r`` would sell per unit of local demand, and the mean footfall it is read at:
+        a chain reads its own established stores; an independent with no shop yet reads the going rate of the
+        ``established`` stores in the zones it would open in. None: nothing to read yet."""
+        stores = [s for s in r.open_stores if len(s.weekly_revenue) >= 26]
+        if not stores and r.independent and not r.open_stores and established is not None:
+            stores = [s for s in established if self.region.zone_name(s.site) in r.zones]
+        if not stores:
+            return None
+        sales = sum(sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in stores)
+        sites = np.array([s.site for s in stores])
+        return sales / max(self._local_demand(sites).sum(), 1e-9), float(np.mean(self.site_footfall[sites]) or 1.0)
+
+    def _units_for(self, r: Retailer) -> np.ndarray:
+        """The vacant units ``r`` would open on: of its location types, allowed by the town, of its format."""
+        cfg, region = self.config.stores, self.region
+        free = np.flatnonzero(self.property.vacant() & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones]))
+        free = free[self.municipality.may_open(free)]  # the town's cap on new out-of-town floor space
+        if cfg.format_ratio_max is not None and r.open_stores:
+            own_m2 = float(np.median([s.floor_area_m2 for s in r.open_stores]))
+            ratio = region.site_area_m2[free] / own_m2
+            free = free[(ratio <= cfg.format_ratio_max) & (ratio >= 1.0 / cfg.format_ratio_max)]
+        return free
+
+    def _expected_gain(self, r: Retailer, sites: np.ndarray, rents: np.ndarray, sales_per_demand: float,
+                       own_foot: float) -> np.ndarray:
+        """A store of ``r`` on each of ``sites`` at ``rents``: its expected yearly contribution less the entry
+        hurdle on its costs (€): sales per unit of local demand × the site's local demand, scaled by its
+        footfall against the retailer's stores', at its markup, less rent, service charge, staff and fixed costs."""
+        region = self.region
+        site_area = region.site_area_m2[sites]
+        sales = sales_per_demand * self._local_demand(sites) * np.clip(self.site_footfall[sites] / own_foot, 0.25, 2.0)
+        margin = sales * r.markup / (1 + r.markup)
+        staff_m2, fixed_year = running_costs(self, int(self.retailer_category[r.index]))
+        costs = site_area * (rents + self.property.service_charge[sites] + staff_m2) + fixed_year
+        return margin - costs - self.config.stores.entry_hurdle * costs
+
+    def _unit_to_move_to(self, r: Retailer, store: Store, rent: float) -> int | None:
+        """At a lease's end: a vacant unit of the chain's location types and format in the store's town that it
+        expects to pay better than the store's own unit at its new rent, after the fit-out a move costs
+        (``property.fit_out_eur_m2`` spread over one lease), judged as it judges a unit to open; else None."""
+        fit_out, term_years = self.config.property.fit_out_eur_m2, self.config.property.lease_years
+        estimate = self._sales_estimate(r)
+        if fit_out is None or estimate is None:
+            return None
+        free = self._units_for(r)
+        free = free[self.region.site_town[free] == self.region.site_town[store.site]]
+        if len(free) == 0:
+            return None
+        spacing = self._own_spacing(r, free, without=store)
+        free = free[spacing > spacing.max() * 0.5]  # away from its other stores
+        there = (self._expected_gain(r, free, self.asking_rent[free], *estimate)
+                 - fit_out * self.region.site_area_m2[free] / term_years)
+        here = self._expected_gain(r, np.array([store.site]), np.array([rent]), *estimate)[0]
+        best = int(np.argmax(there))
+        return int(free[best]) if there[best] > max(here, 0.0) else None
+
+    def end_leases(self) -> list[Store]:
         """Chains' leases that have run out since the last review: the chain renews at the unit's open-market
         rent where the store, on its last year's sales, would clear ``stores.entry_hurdle`` × its costs at that
-        rent (the test it applies to a new unit), and closes the store otherwise."""
+        rent (the test it applies to a new unit), and closes the store otherwise. A chain that would renew moves
+        instead where a vacant unit in the same town promises more after the move's fit-out: the store closes
+        and one opens there. Returns the stores opened by moves."""
         term = self._lease_weeks()
         if term is None:
-            return
+            return []
         cfg = self.config.stores
+        moved: list[Store] = []
         for r in self.retailers[:self.n_listed]:
             staff_m2, fixed_year = running_costs(self, int(self.retailer_category[r.index]))
             for store in [s for s in r.open_stores if s.lease_end_week is not None and s.lease_end_week <= self.week]:
@@ -319,12 +379,23 @@ class RetailMarket(mesa.Model):
                 gain = (store.trailing_profit * 52 / n_weeks - area * (rent - store.rent_eur_m2_year)
                         if n_weeks else np.inf)
                 renew = bool(gain >= cfg.entry_hurdle * costs)
-                self.lease_ends.append({"week": self.week, "retailer": r.name, "site": store.site, "renewed": renew,
+                move_to = self._unit_to_move_to(r, store, rent) if renew else None
+                self.lease_ends.append({"week": self.week, "retailer": r.name, "site": store.site,
+                                        "renewed": renew and move_to is None, "moved_to": move_to,
                                         "rent_before": store.rent_eur_m2_year, "rent_after": rent})
-                if renew:
+                if move_to is not None:
+                    self._close_store(store, reason="moved")
+                    new = self._open_store(r, move_to)
+                    self.municipality.record_opening(new)
+                    self.events.append({"week": self.week, "retailer": r.name,
+                                        "event": f"moved from site {store.site} to site {move_to} at the end of its "
+                                                 f"lease, at {new.rent_eur_m2_year:.0f} €/m²/year"})
+                    moved.append(new)
+                elif renew:
                     store.renew_lease(rent, self.week + term)
                 else:
                     self._close_store(store, reason="lease end")
+        return moved
 
     def _lease_weeks(self) -> int | None:
         """A chain's lease term in weeks (None: leases never end, or no property market)."""
@@ -364,39 +435,18 @@ class RetailMarket(mesa.Model):
         self.asking_rent[vacant] = np.maximum(self.asking_rent[vacant] * (1 - cut), floor)
         if not cfg.entry:
             return []
-        footfall = self.site_footfall
         established = [s for s in self.open_stores if len(s.weekly_revenue) >= 26]
         opened = []
         for r in self.retailers[:self.n_listed]:  # the pool's independents enter by business demography
-            # what a store would sell: a chain reads its own stores; an independent with no shop
-            # yet reads the going rate of the established stores in the zones it would open in
-            stores = [s for s in r.open_stores if len(s.weekly_revenue) >= 26]
-            if not stores and r.independent and not r.open_stores:
-                stores = [s for s in established if region.zone_name(s.site) in r.zones]
-            if not stores:
+            estimate = self._sales_estimate(r, established)
+            if estimate is None:
                 continue
-            sales = sum(sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in stores)
-            sites = np.array([s.site for s in stores])
-            sales_per_demand = sales / max(self._local_demand(sites).sum(), 1e-9)
-            own_foot = np.mean(footfall[sites]) or 1.0
-            free = np.flatnonzero(self.property.vacant()
-                                  & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones]))
-            free = free[town.may_open(free)]  # the town's cap on new out-of-town floor space
-            if cfg.format_ratio_max is not None and r.open_stores:
-                own_m2 = float(np.median([s.floor_area_m2 for s in r.open_stores]))
-                ratio = region.site_area_m2[free] / own_m2
-                free = free[(ratio <= cfg.format_ratio_max) & (ratio >= 1.0 / cfg.format_ratio_max)]
+            free = self._units_for(r)
             if len(free) == 0:
                 continue
             spacing = self._own_spacing(r, free)
             free = free[spacing > spacing.max() * 0.5]  # away from its own stores
-            site_area = region.site_area_m2[free]
-            sales = sales_per_demand * self._local_demand(free) * np.clip(footfall[free] / own_foot, 0.25, 2.0)
-            margin = sales * r.markup / (1 + r.markup)
-            staff_m2, fixed_year = running_costs(self, int(self.retailer_category[r.index]))
-            costs = (site_area * (self.asking_rent[free] + self.property.service_charge[free] + staff_m2)
-                     + fixed_year)
-            gain = margin - costs - cfg.entry_hurdle * costs
+            gain = self._expected_gain(r, free, self.asking_rent[free], *estimate)
             best = int(np.argmax(gain))
             if gain[best] > 0:
                 store = self._open_store(r, int(free[best]))
@@ -537,10 +587,10 @@ class RetailMarket(mesa.Model):
         near = self.region.site_km(np.arange(self.region.n_sites), [site])[:, 0] <= self.config.stores.access_km
         self._stores_within += change * near
 
-    def _own_spacing(self, retailer: Retailer, free: np.ndarray) -> np.ndarray:
-        """From 0 beside one of the retailer's open stores to 1 far from all of them: a chain
+    def _own_spacing(self, retailer: Retailer, free: np.ndarray, without: Store | None = None) -> np.ndarray:
+        """From 0 beside one of the retailer's open stores (but ``without``) to 1 far from all of them: a chain
         does not put a second store next to its first (it would only take its own customers)."""
-        own = [s.site for s in retailer.open_stores]
+        own = [s.site for s in retailer.open_stores if s is not without]
         if not own:
             return np.ones(len(free))
         nearest = self.region.site_km(free, own).min(axis=1)

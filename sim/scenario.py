@@ -370,6 +370,14 @@ class PropertyConfig(_Section):
         "IPD/BPF lease reviews of 2005/06 to 2015 (data/uk_lease_events_reported.csv). The chain's first stores' "
         "leases run out evenly over one term. Independents' lease ends are among the exits their rates count.",
     )
+    fit_out_eur_m2: float | None = Field(
+        1000.0, ge=0, le=100_000, description="What fitting out a unit costs a chain that moves to it at a lease's "
+        "end (€ per m²), spread over one lease: it moves where a vacant unit in the same town promises more than "
+        "its own at the new rent after this cost; none: chains never move. About £1,000 per m² gross: £990-1,039 "
+        "for a fashion store, £1,334-1,400 for a food store, £798-1,371 for shop units in a new mall (Building "
+        "magazine's cost models, mid-2000s; data/uk_retail_fit_out_costs_reported.csv), taken at face value in "
+        "the model's money.",
+    )
     persistent_vacancy_years: float = Field(
         2.0, ge=0.25, le=50, description="A unit empty this long or longer counts as persistently vacant: the "
                                          "BRC-Local Data Company Vacancy Monitor's definition (two years or more).",

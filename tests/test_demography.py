@@ -227,6 +227,29 @@ def test_leases_that_end_close_chain_stores_and_a_higher_hurdle_renews_fewer():
     assert hard < easy
 
 
+def test_a_chain_moves_at_a_lease_end_within_its_town_and_a_dearer_fit_out_means_fewer_moves():
+    def moves(fit_out):
+        m = run(**{"property.lease_years": 1.0, "property.fit_out_eur_m2": fit_out})
+        return m, [e for e in m.lease_ends if e["moved_to"] is not None]
+
+    cheap, moved = moves(0.0)
+    assert moved, "some chains move when moving costs nothing"
+    region = cheap.region
+    term = round(52 * cheap.config.property.lease_years)
+    for e in moved:
+        new = next(s for s in cheap.stores if s.site == e["moved_to"] and s.opened_week == e["week"]
+                   and s.retailer.name == e["retailer"])
+        assert region.site_town[e["moved_to"]] == region.site_town[e["site"]]
+        assert region.zone_name(e["moved_to"]) in new.retailer.zones
+        # a full lease from the move, renewed since by whole terms
+        assert new.lease_end_week > e["week"] and (new.lease_end_week - e["week"]) % term == 0
+        closed = [c for c in cheap.closures if c["site"] == e["site"] and c["week"] == e["week"]]
+        assert [c["reason"] for c in closed] == ["moved"]
+    _check_stock_and_flow(cheap)
+    assert len(moves(20_000.0)[1]) < len(moved)
+    assert not moves(None)[1]
+
+
 def test_with_arrivals_and_exits_off_the_independents_are_a_fixed_list():
     """The ablation: no arrivals, no exits, chains neither closing nor opening, no property market: the
     stock of stores never changes, as before business demography (vacancy a ratchet that never moved)."""
