@@ -145,6 +145,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"independents: a pool of {pool.pool_size} businesses, up to {n_start} trading at the start, "
               f"{pool.arrivals_per_100_units_year:g} would-be businesses per 100 units a year"
               + ("; property market on" if scenario.property.enabled else ""))
+    permitted = {z: m2 for z, m2 in scenario.municipal.new_floor_space_m2.items() if m2 > 0}
+    if permitted:
+        print("new floor space each town permits: " + ", ".join(f"{m2:,.0f} m² {z}" for z, m2 in permitted.items())
+              + f" (built where every unit of the type is let and rent ≥ {scenario.property.development_yield:.1%} "
+              f"of €{scenario.property.build_cost_eur_m2:,.0f} per m²)")
     from sim.model import footprint
 
     need = footprint(scenario)

@@ -99,7 +99,7 @@ class Demography:
         (past their grace period) at the start."""
         m, cfg = self.model, self.cfg
         rng = m.streams.demography
-        n_target = min(round(cfg.initial_share_of_units * m.region.n_sites), cfg.pool_size)
+        n_target = min(round(cfg.initial_share_of_units * int(m.property.built.sum())), cfg.pool_size)
         opened = []
         for _ in range(n_target):
             t = int(rng.choice(len(self.template_p), p=self.template_p))

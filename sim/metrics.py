@@ -334,7 +334,7 @@ def persistent_vacancy_rate(m):
 @market_metric
 def n_sites_converted(m):
     """Sites that have left retail use (conversion, property.enabled), since the start."""
-    return float((~m.property.in_use).sum())
+    return float(m.property.converted().sum())
 
 
 @market_metric
@@ -751,8 +751,9 @@ def high_street_summary(model: RetailMarket, last_week: int) -> dict[str, Any]:
 
     n_units = int(in_use.sum())
     out: dict[str, Any] = {
-        "n_sites": int(region.n_sites), "n_sites_in_use": n_units, "n_occupied": int((model.site_store >= 0).sum()),
-        "n_vacant": int(prop.vacant().sum()), "n_converted": int((~in_use).sum()),
+        "n_sites": int(prop.built.sum()), "n_sites_in_use": n_units, "n_occupied": int((model.site_store >= 0).sum()),
+        "n_vacant": int(prop.vacant().sum()), "n_converted": int(prop.converted().sum()),
+        "n_units_built": int((prop.built & (prop.built_week > 0)).sum()),  # after the spin-up
         "persistent_vacancy_rate": _num(prop.persistent(last_week).sum() / max(n_units, 1)),
         "share_occupied_independent": _num(share_occupied_independent(model)),
         "mean_asking_rent_vacant": _num(mean_asking_rent_vacant(model)),

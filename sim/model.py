@@ -19,7 +19,7 @@ from sim.ledger import RelationshipLedger
 from sim.metrics import MetricsRecorder, report_rows
 from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
-from sim.property import PropertyMarket
+from sim.property import PropertyMarket, plan_plots
 from sim.retailers import Retailer
 from sim.scenario import CategoryConfig, Scenario, from_flat
 from sim.settle import WeekTotals, settle_numpy
@@ -75,7 +75,9 @@ class RetailMarket(mesa.Model):
         else:
             self._choose, self._settle = choice.choose_numpy, settle_numpy
 
-        self.region = build_region(config.region, self.streams.region)
+        # the scenario's region, with plots where its towns permit new floor space
+        self.region = plan_plots(build_region(config.region, self.streams.region), config.municipal,
+                                 self.streams.development)
         self.municipality = Municipality(self, config.municipal)
         # the scenario's own retailers, then (with business demography) the pool of independent identities
         pool = pool_configs(config.independents) if config.independents.enabled else []
@@ -292,6 +294,7 @@ class RetailMarket(mesa.Model):
             self._update_store_geography([c["site"] for c in self.closures[n_closed:]] + [s.site for s in moved],
                                          refresh=self.demography is None)
         self.property.convert(self.week)
+        self.property.develop(self.week)
         if self.demography is None:
             self.let_vacant_sites()
             return
@@ -507,11 +510,13 @@ class RetailMarket(mesa.Model):
             here = region.site_town == t
             in_use = here & prop.in_use
             self.town_records.append({
-                "week": self.week, "town": name, "n_sites": int(here.sum()), "n_vacant": int((vacant & here).sum()),
+                "week": self.week, "town": name, "n_sites": int((here & prop.built).sum()),
+                "n_vacant": int((vacant & here).sum()),
                 "vacancy_rate": float((vacant & here).sum() / in_use.sum()) if in_use.any() else float("nan"),
                 "vacancy_rate_floor": float(region.site_area_m2[vacant & here].sum()
                                             / region.site_area_m2[in_use].sum()) if in_use.any() else float("nan"),
-                "n_occupied": int((occupied & here).sum()), "n_converted": int((here & ~prop.in_use).sum()),
+                "n_occupied": int((occupied & here).sum()), "n_converted": int((here & prop.converted()).sum()),
+                "n_built": int((here & (prop.built_week > since) & (prop.built_week <= self.week)).sum()),
                 "n_persistent_vacant": int((persistent & here).sum()),
                 "n_openings": int(flows[0, :, :, t].sum()), "n_closures": int(flows[1, :, :, t].sum()),
             })
@@ -532,7 +537,7 @@ class RetailMarket(mesa.Model):
                 "week": self.week, "category": name, "n_occupied": int((kind == c).sum()) if c >= 0 else 0,
                 "n_occupied_independent": int(((kind == c) & independent).sum()) if c >= 0 else 0,
                 "n_vacant": int((vacant & last).sum()), "n_persistent_vacant": int((persistent & last).sum()),
-                "n_converted": int((~prop.in_use & last).sum()),
+                "n_converted": int((prop.converted() & last).sum()),
                 "n_openings": int(flows[0, ..., c].sum()) if c >= 0 else 0,
                 "n_closures": int(flows[1, ..., c].sum()) if c >= 0 else 0,
             })
@@ -562,9 +567,9 @@ class RetailMarket(mesa.Model):
         for r, rc in zip(self.retailers[:self.n_listed], self.config.retailers, strict=True):
             allowed = np.isin(zone_of, [ZONE_CODE[z] for z in rc.zones])
             for _ in range(rc.n_stores - len(r.stores)):
-                free = np.flatnonzero((self.site_store < 0) & allowed)
+                free = np.flatnonzero((self.site_store < 0) & allowed & self.property.built)
                 if len(free) == 0:
-                    free = np.flatnonzero(self.site_store < 0)  # fall back to any zone
+                    free = np.flatnonzero((self.site_store < 0) & self.property.built)  # fall back to any zone
                 site = int(rng.choice(free, p=self._site_appeal(r, free)))
                 self._open_store(r, site)
 

@@ -253,7 +253,7 @@ def write_run(model: RetailMarket, out: str | Path, runtime_s: float, figure: bo
             ("events.csv", model.closures_and_events(), ["week", "retailer", "event"]),
             ("vacancy_by_town.csv", model.town_records,
              ["week", "town", "n_sites", "n_vacant", "vacancy_rate", "vacancy_rate_floor", "n_occupied",
-              "n_converted", "n_persistent_vacant", "n_openings", "n_closures"]),
+              "n_converted", "n_persistent_vacant", "n_openings", "n_closures", "n_built"]),
             ("vacancy_by_category.csv", model.category_records, CATEGORY_RECORD_COLUMNS),
         ):
             pd.DataFrame.from_records(records, columns=columns).to_csv(tmp / name, index=False)
@@ -431,7 +431,7 @@ def site_map(model: RetailMarket, ax, colours: dict[str, Any] | None = None,
         ax.scatter(region.site_x[persistent], region.site_y[persistent], s=size[persistent], facecolors="none",
                    edgecolors="tab:red", linewidths=1.2, marker="s", zorder=4,  # above the stores: they must show
                    label=f"vacant {prop.cfg.persistent_vacancy_years:g}+ years")
-    converted = ~prop.in_use
+    converted = prop.converted()
     if converted.any():
         ax.scatter(region.site_x[converted], region.site_y[converted], s=size[converted], color="0.15", marker="x",
                    linewidths=1.2, zorder=2, label="converted")
@@ -537,8 +537,8 @@ def yearly_flows(model: RetailMarket) -> tuple[np.ndarray, np.ndarray, np.ndarra
     prop = model.property
     rates = []
     for a, b in zip(starts, ends, strict=True):
-        # units in retail use at the year's end: those never converted or converted after it
-        units = int((prop.converted_week > b).sum())
+        # units in retail use at the year's end: those built by then and not converted by then
+        units = int(((prop.converted_week > b) & (prop.built_week <= b)).sum())
         length = max(b - a, 1) / 52.0
         rates.append(100.0 * model.unit_flows_between(int(a), int(b), by_category=True) / max(units, 1) / length)
     return np.arange(1, n_years + 1), ends, np.array(rates)
@@ -599,7 +599,6 @@ def units_panel(model: RetailMarket, ax) -> None:
     if records.empty:
         _style(ax, "Units", "% of units")
         return
-    n_sites = model.region.n_sites
     table = records.pivot(index="week", columns="category")
     x = table.index.to_numpy() / 52.0
     names = [cat.config.name for cat in model.categories]
@@ -617,7 +616,8 @@ def units_panel(model: RetailMarket, ax) -> None:
     layers += [table["n_vacant", NEVER_OCCUPIED], table["n_converted"].sum(axis=1)]
     colours += ["0.92", "0.45"]
     labels += ["vacant, never occupied", "converted"]
-    shares = np.array([100.0 * np.asarray(v, dtype=float) / n_sites for v in layers])
+    n_units = np.sum([np.asarray(v, dtype=float) for v in layers], axis=0)  # grows where floor space is built
+    shares = np.array([100.0 * np.asarray(v, dtype=float) / n_units for v in layers])
     ax.stackplot(x, *shares, colors=colours, edgecolor="white", linewidth=0.3)
     # each band named where it is widest (a legend would cover the bands)
     tops = np.cumsum(shares, axis=0)

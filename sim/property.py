@@ -12,6 +12,13 @@ With ``property.enabled`` two things are added:
 * **conversion**: a unit empty for ``conversion_after_years`` or more leaves retail use with yearly
   probability ``p_conversion_year`` (to homes or offices); it is then neither occupied nor vacant.
 
+New floor space appears only where the town permits it (``municipal.new_floor_space_m2``, by location
+type, in each town). The permitted space is laid out at the start as plots beside the town's units of
+that type (``plan_plots``), which are not units yet; at a review a developer builds one plot of a type
+in a town when every unit of that type there is let (demand the stock does not meet) and the median
+rent its landlords ask afresh yields at least ``development_yield`` on ``build_cost_eur_m2``. The new
+unit stands vacant at that rent until someone opens on it, and counts among the units from then on.
+
 Every unit is at any time occupied, vacant or converted; the quarterly records in
 ``RetailMarket.town_records`` count all three, and the openings and closures between them. Each unit
 remembers the category of its last store (``last_category``), so ``RetailMarket.category_records`` can
@@ -25,12 +32,65 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.scenario import ZONES
+from sim.town import Region
 
 if TYPE_CHECKING:
     from sim.model import RetailMarket
+    from sim.scenario import MunicipalConfig
 
 NOT_VACANT = np.iinfo(np.int32).max  # vacant_since of an occupied unit
 NOT_CONVERTED = np.iinfo(np.int32).max  # converted_week of a unit in retail use (later than any week)
+NOT_BUILT = np.iinfo(np.int32).max  # built_week of a plot not built yet
+
+
+MAX_PLOTS = 500  # plots laid out per location type and town: more permitted space than that stays unbuilt
+PLOT_SPREAD_KM = 0.05  # a new unit stands this close to the unit it is built beside
+
+
+def plan_plots(region: Region, cfg: MunicipalConfig, rng: np.random.Generator) -> Region:
+    """``region`` with plots for the new floor space each town permits (``cfg.new_floor_space_m2``) appended
+    to its sites: for each town and permitted location type where the town has units, as many plots as the
+    permitted space holds at the median size of those units, each beside one of them (drawn) at their median
+    base rent. ``region.site_planned`` marks them: they become units only when built. Without permitted
+    space the region is returned as it is (and no draw is made)."""
+    region.site_planned = np.zeros(region.n_sites, dtype=bool)
+    permitted = {z: m2 for z, m2 in cfg.new_floor_space_m2.items() if m2 > 0}
+    if not permitted:
+        return region
+    plots: dict[str, list] = {k: [] for k in ("x", "y", "area", "rent", "zone", "town")}
+    for t in range(region.n_towns):
+        for z, m2 in permitted.items():
+            here = np.flatnonzero((region.site_town == t) & (region.site_zone == ZONES.index(z)))
+            if len(here) == 0:
+                continue
+            area = float(np.median(region.site_area_m2[here]))
+            n = min(int(m2 // area), MAX_PLOTS)
+            beside = rng.choice(here, size=n)
+            offset = rng.normal(0.0, PLOT_SPREAD_KM, (n, 2))
+            plots["x"].extend(np.clip(region.site_x[beside] + offset[:, 0], 0, region.width_km))
+            plots["y"].extend(np.clip(region.site_y[beside] + offset[:, 1], 0, region.height_km))
+            plots["area"].extend([area] * n)
+            plots["rent"].extend([float(np.median(region.site_rent_eur_m2_year[here]))] * n)
+            plots["zone"].extend([ZONES.index(z)] * n)
+            plots["town"].extend([t] * n)
+    n_plots = len(plots["x"])
+    if n_plots == 0:
+        return region
+    grown = Region(
+        width_km=region.width_km, height_km=region.height_km, town_x=region.town_x, town_y=region.town_y,
+        town_weight=region.town_weight, town_radius_km=region.town_radius_km,
+        site_x=np.append(region.site_x, plots["x"]), site_y=np.append(region.site_y, plots["y"]),
+        site_area_m2=np.append(region.site_area_m2, plots["area"]),
+        site_rent_eur_m2_year=np.append(region.site_rent_eur_m2_year, plots["rent"]),
+        site_zone=np.append(region.site_zone, plots["zone"]).astype(region.site_zone.dtype),
+        site_town=np.append(region.site_town, plots["town"]).astype(region.site_town.dtype),
+        share_rural=region.share_rural,
+    )
+    grown.site_occupant = [*region.site_occupant, *([""] * n_plots)]
+    grown.town_names = region.town_names
+    grown.home_grid = region.home_grid
+    grown.site_planned = np.append(region.site_planned, np.ones(n_plots, dtype=bool))
+    return grown
 
 
 def p_per_review(p_year: float, review_weeks: int) -> float:
@@ -46,7 +106,12 @@ class PropertyMarket:
         self.cfg = model.config.property
         region = model.region
         n = region.n_sites
-        self.in_use = np.ones(n, dtype=bool)  # in retail use; False once converted
+        self.built = ~region.site_planned  # a unit of the stock: there from the start, or built on a plot
+        self.in_use = self.built.copy()  # in retail use: built and not converted
+        self.built_week = np.where(self.built, np.iinfo(np.int32).min, NOT_BUILT).astype(np.int32)
+        # the new floor space each town still permits, by location type (m²)
+        permitted = model.config.municipal.new_floor_space_m2
+        self.permitted_m2 = np.array([[permitted.get(z, 0.0) for z in ZONES] for _ in range(region.n_towns)])
         self.vacant_since = np.full(n, NOT_VACANT, dtype=np.int32)  # week the unit last fell vacant
         self.converted_week = np.full(n, NOT_CONVERTED, dtype=np.int32)  # week it left retail use
         # category of the last store on each unit (−1: never occupied); a planner reads what trade an empty
@@ -102,11 +167,16 @@ class PropertyMarket:
     def convert(self, week: int) -> np.ndarray:
         """Units empty long enough leave retail use, each with the review's share of the yearly
         probability; returns the converted sites. One draw per unit at every review (when on), so
-        the stream's draws do not depend on how many units are eligible."""
+        the stream's draws do not depend on how many units are eligible (plots, built or not, draw from
+        the development stream)."""
         cfg, m = self.cfg, self.model
         if not cfg.enabled or cfg.conversion_after_years is None:
             return np.zeros(0, dtype=np.intp)
-        draws = m.streams.property.random(len(self.in_use))
+        planned = m.region.site_planned
+        draws = np.empty(len(self.in_use))
+        draws[~planned] = m.streams.property.random(int((~planned).sum()))
+        if planned.any():  # plots draw from their own stream: permitting space moves no other unit's draws
+            draws[planned] = m.streams.development.random(int(planned.sum()))
         empty_weeks = week - self.vacant_since.astype(np.int64)
         eligible = self.in_use & (m.site_store < 0) & (empty_weeks >= round(cfg.conversion_after_years * 52))
         p_review = p_per_review(cfg.p_conversion_year, m.config.review_weeks)
@@ -115,7 +185,40 @@ class PropertyMarket:
         self.converted_week[sites] = week
         return sites
 
+    def develop(self, week: int) -> np.ndarray:
+        """New floor space where the town permits it: in each town and location type whose units are all let
+        and whose landlords' median fresh asking rent yields ``development_yield`` on ``build_cost_eur_m2``,
+        the first plot that the remaining permitted space holds is built; it stands vacant at that rent.
+        Returns the built sites."""
+        m, region, cfg = self.model, self.model.region, self.cfg
+        plots = np.flatnonzero(~self.built)
+        if len(plots) == 0:
+            return plots
+        built = []
+        for t, z in sorted({(int(region.site_town[p]), int(region.site_zone[p])) for p in plots}):
+            here = (region.site_town == t) & (region.site_zone == z)
+            units = here & self.in_use
+            if not units.any() or (units & (m.site_store < 0)).any():
+                continue  # units of this type stand empty here: no developer builds beside them
+            rent = float(np.median(self.reference_rent[units]))
+            if rent < cfg.development_yield * cfg.build_cost_eur_m2:
+                continue
+            plot = int(np.flatnonzero(here & ~self.built)[0])
+            if region.site_area_m2[plot] > self.permitted_m2[t, z]:
+                continue
+            self.permitted_m2[t, z] -= region.site_area_m2[plot]
+            self.built[plot] = self.in_use[plot] = True
+            self.built_week[plot] = week
+            self.vacant_since[plot] = week
+            self.reference_rent[plot] = m.asking_rent[plot] = rent
+            built.append(plot)
+        return np.array(built, dtype=np.intp)
+
     # ---- the stock ------------------------------------------------------------------------
+    def converted(self) -> np.ndarray:
+        """Units that have left retail use."""
+        return self.built & ~self.in_use
+
     def vacant(self) -> np.ndarray:
         """Units in retail use with no store."""
         return (self.model.site_store < 0) & self.in_use

@@ -335,6 +335,13 @@ class MunicipalConfig(_Section):
     out_of_town_cap_m2: float | None = Field(
         None, ge=0, le=1e8, description="Cap on new retail-park floor space opened during the run (m²); none: no cap.",
     )
+    new_floor_space_m2: dict[Zone, Annotated[float, Field(ge=0, le=1e7)]] = Field(
+        default_factory=dict,
+        description="New retail floor space each town permits over the run, by location type (m²; types not named: "
+                    "none). A developer builds it one unit at a time, beside the town's units of that type, where "
+                    "every one of them is let and the rent there yields property.development_yield on "
+                    "property.build_cost_eur_m2. Empty (the default): no new floor space, a planner's lever.",
+    )
 
 
 
@@ -377,6 +384,20 @@ class PropertyConfig(_Section):
         "for a fashion store, £1,334-1,400 for a food store, £798-1,371 for shop units in a new mall (Building "
         "magazine's cost models, mid-2000s; data/uk_retail_fit_out_costs_reported.csv), taken at face value in "
         "the model's money.",
+    )
+    build_cost_eur_m2: float = Field(
+        725.0, ge=0, le=100_000, description="What building a new unit costs its developer (€ per m²), where the "
+        "town permits new floor space (municipal.new_floor_space_m2). 725: the middle of £650-800 per m² gross for "
+        "the shells of medium and small shop units (Building magazine's cost model of shopping-centre developments, "
+        "late 2000s; anchor units £500-700; data/uk_retail_development_reported.csv), taken at face value in the "
+        "model's money; land, fees and finance not counted.",
+    )
+    development_yield: Fraction = Field(
+        0.055, description="The yearly rent, as a share of the build cost, a developer needs before it builds: 5.5 % "
+        "was the prime shopping-centre yield in Q2 2010 (Cushman & Wakefield; 4.5 % for out-of-town centres in 2015, "
+        "CBRE; 5.75 % for high street shops and fashion parks in 2002, Colliers; "
+        "data/uk_retail_development_reported.csv). Prime yields are the lowest, and land is not in the cost: a "
+        "permissive test.",
     )
     persistent_vacancy_years: float = Field(
         2.0, ge=0.25, le=50, description="A unit empty this long or longer counts as persistently vacant: the "

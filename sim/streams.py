@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 
 STREAMS = ("region", "population", "placement", "shopping", "choice", "adoption", "strategy", "sample", "trial",
-           "demography", "property", "leases")
+           "demography", "property", "leases", "development")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

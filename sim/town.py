@@ -39,6 +39,7 @@ class Region:
         self.n_sites = len(self.site_x)
         self.n_towns = len(self.town_x)
         self.site_occupant: list[str] = [""] * self.n_sites  # retailer named in a sites CSV
+        self.site_planned = np.zeros(self.n_sites, dtype=bool)  # a plot for new floor space, not a unit yet
         self.town_names = [f"town {t + 1}" for t in range(self.n_towns)]
         self.home_grid: dict[str, np.ndarray] | None = None  # population grid from a CSV
 

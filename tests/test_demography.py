@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.metrics import ALL
+from sim.metrics import ALL, high_street_summary
 from sim.model import RetailMarket
-from sim.scenario import ScenarioError, load
+from sim.scenario import ZONES, ScenarioError, load
 
 from .conftest import SCENARIOS
 
@@ -54,9 +54,14 @@ def _check_stock_and_flow(model: RetailMarket) -> None:
         start = sum(1 for s in _open_at_start(model) if model.region.site_town[s.site] == t)
         occupied = np.concatenate([[start], rows["n_occupied"].to_numpy()])
         np.testing.assert_array_equal(np.diff(occupied), (rows["n_openings"] - rows["n_closures"]).to_numpy())
-    # a converted unit never trades again, and no store stands on one
+        # and the units change only by those built on the town's plots
+        prop, here = model.property, model.region.site_town == t
+        units = np.concatenate([[int((prop.built & (prop.built_week <= 0) & here).sum())], rows["n_sites"]])
+        np.testing.assert_array_equal(np.diff(units), rows["n_built"].to_numpy())
+    # a converted unit never trades again, and no store stands on one, nor on a plot not built
     assert (model.site_store[~model.property.in_use] < 0).all()
     assert all(model.property.in_use[s.site] or not s.is_open for s in model.stores)
+    assert all(model.property.built[s.site] for s in model.stores)
 
 
 def test_the_high_street_churns_both_ways(churn):
@@ -79,9 +84,12 @@ def test_stock_and_flow_are_consistent_every_quarter(churn):
 @settings(max_examples=6, deadline=None)
 @given(arrivals=st.floats(0.0, 60.0), own=st.floats(0.0, 0.5), loss_reviews=st.integers(0, 4),
        years=st.sampled_from([0.25, 0.5, 1.0, None]), p_convert=st.floats(0.0, 1.0), seed=st.integers(0, 50),
-       spinup=st.sampled_from([0, 39]), lease=st.sampled_from([0.25, 7.0, None]))
-def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed, spinup, lease):
+       spinup=st.sampled_from([0, 39]), lease=st.sampled_from([0.25, 7.0, None]),
+       permitted=st.sampled_from([0.0, 2000.0, 20_000.0]))
+def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed, spinup, lease,
+                                                permitted):
     model = run(seed=seed, **{"steps": 52, "spinup_weeks": spinup, "consumers.n": 1000,
+                              "municipal.new_floor_space_m2": {"centre": permitted, "neighbourhood": permitted},
                               "consumers.households_per_agent": 7.5,
                               "independents.arrivals_per_100_units_year": arrivals,
                               "independents.rate_exit_own_year": own, "independents.exit_loss_reviews": loss_reviews,
@@ -248,6 +256,61 @@ def test_a_chain_moves_at_a_lease_end_within_its_town_and_a_dearer_fit_out_means
     _check_stock_and_flow(cheap)
     assert len(moves(20_000.0)[1]) < len(moved)
     assert not moves(None)[1]
+
+
+PERMITTED = {"centre": 3000.0, "neighbourhood": 2000.0, "retail_park": 5000.0}
+
+
+def _developed(model: RetailMarket) -> np.ndarray:
+    prop = model.property
+    return np.flatnonzero(prop.built & model.region.site_planned)
+
+
+def test_new_floor_space_is_built_only_where_the_town_permits_it_and_every_unit_there_is_let(monkeypatch):
+    """Plots lie beside the permitted types' units; one is built only where all units of its type in its town
+    are let, within the space permitted; the new unit counts among the units and stands vacant when built."""
+    from sim.property import PropertyMarket
+
+    scenario = small_highstreet(**{"municipal.new_floor_space_m2": {"neighbourhood": 2000.0}})
+    none_vacant_before, develop = [], PropertyMarket.develop
+
+    def watched(self, week):
+        region, vacant = self.model.region, self.vacant()
+        full = {(t, z) for t in range(region.n_towns) for z in range(len(ZONES))
+                if not (vacant & (region.site_town == t) & (region.site_zone == z)).any()}
+        built = develop(self, week)
+        none_vacant_before.extend((int(region.site_town[s]), int(region.site_zone[s])) in full for s in built)
+        assert (self.model.site_store[built] < 0).all() and self.in_use[built].all()
+        return built
+
+    monkeypatch.setattr(PropertyMarket, "develop", watched)
+    model = RetailMarket(scenario, seed=3)
+    region, prop = model.region, model.property
+    plots = np.flatnonzero(region.site_planned)
+    assert len(plots) > 0 and (region.site_zone[plots] == ZONES.index("neighbourhood")).all()
+    assert not prop.built[plots].any() and not prop.vacant()[plots].any()
+    assert region.n_sites - len(plots) == 150  # the scenario's own units, and the plots beyond them
+    model.run()
+    built = _developed(model)
+    assert len(built) > 0 and all(none_vacant_before)
+    for t in range(region.n_towns):
+        assert region.site_area_m2[built[region.site_town[built] == t]].sum() <= 2000.0
+    assert high_street_summary(model, model.week)["n_units_built"] == len(built)
+    _check_stock_and_flow(model)
+
+
+def test_no_permission_no_plots_and_a_dearer_build_or_a_higher_yield_builds_less():
+    plain = run()
+    assert plain.region.n_sites == 150 and not plain.region.site_planned.any()
+    counts, models = {}, {}
+    for label, extra in (("permitted", {}), ("dear build", {"property.build_cost_eur_m2": 5000.0}),
+                         ("high yield", {"property.development_yield": 0.9})):
+        models[label] = run(**{"municipal.new_floor_space_m2": PERMITTED, **extra})
+        counts[label] = len(_developed(models[label]))
+    assert counts["permitted"] > counts["dear build"] >= 0 and counts["high yield"] == 0, counts
+    # plots never built change nothing: the same run as without them, draw for draw
+    assert models["high yield"].closures == plain.closures
+    pd.testing.assert_frame_equal(models["high yield"].metrics.to_frame(), plain.metrics.to_frame())
 
 
 def test_with_arrivals_and_exits_off_the_independents_are_a_fixed_list():

@@ -103,7 +103,7 @@ def map_png(model, picked: int = 0) -> bytes:
 
     def update() -> bool:
         size = 40 + region.site_area_m2 / 12.0
-        vacant = model.site_store < 0
+        vacant = model.property.vacant()
         parts["vacant"].set_offsets(np.column_stack([region.site_x[vacant], region.site_y[vacant]]))
         parts["vacant"].set_sizes(size[vacant])
         for r, layer in zip(model.retailers, parts["stores"], strict=True):
