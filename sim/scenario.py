@@ -389,7 +389,7 @@ class PropertyConfig(_Section):
         725.0, ge=0, le=100_000, description="What building a new unit costs its developer (€ per m²), where the "
         "town permits new floor space (municipal.new_floor_space_m2). 725: the middle of £650-800 per m² gross for "
         "the shells of medium and small shop units (Building magazine's cost model of shopping-centre developments, "
-        "late 2000s; anchor units £500-700; data/uk_retail_development_reported.csv), taken at face value in the "
+        "1998 prices; anchor units £500-700; data/uk_retail_development_reported.csv), taken at face value in the "
         "model's money; land, fees and finance not counted.",
     )
     development_yield: Fraction = Field(
