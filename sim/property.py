@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 NOT_VACANT = np.iinfo(np.int32).max  # vacant_since of an occupied unit
 NOT_CONVERTED = np.iinfo(np.int32).max  # converted_week of a unit in retail use (later than any week)
 NOT_BUILT = np.iinfo(np.int32).max  # built_week of a plot not built yet
+BUILT_AT_START = np.iinfo(np.int32).min  # built_week of the scenario's own units (earlier than any week)
 
 
 MAX_PLOTS = 500  # plots laid out per location type and town: more permitted space than that stays unbuilt
@@ -108,10 +109,10 @@ class PropertyMarket:
         n = region.n_sites
         self.built = ~region.site_planned  # a unit of the stock: there from the start, or built on a plot
         self.in_use = self.built.copy()  # in retail use: built and not converted
-        self.built_week = np.where(self.built, np.iinfo(np.int32).min, NOT_BUILT).astype(np.int32)
+        self.built_week = np.where(self.built, BUILT_AT_START, NOT_BUILT).astype(np.int32)
         # the new floor space each town still permits, by location type (m²)
         permitted = model.config.municipal.new_floor_space_m2
-        self.permitted_m2 = np.array([[permitted.get(z, 0.0) for z in ZONES] for _ in range(region.n_towns)])
+        self.permitted_m2 = np.tile([permitted.get(z, 0.0) for z in ZONES], (region.n_towns, 1))
         self.vacant_since = np.full(n, NOT_VACANT, dtype=np.int32)  # week the unit last fell vacant
         self.converted_week = np.full(n, NOT_CONVERTED, dtype=np.int32)  # week it left retail use
         # category of the last store on each unit (−1: never occupied); a planner reads what trade an empty
