@@ -73,9 +73,14 @@ def measure(model):
         for k, verb in enumerate(("openings", "closures")):
             for g, group in enumerate(("chain", "independent")):
                 out[f"{verb}_{group}_y{year}"] = float(flows[k, g].sum()) / in_use
+        failed = sum(c["reason"] == "administration" for c in model.closures if start < c["week"] <= end)
+        out[f"closures_chain_administration_y{year}"] = failed / in_use
     for verb in ("openings", "closures"):
         for group in ("chain", "independent"):
             out[f"{verb}_{group}"] = float(np.mean([out[f"{verb}_{group}_y{y}"] for y in range(1, years + 1)]))
+    out["closures_chain_administration"] = float(np.mean([out[f"closures_chain_administration_y{y}"]
+                                                          for y in range(1, years + 1)]))
+    out["n_administrations"] = float(len(model.administrations))
     vacant, persistent, used = prop.vacant(), prop.persistent(model.week), prop.in_use
     out["vacancy_rate"] = float(vacant.sum() / used.sum())
     out["persistent_vacancy_rate"] = float(persistent.sum() / used.sum())
@@ -127,6 +132,8 @@ EXPERIMENT = Experiment(
         "vacancy_rate_town3": "vacancy: smallest town",
         "share_occupied_independent": "independents' share of occupied units",
         "closures_chain_per_chain_unit": "chains' closures per 100 of their own units a year",
+        "closures_chain_administration": "of which closed by administrators, per 100 units a year",
+        "n_administrations": "chains entering administration over the run",
         "share_leases_renewed": "chains' leases renewed at their end",
         "share_leases_moved": "chains' leases whose end the chain moved at",
         "rent_change_at_renewal": "rent change at a renewal (median)",

@@ -758,6 +758,8 @@ def high_street_summary(model: RetailMarket, last_week: int) -> dict[str, Any]:
         "share_occupied_independent": _num(share_occupied_independent(model)),
         "mean_asking_rent_vacant": _num(mean_asking_rent_vacant(model)),
         "n_contested": int(prop.n_contested),
+        "n_administrations": len(model.administrations),  # over the whole run, as the units built
+        "n_closed_in_administration": sum(a["n_closed"] for a in model.administrations),
     }
     for kind, verb in enumerate(("openings", "closures")):
         out[f"{verb}_per_100_units_year"] = {

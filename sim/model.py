@@ -19,7 +19,7 @@ from sim.ledger import RelationshipLedger
 from sim.metrics import MetricsRecorder, report_rows
 from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
-from sim.property import PropertyMarket, plan_plots
+from sim.property import PropertyMarket, p_per_review, plan_plots
 from sim.retailers import Retailer
 from sim.scenario import CategoryConfig, Scenario, from_flat
 from sim.settle import WeekTotals, settle_numpy
@@ -151,6 +151,7 @@ class RetailMarket(mesa.Model):
         self.n_transactions = np.zeros(len(self.retailers), dtype=np.int64)
         self.closures: list[dict[str, Any]] = []
         self.lease_ends: list[dict[str, Any]] = []  # chains' leases that ran out: renewed or not, the rents
+        self.administrations: list[dict[str, Any]] = []  # chains that failed: when, stores before, stores closed
         self.events: list[dict[str, Any]] = []  # strategy changes and other notable moments
         self.town_records: list[dict[str, Any]] = []  # quarterly vacancy by town
         self.category_records: list[dict[str, Any]] = []  # quarterly units by category, see record_units_by_category
@@ -287,6 +288,7 @@ class RetailMarket(mesa.Model):
         for r in self.retailers[:self.n_listed]:  # the pool's independents leave by their own rules
             for store in self.closure_policy.to_close(r.open_stores):
                 self._close_store(store, reason=self.closure_policy.name)
+        self.enter_administrations()
         moved = self.end_leases()
         if self.demography is not None:
             self.demography.exits()
@@ -399,6 +401,27 @@ class RetailMarket(mesa.Model):
                 else:
                     self._close_store(store, reason="lease end")
         return moved
+
+    def enter_administrations(self) -> None:
+        """Chains that fail at this review (each with ``stores.p_administration_year`` a year, from the
+        ``administrations`` stream, one draw per listed retailer at every review): the administrator closes
+        ``stores.share_closed_in_administration`` of the chain's stores, those that contributed least over their
+        last year, whatever their leases; the chain trades on with the rest. Only with the property market on."""
+        cfg = self.config.stores
+        if not self.config.property.enabled or cfg.p_administration_year == 0:
+            return
+        listed = self.retailers[:self.n_listed]
+        fails = self.streams.administrations.random(len(listed)) < p_per_review(cfg.p_administration_year,
+                                                                                  self.config.review_weeks)
+        for r in (r for r, fail in zip(listed, fails, strict=True) if fail and not r.independent and r.open_stores):
+            stores = sorted(r.open_stores, key=lambda s: s.trailing_profit)
+            n_closed = round(cfg.share_closed_in_administration * len(stores))
+            for store in stores[:n_closed]:
+                self._close_store(store, reason="administration")
+            self.administrations.append({"week": self.week, "retailer": r.name, "n_stores": len(stores),
+                                         "n_closed": n_closed})
+            self.events.append({"week": self.week, "retailer": r.name,
+                                "event": f"entered administration: {n_closed} of its {len(stores)} stores closed"})
 
     def _lease_weeks(self) -> int | None:
         """A chain's lease term in weeks (None: leases never end, or no property market)."""
@@ -716,8 +739,8 @@ class RetailMarket(mesa.Model):
             self.trade()
             self.metrics.record()  # the reviews read the trailing revenue shares
         self.week = 0
-        for records in (self.closures, self.lease_ends, self.events, self.town_records, self.category_records,
-                        self.switching_records, self.flow_records):
+        for records in (self.closures, self.lease_ends, self.administrations, self.events, self.town_records,
+                        self.category_records, self.switching_records, self.flow_records):
             records.clear()
         self.unit_flows.clear()
         self._count_from_here()

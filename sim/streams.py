@@ -13,7 +13,8 @@ import zlib
 import numpy as np
 
 STREAMS = ("region", "population", "placement", "shopping", "choice", "adoption", "strategy", "sample", "trial",
-           "demography", "property", "leases", "development")
+           "demography", "property", "leases", "development",
+           "administrations")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

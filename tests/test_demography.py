@@ -85,16 +85,17 @@ def test_stock_and_flow_are_consistent_every_quarter(churn):
 @given(arrivals=st.floats(0.0, 60.0), own=st.floats(0.0, 0.5), loss_reviews=st.integers(0, 4),
        years=st.sampled_from([0.25, 0.5, 1.0, None]), p_convert=st.floats(0.0, 1.0), seed=st.integers(0, 50),
        spinup=st.sampled_from([0, 39]), lease=st.sampled_from([0.25, 7.0, None]),
-       permitted=st.sampled_from([0.0, 2000.0, 20_000.0]))
+       permitted=st.sampled_from([0.0, 2000.0, 20_000.0]), p_fail=st.sampled_from([0.0, 0.012, 1.0]))
 def test_stock_and_flow_hold_whatever_the_flows(arrivals, own, loss_reviews, years, p_convert, seed, spinup, lease,
-                                                permitted):
+                                                permitted, p_fail):
     model = run(seed=seed, **{"steps": 52, "spinup_weeks": spinup, "consumers.n": 1000,
                               "municipal.new_floor_space_m2": {"centre": permitted, "neighbourhood": permitted},
                               "consumers.households_per_agent": 7.5,
                               "independents.arrivals_per_100_units_year": arrivals,
                               "independents.rate_exit_own_year": own, "independents.exit_loss_reviews": loss_reviews,
                               "independents.grace_weeks": 13, "property.conversion_after_years": years,
-                              "property.p_conversion_year": p_convert, "property.lease_years": lease})
+                              "property.p_conversion_year": p_convert, "property.lease_years": lease,
+                              "stores.p_administration_year": p_fail})
     _check_stock_and_flow(model)
 
 
@@ -256,6 +257,55 @@ def test_a_chain_moves_at_a_lease_end_within_its_town_and_a_dearer_fit_out_means
     _check_stock_and_flow(cheap)
     assert len(moves(20_000.0)[1]) < len(moved)
     assert not moves(None)[1]
+
+
+def test_an_administration_closes_the_chains_weakest_stores_and_the_chain_trades_on():
+    m = RetailMarket(small_highstreet(**{"steps": 30, "stores.p_administration_year": 1.0}), seed=3)
+    for _ in range(26):
+        m.step()
+    chains = [r for r in m.retailers[:m.n_listed] if not r.independent and r.open_stores]
+    before = {r.name: sorted(r.open_stores, key=lambda s: s.trailing_profit) for r in chains}
+    independents_before = {s.slot for s in m.stores if s.is_open and s.retailer.independent}
+    n_closures, n_failed = len(m.closures), len(m.administrations)
+    m.enter_administrations()
+    failed = m.administrations[n_failed:]
+    assert {a["retailer"] for a in failed} == set(before)  # a yearly probability of 1: every chain fails
+    share = m.config.stores.share_closed_in_administration
+    for a in failed:
+        stores = before[a["retailer"]]
+        n_closed = round(share * len(stores))
+        assert (a["n_stores"], a["n_closed"]) == (len(stores), n_closed)
+        assert all(not s.is_open for s in stores[:n_closed]) and all(s.is_open for s in stores[n_closed:])
+    closed = m.closures[n_closures:]
+    assert len(closed) == sum(a["n_closed"] for a in failed) > 0
+    assert {c["reason"] for c in closed} == {"administration"}
+    assert independents_before <= {s.slot for s in m.stores if s.is_open}  # independents leave by their own rules
+    assert all(r.open_stores for r in chains)
+    _check_stock_and_flow(m)
+
+
+def test_more_administrations_close_more_chain_stores_and_none_without_a_property_market():
+    def closed(**overrides) -> tuple[int, int]:
+        m = run(**overrides)
+        return (sum(c["reason"] == "administration" for c in m.closures),
+                sum(1 for c in m.closures if not m.retailers[m.retailer_index(c["retailer"])].independent))
+
+    (n_rare, chains_rare), (n_often, chains_often) = (closed(**{"stores.p_administration_year": p})
+                                                      for p in (0.0, 0.5))
+    assert n_rare == 0 and n_often > 0
+    assert chains_often > chains_rare
+    assert closed(**{"stores.p_administration_year": 1.0, "property.enabled": False})[0] == 0
+
+
+def test_an_administration_that_closes_nothing_changes_nothing():
+    """The failures draw from their own stream, so a run whose administrators close no store is the run
+    without administrations, metric for metric."""
+    never = run(**{"stores.p_administration_year": 0.0})
+    idle = run(**{"stores.p_administration_year": 0.5, "stores.share_closed_in_administration": 0.0})
+    assert idle.administrations and all(a["n_closed"] == 0 for a in idle.administrations)
+    assert idle.closures == never.closures
+    pd.testing.assert_frame_equal(idle.metrics.to_frame(), never.metrics.to_frame())
+    assert high_street_summary(idle, idle.week)["n_administrations"] == len(idle.administrations)
 
 
 PERMITTED = {"centre": 3000.0, "neighbourhood": 2000.0, "retail_park": 5000.0}
