@@ -33,8 +33,10 @@ England and Wales (157 million m² over 505,000 units, data/uk_unit_sizes_report
 by location type is this project's assumption: no source found gives the shares of a town's units in
 its centre, parades and parks (data/README.md, "Not found (yet)").
 
-The units named in the old file keep their retailer, floor area and rent: Grocer's supermarket and
-Discounter's shop on the high street and Discounter's store on the retail park (its first unit).
+The units named in the old file keep their floor area and rent: Grocer's supermarket on the high street,
+Discounter's store on the retail park (its one unit), and the small shop on the high street that was the
+Discounter's, now a convenience chain's (Express): at Britain's outlets per resident a town of 36,000 has about
+one discounter's supermarket (scenarios/exampleton.toml).
 
 Run:  python scripts/make_exampleton.py   (the file is rewritten byte for byte the same each time)
 """
@@ -55,7 +57,7 @@ TOWN_SPREAD_KM = 1.14  # standard deviation of the population grid's town (fitte
 RENT = {"centre": 220.0, "neighbourhood": 140.0, "retail_park": 110.0, "shopping_centre": 260.0}  # RegionConfig
 
 # The named units of the old file: (x, y, floor area, rent, zone, occupant); the park's moves with the park.
-NAMED_CENTRE = [(4.60, 5.01, 504, 269, "Grocer"), (5.16, 5.02, 219, 255, "Discounter")]
+NAMED_CENTRE = [(4.60, 5.01, 504, 269, "Grocer"), (5.16, 5.02, 219, 255, "Express")]
 NAMED_PARK = (1710, 95, "Discounter")
 
 N_HIGH_STREET = 140  # both sides of the high street

@@ -397,10 +397,11 @@ def test_a_row_longer_than_the_header_is_refused(tmp_path, capsys):
 # ---- 4. validate refuses what the run cannot build ----------------------------------------------
 
 def test_occupants_beyond_n_stores_are_refused(tmp_path, capsys):
-    # the shipped file names Discounter in 2 units; with n_stores = 1 the file would silently open 2
-    path = town_with(tmp_path, changes={'name = "Discounter"\nstrategy = "mass"\ntaste = 0.2\nmarkup = 0.22\n'
-                                        'n_stores = 32': 'name = "Discounter"\nstrategy = "mass"\ntaste = 0.2\n'
-                                        'markup = 0.22\nn_stores = 1'})
+    # the shipped file names Discounter in 1 unit and Express in 1; name Express in Discounter's unit too, and
+    # with Discounter's n_stores = 1 the file would silently open 2
+    lines = lines_of("exampleton_sites.csv")
+    lines = [line.replace(",Express", ",Discounter") for line in lines]
+    path = town_with(tmp_path, sites="".join(lines).encode())
     line = validate_error(path, capsys)
     assert "'Discounter' occupies 2 units in the file but its n_stores is 1" in line and "column occupant" in line
 
