@@ -40,6 +40,45 @@ def test_the_three_trades_budget_shares_are_the_surveys_at_the_typical_markups_t
     assert shares == category_cost_shares({"convenience": 0.35, "comparison": 0.98, "services": 2.2})
 
 
+PERSONS_PER_HOUSEHOLD = 2.4  # ONS Family Spending FYE2018, as the scenario files say
+
+
+def _outlets_per_1000_residents() -> dict[str, float]:
+    import pandas as pd
+
+    from sim.categories_gb import DATA
+
+    rows = pd.read_csv(DATA / "uk_chain_outlets_reported.csv", comment="#")
+    derived = rows[rows["item"].str.startswith("DERIVED:")].set_index("item")["value"].astype(float)
+    return {key: float(derived[derived.index.str.contains(words, regex=False)].iloc[0]) for key, words in (
+        ("large", "supermarkets over 3,000 sq ft"), ("convenience", "convenience stores (multiples"),
+        ("coffee", "coffee-chain"), ("restaurants", "restaurants and fast food"), ("betting", "betting"),
+        ("banks", "bank and building-society"), ("all", "chains' units per 1,000"))}
+
+
+@pytest.mark.parametrize("name, groups", [
+    ("baseline", {"large": ["ValueMart", "CardCo"], "convenience": ["QuickStop"], "services": ["BeanCo"],
+                  "comparison": ["KnowYou", "StyleCo", "BigBox"]}),
+    ("exampleton", {"large": ["Grocer", "Discounter"], "convenience": ["Express"], "services": ["CoffeeCo"],
+                    "comparison": ["Outfitters", "StyleHouse", "BoxStore"]}),
+])
+def test_the_shipped_towns_chains_are_britains_outlets_per_resident(name, groups):
+    """The chains' stores at the start are the data file's outlets per 1,000 residents times the town's
+    residents, so the scenario and its source cannot drift apart."""
+    scenario = load(SCENARIOS / f"{name}.toml")
+    per_1000 = _outlets_per_1000_residents()
+    thousands = scenario.consumers.n * scenario.consumers.households_per_agent * PERSONS_PER_HOUSEHOLD / 1000
+    stores = {r.name: r.n_stores for r in scenario.retailers}
+    expected = {"large": round(per_1000["large"] * thousands),
+                "convenience": round(per_1000["convenience"] * thousands),
+                "services": round(sum(per_1000[k] for k in ("coffee", "restaurants", "betting", "banks")) * thousands)}
+    expected["comparison"] = round(per_1000["all"] * thousands) - sum(expected.values())  # what is left
+    assert {group: sum(stores[n] for n in names) for group, names in groups.items()} == expected
+    # and every chain with stores is in one of the groups
+    assert {r.name for r in scenario.retailers if r.n_stores and not r.independent} == {
+        n for names in groups.values() for n in names}
+
+
 def test_unknown_key_names_file_field_and_valid_keys(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("[consumers]\nn = 100\nbudgett = 5\n")
