@@ -145,6 +145,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"independents: a pool of {pool.pool_size} businesses, up to {n_start} trading at the start, "
               f"{pool.arrivals_per_100_units_year:g} would-be businesses per 100 units a year"
               + ("; property market on" if scenario.property.enabled else ""))
+    stores = scenario.stores
+    if scenario.property.enabled and stores.p_administration_year > 0:
+        n_chains = sum(r.n_stores > 0 and not r.independent for r in scenario.retailers)
+        print(f"chains: each of the {n_chains} with stores enters administration with "
+              f"{stores.p_administration_year:.1%} a year, and its administrator closes "
+              f"{stores.share_closed_in_administration:.0%} of its stores, the weakest")
     permitted = {z: m2 for z, m2 in scenario.municipal.new_floor_space_m2.items() if m2 > 0}
     if permitted:
         print("new floor space each town permits: " + ", ".join(f"{m2:,.0f} m² {z}" for z, m2 in permitted.items())

@@ -117,7 +117,10 @@ def test_failed_run_keeps_earlier_results(run_dir, tmp_path):
 
 def test_validate(capsys):
     assert main(["validate", str(SCENARIOS / "baseline.toml")]) == 0
-    assert "ok:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ok:" in out and "enters administration with 1.2% a year" in out
+    assert main(["validate", str(SCENARIOS / "baseline.toml"), "--set", "stores.p_administration_year=0"]) == 0
+    assert "administration" not in capsys.readouterr().out
     assert main(["validate", str(SCENARIOS / "exampleton.toml")]) == 0
     rows = [line for line in (SCENARIOS / "towns" / "exampleton_sites.csv").read_text().splitlines()
             if line.strip() and not line.startswith("#")]
