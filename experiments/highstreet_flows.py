@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.experiment import REPO_ROOT, Arm, Experiment, Finding, mean_ci
+from sim.metrics import unit_flow_rates
 from sim.town import ZONE_CODE
 
 FLOWS_CSV = REPO_ROOT / "data" / "uk_openings_closures_by_year_reported.csv"
@@ -65,19 +66,12 @@ def measure(model):
     out: dict[str, float] = {}
     years = model.week // 52
     flows_all = model.unit_flows_between(0, 52 * years)
+    out |= unit_flow_rates(model)
     for year in range(1, years + 1):
         start, end = 52 * (year - 1), 52 * year
-        flows = model.unit_flows_between(start, end)
-        # units in retail use at the year's start
-        in_use = int((prop.converted_week > start).sum())
-        for k, verb in enumerate(("openings", "closures")):
-            for g, group in enumerate(("chain", "independent")):
-                out[f"{verb}_{group}_y{year}"] = float(flows[k, g].sum()) / in_use
+        in_use = int((prop.converted_week > start).sum())  # units in retail use at the year's start
         failed = sum(c["reason"] == "administration" for c in model.closures if start < c["week"] <= end)
         out[f"closures_chain_administration_y{year}"] = failed / in_use
-    for verb in ("openings", "closures"):
-        for group in ("chain", "independent"):
-            out[f"{verb}_{group}"] = float(np.mean([out[f"{verb}_{group}_y{y}"] for y in range(1, years + 1)]))
     out["closures_chain_administration"] = float(np.mean([out[f"closures_chain_administration_y{y}"]
                                                           for y in range(1, years + 1)]))
     out["n_administrations"] = float(len(model.administrations))

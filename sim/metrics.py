@@ -368,6 +368,28 @@ for _kind, _verb in enumerate(("openings", "closures")):
     for _ind, _group in enumerate(("chain", "independent")):
         market_metric(_unit_flow(_kind, _ind, f"n_{_verb}_{_group}"))
 
+FLOW_RATES = tuple(f"{verb}_{group}" for verb in ("openings", "closures") for group in ("chain", "independent"))
+"""Openings and closures a year per unit in retail use, by chain or independent (:func:`unit_flow_rates`)."""
+
+
+def unit_flow_rates(m) -> dict[str, float]:
+    """Each full year's openings and closures per unit in retail use at the year's start, by chain or
+    independent, as ``openings_chain_y1`` …, and their means over the years as ``openings_chain`` … (the
+    unit of the Local Data Company's published flows; NaN for a run shorter than a year)."""
+    prop = m.property
+    years = m.week // 52
+    out: dict[str, float] = {}
+    for year in range(1, years + 1):
+        start = 52 * (year - 1)
+        flows = m.unit_flows_between(start, start + 52)
+        in_use = int((prop.converted_week > start).sum())
+        for k, verb in enumerate(("openings", "closures")):
+            for g, group in enumerate(("chain", "independent")):
+                out[f"{verb}_{group}_y{year}"] = float(flows[k, g].sum()) / in_use if in_use else float("nan")
+    for name in FLOW_RATES:
+        out[name] = float(np.mean([out[f"{name}_y{y}"] for y in range(1, years + 1)])) if years else float("nan")
+    return out
+
 
 @market_metric
 def mean_nearest_store_km(m):

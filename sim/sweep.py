@@ -92,6 +92,21 @@ class Design(BaseModel):
         return self
 
 
+class TargetRange(BaseModel):
+    """A published range an output should fall in, read by the analysis only (never given to the model)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    low: float = Field(description="lowest published value, in the output's units")
+    high: float = Field(description="highest published value")
+    source: str = Field(min_length=1, description="where the range comes from")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TargetRange:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
 class CalibrationSpec(BaseModel):
     """A target series to calibrate to (see :mod:`sim.calibrate` for the method)."""
 
@@ -134,6 +149,9 @@ class SweepSpec(BaseModel):
         min_length=1, description="scenario key = [levels] or { low, high } (a table: the keys below)")
     design: Design = Field(default_factory=Design)
     calibration: CalibrationSpec | None = None
+    targets: dict[str, TargetRange] = Field(
+        default_factory=dict, description="output = { low, high, source }: the design points are ranked by how "
+        "near their means fall to these published ranges (the analysis writes targets.csv)")
 
     @field_validator("factors")
     @classmethod
@@ -181,7 +199,7 @@ class Sweep:
 
     def fingerprint(self) -> str:
         """Identity of everything that shapes the runs' results: the same sweep in the same folder."""
-        payload = {"spec": self.spec.model_dump(mode="json", exclude={"description", "calibration"}),
+        payload = {"spec": self.spec.model_dump(mode="json", exclude={"description", "calibration", "targets"}),
                    "scenario": self.base_scenario.model_dump(mode="json"), "version": __version__}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -252,10 +270,12 @@ def _format_error(err: dict[str, Any], path: Path) -> str:
 
 def available_outputs(scenario: Scenario) -> list[str]:
     """Every output a sweep can keep for this scenario."""
-    from sim.metrics import ZONES
+    from sim.metrics import FLOW_RATES, ZONES
     from sim.outputs import MARKET_FIGURES, RETAILER_FIGURES
 
     names = [*MARKET_FIGURES, *(f"vacancy_rate_{z}" for z in ZONES), *SERIES_OUTPUTS]
+    if scenario.property.enabled:
+        names += list(FLOW_RATES)
     names += [f"{r.name}.{key}" for r in scenario.retailers for key in RETAILER_FIGURES]
     return names
 
@@ -266,6 +286,11 @@ def _check_outputs(sweep: Sweep) -> None:
     if unknown:
         raise SweepError(f"{sweep.path}: outputs: unknown {', '.join(map(repr, unknown))}; "
                          f"valid outputs: {', '.join(valid)}")
+    kept = sweep.output_columns()
+    untracked = [name for name in sweep.spec.targets if name not in kept]
+    if untracked:
+        raise SweepError(f"{sweep.path}: targets: {', '.join(map(repr, untracked))} not among the outputs kept; "
+                         f"targets may name: {', '.join(kept)}")
 
 
 def _check_calibration(sweep: Sweep) -> None:
@@ -410,6 +435,7 @@ def plan(sweep: Sweep) -> list[RunTask]:
 
 def execute(payload: dict[str, Any]) -> dict[str, Any]:
     """Worker side: run one scenario with one seed and return its outputs (and run time)."""
+    from sim.metrics import FLOW_RATES, unit_flow_rates
     from sim.model import RetailMarket
     from sim.outputs import final_figures
 
@@ -419,6 +445,9 @@ def execute(payload: dict[str, Any]) -> dict[str, Any]:
     frame = model.metrics.to_frame()
     figures = final_figures(model, frame)
     figures.update(_yearly_online_share(frame))
+    if model.config.property.enabled:
+        rates = unit_flow_rates(model)
+        figures.update({name: rates[name] for name in FLOW_RATES})
     outputs = {name: figures.get(name) for name in payload["outputs"]}
     return {"outputs": outputs, "elapsed_s": round(time.perf_counter() - started, 3)}
 

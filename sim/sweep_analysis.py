@@ -31,8 +31,34 @@ def write_results(sweep: Sweep, out: Path, frame: pd.DataFrame) -> list[str]:
     elif method == "full_factorial":
         write_atomically(out / "main_effects.png", lambda tmp: main_effects_figure(sweep, summary, tmp))
         written.append("main_effects.png")
-    write_atomically(out / "report.md", lambda tmp: Path(tmp).write_text(report(sweep, frame, summary, indices)))
+    fit = target_fit(sweep, frame) if sweep.spec.targets else None
+    if fit is not None:
+        write_atomically(out / "targets.csv", lambda tmp: fit.to_csv(tmp, index=False, float_format="%.10g"))
+        written.append("targets.csv")
+    write_atomically(out / "report.md", lambda tmp: Path(tmp).write_text(report(sweep, frame, summary, indices, fit)))
     return written
+
+
+def target_fit(sweep: Sweep, frame: pd.DataFrame) -> pd.DataFrame:
+    """Each design point against the published ranges of ``targets``, nearest first: its factor values; for
+    each target its mean over replications with a 95 % CI, and its distance from the range's middle in
+    half-widths (``TARGET_z``: within the range when at most 1 in size); how many targets its mean falls
+    within, and ``rms_z``, the root mean square of the distances, by which the points are ranked."""
+    rows = []
+    for point, runs in frame.groupby("point", sort=True):
+        row: dict = {"point": int(point)} | {f: runs[f].iloc[0] for f in sweep.factor_names}
+        z = []
+        for name, target in sweep.spec.targets.items():
+            mean, low, high = mean_ci(runs[name].to_numpy(dtype=float))
+            middle, half = (target.low + target.high) / 2, (target.high - target.low) / 2
+            row |= {f"{name}_mean": mean, f"{name}_ci_low": low, f"{name}_ci_high": high,
+                    f"{name}_z": (mean - middle) / half}
+            z.append(row[f"{name}_z"])
+        z = np.array(z, dtype=float)
+        row["n_within"] = int((np.abs(z) <= 1).sum())
+        row["rms_z"] = float(np.sqrt(np.mean(z ** 2)))  # NaN when a target's mean is missing: ranked last
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["rms_z", "point"], na_position="last", kind="stable")
 
 
 def point_means(sweep: Sweep, frame: pd.DataFrame) -> pd.DataFrame:
@@ -182,7 +208,8 @@ def _label(value) -> str:
 
 # ---- report -----------------------------------------------------------------------------
 
-def report(sweep: Sweep, frame: pd.DataFrame, summary: pd.DataFrame, indices: pd.DataFrame | None) -> str:
+def report(sweep: Sweep, frame: pd.DataFrame, summary: pd.DataFrame, indices: pd.DataFrame | None,
+           fit: pd.DataFrame | None = None) -> str:
     spec = sweep.spec
     n_points = frame["point"].nunique()
     lines = [f"# Sweep `{spec.name}`", ""]
@@ -206,7 +233,30 @@ def report(sweep: Sweep, frame: pd.DataFrame, summary: pd.DataFrame, indices: pd
         for _, r in indices.iterrows():
             lines.append(f"| {r['output']} | {r['factor']} | "
                          + " | ".join("–" if pd.isna(r.get(c)) else f"{r[c]:.4g}" for c in cols) + " |")
+    if fit is not None and len(fit):
+        lines += _target_lines(sweep, fit)
     return "\n".join(lines) + "\n"
+
+
+def _target_lines(sweep: Sweep, fit: pd.DataFrame, shown: int = 10) -> list[str]:
+    targets = sweep.spec.targets
+    lines = ["", "## Against the published ranges", "",
+             "| target | low | high | source |", "|---|---|---|---|"]
+    lines += [f"| {name} | {t.low:.4g} | {t.high:.4g} | {t.source} |" for name, t in targets.items()]
+    lines += ["", f"Design points nearest the ranges first ({min(shown, len(fit))} of {len(fit)}; `rms_z` is the "
+              "root mean square distance of the means from the ranges' middles in half-widths; a mean is within "
+              "its range at a distance of at most 1):", "",
+              "| " + " | ".join([*sweep.factor_names, *targets, "within", "rms_z"]) + " |",
+              "|" + "---|" * (len(sweep.factor_names) + len(targets) + 2)]
+    for _, r in fit.head(shown).iterrows():
+        cells = [_label(r[f]) for f in sweep.factor_names]
+        cells += [_ci(pd.Series({"mean": r[f"{n}_mean"], "ci_low": r[f"{n}_ci_low"], "ci_high": r[f"{n}_ci_high"]}))
+                  for n in targets]
+        lines.append("| " + " | ".join([*cells, f"{int(r['n_within'])} of {len(targets)}", f"{r['rms_z']:.3g}"]) + " |")
+    best = fit.iloc[0]
+    lines += ["", "Nearest: " + ", ".join(f"`{f}` = {_label(best[f])}" for f in sweep.factor_names)
+              + f", within {int(best['n_within'])} of {len(targets)} ranges."]
+    return lines
 
 
 def _ci(row: pd.Series) -> str:
