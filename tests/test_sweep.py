@@ -291,3 +291,94 @@ def test_a_write_in_progress_is_not_a_finished_run(tmp_path):
     (tmp_path / "p0-r1.json").write_text("{}\n")
     (tmp_path / ".p0-r2.tmp4242.json").write_text("{}\n")  # a record being written, not yet moved into place
     assert [p.name for p in sw.finished_run_files(tmp_path)] == ["p0-r1.json"]
+
+
+# ---- targets: design points ranked against published ranges ---------------------------------------
+
+BASELINE = REPO / "scenarios" / "baseline.toml"
+
+
+def _flows_spec(tmp_path: Path, targets: str) -> sw.Sweep:
+    path = tmp_path / "flows.toml"
+    path.write_text(f'scenario = "{BASELINE}"\n' + """
+master_seed = 3
+outputs = ["openings_independent", "closures_independent"]
+[base]
+steps = 60
+"consumers.n" = 1500
+"consumers.households_per_agent" = 30.0
+"region.n_sites" = 450
+"independents.pool_size" = 150
+[factors]
+"independents.arrivals_per_100_units_year" = [0.0, 60.0]
+[targets]
+""" + targets)
+    return sw.load_sweep(path)
+
+
+def test_targets_rank_the_point_whose_flows_fall_in_the_range_first(tmp_path):
+    # with no would-be businesses no independent opens; with many some do: a range of many openings puts the
+    # point with arrivals first, a range at none the point without
+    many = _flows_spec(tmp_path, 'openings_independent = { low = 0.05, high = 5.0, source = "a test" }\n')
+    _run(many, tmp_path / "out", workers=1)
+    runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
+    by_arrivals = runs.set_index("independents.arrivals_per_100_units_year")["openings_independent"]
+    assert by_arrivals[0.0] == 0.0 and by_arrivals[60.0] > 0.05
+    fit = pd.read_csv(tmp_path / "out" / "targets.csv")
+    assert fit["independents.arrivals_per_100_units_year"].tolist() == [60.0, 0.0]
+    assert fit["n_within"].tolist() == [1, 0]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "Nearest: `independents.arrivals_per_100_units_year` = 60, within 1 of 1 ranges." in report
+    none = _flows_spec(tmp_path, 'openings_independent = { low = -0.01, high = 0.01, source = "a test" }\n')
+    # the same runs, analysed against other targets: targets do not change the sweep's identity
+    assert none.fingerprint() == many.fingerprint()
+    write_results(none, tmp_path / "out", sw.gather(none, tmp_path / "out"))
+    fit = pd.read_csv(tmp_path / "out" / "targets.csv")
+    assert fit["independents.arrivals_per_100_units_year"].tolist() == [0.0, 60.0]
+    assert fit["openings_independent_z"].iloc[0] == 0.0
+
+
+def test_target_distances_are_in_half_widths_of_the_range():
+    from sim.sweep_analysis import target_fit
+
+    spec = sw.SweepSpec.model_validate({
+        "scenario": str(CLASSROOM), "master_seed": 1, "outputs": ["a", "b"], "factors": {"x": [1, 2]},
+        "targets": {"a": {"low": 0.0, "high": 2.0, "source": "s"}, "b": {"low": 10.0, "high": 20.0, "source": "s"}}})
+    sweep = sw.Sweep(spec=spec, path=CLASSROOM, base_scenario=sw.load(CLASSROOM))
+    frame = pd.DataFrame({"point": [0, 0, 1, 1], "x": [1, 1, 2, 2],
+                          "a": [1.0, 1.0, 5.0, 5.0], "b": [14.0, 16.0, 15.0, 15.0]})
+    fit = target_fit(sweep, frame).set_index("x")
+    assert fit.loc[1, "a_z"] == 0.0 and fit.loc[1, "b_z"] == 0.0 and fit.loc[1, "n_within"] == 2
+    assert fit.loc[2, "a_z"] == pytest.approx(4.0) and fit.loc[2, "n_within"] == 1
+    assert fit.loc[2, "rms_z"] == pytest.approx(np.sqrt(8.0))
+    assert fit.index.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(("targets", "message"), [
+    ('vacancy_rate = { low = 0.1, high = 0.2, source = "s" }\n',
+     "targets: 'vacancy_rate' not among the outputs kept; targets may name: openings_independent"),
+    ('openings_independent = { low = 0.2, high = 0.1, source = "s" }\n', "low (0.2) must be below high (0.1)"),
+    ('openings_independent = { low = 0.1, high = 0.2 }\n', "source"),
+])
+def test_bad_targets_say_what_and_where(tmp_path, targets, message):
+    with pytest.raises(sw.SweepError) as err:
+        _flows_spec(tmp_path, targets)
+    assert message in str(err.value) and "flows.toml" in str(err.value)
+
+
+def test_flow_outputs_need_the_property_market(tmp_path):
+    path = _write_spec(tmp_path / "f.toml", 'master_seed = 1\noutputs = ["openings_chain"]\n'
+                                            '[factors]\n"adoption.q_imitation" = [0.1]\n')
+    with pytest.raises(sw.SweepError, match="outputs: unknown 'openings_chain'"):
+        sw.load_sweep(path)
+
+
+def test_the_flows_calibration_targets_are_the_published_ranges():
+    from experiments.highstreet_flows import published_range
+
+    spec = sw.load_sweep(REPO / "experiments" / "calibrate_flows.toml").spec
+    for group, published in (("independent", "independents"), ("chain", "chains")):
+        for verb in ("openings", "closures"):
+            target = spec.targets[f"{verb}_{group}"]
+            low, high = published_range(published, verb)
+            assert (target.low, target.high) == (pytest.approx(low / 100, abs=5e-6), pytest.approx(high / 100, abs=5e-6))
