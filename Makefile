@@ -46,6 +46,7 @@ sweeps: $(STAMP)  # sensitivity analyses and the calibration (about 20 minutes o
 	$(BIN)/retailsim sweep sensitivity_morris --quiet
 	$(BIN)/retailsim sweep sensitivity_sobol --quiet
 	$(BIN)/retailsim calibrate calibrate_online_uk --quiet
+	$(BIN)/retailsim sweep calibrate_flows --quiet
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_scenarios.py --repeat 3
