@@ -72,8 +72,12 @@ def measure(model):
         in_use = int((prop.converted_week > start).sum())  # units in retail use at the year's start
         failed = sum(c["reason"] == "administration" for c in model.closures if start < c["week"] <= end)
         out[f"closures_chain_administration_y{year}"] = failed / in_use
+        # a chain that moves at a lease's end closes one unit and opens another: both flows count it, as LDC's
+        moved = sum(c["reason"] == "moved" for c in model.closures if start < c["week"] <= end)
+        out[f"moves_chain_y{year}"] = moved / in_use
     out["closures_chain_administration"] = float(np.mean([out[f"closures_chain_administration_y{y}"]
                                                           for y in range(1, years + 1)]))
+    out["moves_chain"] = float(np.mean([out[f"moves_chain_y{y}"] for y in range(1, years + 1)]))
     out["n_administrations"] = float(len(model.administrations))
     vacant, persistent, used = prop.vacant(), prop.persistent(model.week), prop.in_use
     out["vacancy_rate"] = float(vacant.sum() / used.sum())
@@ -127,6 +131,7 @@ EXPERIMENT = Experiment(
         "share_occupied_independent": "independents' share of occupied units",
         "closures_chain_per_chain_unit": "chains' closures per 100 of their own units a year",
         "closures_chain_administration": "of which closed by administrators, per 100 units a year",
+        "moves_chain": "chains' moves at a lease's end per 100 units a year (each one closure and one opening)",
         "n_administrations": "chains entering administration over the run",
         "share_leases_renewed": "chains' leases renewed at their end",
         "share_leases_moved": "chains' leases whose end the chain moved at",
