@@ -283,7 +283,9 @@ class StoreConfig(_Section):
         False, description="Retailers open stores on vacant sites where the expected profit clears the hurdle."
     )
     entry_hurdle: float = Field(
-        0.15, ge=0, le=5, description="Expected yearly contribution a new store must make, as a share of its costs."
+        0.15, ge=0, le=5, description="Expected yearly contribution a new store must make, as a share of its costs "
+        "(an assumption; a chain applies it too when it renews a lease). The baseline sets 1.0, tuned to chains' "
+        "published openings and closures by experiments/calibrate_flows.toml."
     )
     format_ratio_max: float | None = Field(
         None, ge=1, le=100, description="A retailer with stores opens only on units whose floor area is within this "
@@ -472,7 +474,8 @@ class IndependentsConfig(_Section):
         "centres in 2015, about 14 per 100 of their units (the stock implied by the published net change), and "
         "held about two thirds of units, so about 9.5 per 100 of all units (data/uk_openings_closures_by_year_"
         "reported.csv); ONS: 13.5 retail births per 100 active enterprises in 2019 (data/uk_business_births_deaths_"
-        "by_industry.csv). Those who find no unit that pays do not open.",
+        "by_industry.csv). Those who find no unit that pays do not open, so openings fall short of arrivals: the "
+        "baseline sets 14.5, tuned to the published openings and closures by experiments/calibrate_flows.toml.",
     )
     entry_hurdle: float = Field(
         0.15, ge=0, le=5, description="Expected yearly contribution a would-be business needs from a unit, as a "
