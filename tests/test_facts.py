@@ -101,8 +101,11 @@ def test_the_high_street_flows_are_measured_against_the_published_ranges():
     assert 0 <= row["persistent_vacancy_rate"] <= row["vacancy_rate"] <= 1
     assert 0 <= row["share_leases_renewed"] <= 1
     found = module.findings(frame)
-    # four flows, each with its range and its count of years outside it; then the renewals at a lease's end
-    assert [f.within is not None for f in found] == [True, False] * 4 + [True]
+    # in each arm (after a spin-up, as shipped): four flows, each with its range and its count of years outside
+    # it; then the renewals at a lease's end
+    assert list(frame["arm"]) == [module.SPUN_UP, module.AS_SHIPPED]
+    assert [f.within is not None for f in found] == ([True, False] * 4 + [True]) * 2
+    assert [f.statement.split(":")[0] for f in found] == [module.SPUN_UP] * 9 + [module.AS_SHIPPED] * 9
 
 
 def test_a_finding_against_a_published_range_holds_when_its_mean_is_in_it():
