@@ -284,7 +284,7 @@ class StoreConfig(_Section):
     )
     entry_hurdle: float = Field(
         0.15, ge=0, le=5, description="Expected yearly contribution a new store must make, as a share of its costs "
-        "(an assumption; a chain applies it too when it renews a lease). The baseline sets 1.0, tuned to chains' "
+        "(an assumption; a chain applies it too when it renews a lease). The baseline sets 0.6, tuned to chains' "
         "published openings and closures by experiments/calibrate_flows.toml."
     )
     format_ratio_max: float | None = Field(
