@@ -305,6 +305,7 @@ master_seed = 3
 outputs = ["openings_independent", "closures_independent"]
 [base]
 steps = 60
+spinup_weeks = 0
 "consumers.n" = 1500
 "consumers.households_per_agent" = 30.0
 "region.n_sites" = 450
