@@ -101,6 +101,8 @@ def test_the_high_street_flows_are_measured_against_the_published_ranges():
     assert row["openings_independent"] > 0 and row["closures_independent"] > 0
     assert 0 <= row["persistent_vacancy_rate"] <= row["vacancy_rate"] <= 1
     assert 0 <= row["share_leases_renewed"] <= 1
+    for _, arm in frame.iterrows():  # a move is one of the chains' closures and one of their openings
+        assert 0 <= arm["moves_chain"] <= min(arm["closures_chain"], arm["openings_chain"])
     found = module.findings(frame)
     # in each arm (after the baseline's spin-up, without it): four flows, each with its range and its count of
     # years outside it; then the renewals at a lease's end
