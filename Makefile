@@ -42,7 +42,7 @@ experiments: $(STAMP)  # every declared experiment, 20 replications each (highst
 	for e in $$(ls experiments/*.py | xargs -n1 basename | grep -v '^_' | sed 's/\.py$$//'); do \
 		$(BIN)/retailsim experiment $$e --quiet || exit 1; done
 
-sweeps: $(STAMP)  # sensitivity analyses and the calibration (about 20 minutes on 2 cores)
+sweeps: $(STAMP)  # sensitivity analyses and both calibrations (about 40 minutes on 2 cores)
 	$(BIN)/retailsim sweep sensitivity_morris --quiet
 	$(BIN)/retailsim sweep sensitivity_sobol --quiet
 	$(BIN)/retailsim calibrate calibrate_online_uk --quiet
