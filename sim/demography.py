@@ -110,7 +110,7 @@ class Demography:
             if len(free) == 0 or len(dormant) == 0:
                 continue
             k = int(dormant[0])
-            weight = m._local_demand(free)
+            weight = m._local_demand(free, int(self.template_category[t]))
             p = weight / weight.sum() if weight.sum() > 0 else None
             site = int(rng.choice(free, p=p))
             store = self._take_up(k, t, markup, taste, site)

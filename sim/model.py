@@ -103,7 +103,8 @@ class RetailMarket(mesa.Model):
             r.strategy.setup(self.population)
         self.stores: list[Store] = []  # every store ever opened, by slot
         self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
-        self._stores_within = np.zeros(self.region.n_sites, dtype=np.int64)  # open stores within access_km
+        # open stores of each trade within access_km of each site: a grocer competes with grocers, not cafés
+        self._stores_within = np.zeros((len(config.category_list()), self.region.n_sites), dtype=np.int64)
         self.asking_rent = self.region.site_rent_eur_m2_year.astype(float).copy()  # landlords' asking rents
         self.property = PropertyMarket(self)
         self.unit_flows: dict[int, np.ndarray] = {}  # week → openings and closures, see _count_unit_flow
@@ -316,7 +317,8 @@ class RetailMarket(mesa.Model):
             return None
         sales = sum(sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in stores)
         sites = np.array([s.site for s in stores])
-        return sales / max(self._local_demand(sites).sum(), 1e-9), float(np.mean(self.site_footfall[sites]) or 1.0)
+        demand = self._local_demand(sites, int(self.retailer_category[r.index]))
+        return sales / max(demand.sum(), 1e-9), float(np.mean(self.site_footfall[sites]) or 1.0)
 
     def _units_for(self, r: Retailer) -> np.ndarray:
         """The vacant units ``r`` would open on: of its location types, allowed by the town, of its format."""
@@ -336,9 +338,11 @@ class RetailMarket(mesa.Model):
         footfall against the retailer's stores', at its markup, less rent, service charge, staff and fixed costs."""
         region = self.region
         site_area = region.site_area_m2[sites]
-        sales = sales_per_demand * self._local_demand(sites) * np.clip(self.site_footfall[sites] / own_foot, 0.25, 2.0)
+        category = int(self.retailer_category[r.index])
+        sales = (sales_per_demand * self._local_demand(sites, category)
+                 * np.clip(self.site_footfall[sites] / own_foot, 0.25, 2.0))
         margin = sales * r.markup / (1 + r.markup)
-        staff_m2, fixed_year = running_costs(self, int(self.retailer_category[r.index]))
+        staff_m2, fixed_year = running_costs(self, category)
         costs = site_area * (rents + self.property.service_charge[sites] + staff_m2) + fixed_year
         return margin - costs - self.config.stores.entry_hurdle * costs
 
@@ -598,22 +602,29 @@ class RetailMarket(mesa.Model):
 
     def _site_appeal(self, retailer: Retailer, free: np.ndarray) -> np.ndarray:
         """Probabilities of opening on each free site: where many consumers live within reach
-        and few open stores already serve them, away from the retailer's own stores."""
-        weight = self._local_demand(free) * self._own_spacing(retailer, free)
+        and few open stores of its trade already serve them, away from the retailer's own stores."""
+        trade = int(self.retailer_category[retailer.index])
+        weight = self._local_demand(free, trade) * self._own_spacing(retailer, free)
         if weight.sum() <= 0:
             weight = np.ones(len(free))
         return weight / weight.sum()
 
-    def _local_demand(self, sites: np.ndarray) -> np.ndarray:
-        """Homes within reach of each site over 1 + the other open stores within reach."""
+    def _local_demand(self, sites: np.ndarray, category: int) -> np.ndarray:
+        """Homes within reach of each site over 1 + the other open stores of ``category`` within reach: a
+        store shares its catchment's spending on its trade with the stores of that trade, not with every shop."""
         sites = np.asarray(sites, dtype=np.intp)
-        others = self._stores_within[sites] - (self.site_store[sites] >= 0)
+        occupant = self.site_store[sites]
+        own_trade = occupant >= 0
+        own_trade[own_trade] = self.retailer_category[[self.stores[k].retailer.index for k in occupant[own_trade]]] \
+            == category
+        others = self._stores_within[category, sites] - own_trade
         return self._site_catchment[sites] / (1.0 + others)
 
-    def _count_store_nearby(self, site: int, change: int) -> None:
-        """Keep, for every site, the number of open stores within reach (``change``: +1 opened, −1 closed)."""
-        near = self.region.site_km(np.arange(self.region.n_sites), [site])[:, 0] <= self.config.stores.access_km
-        self._stores_within += change * near
+    def _count_store_nearby(self, store: Store, change: int) -> None:
+        """Keep, for every site, the number of open stores of ``store``'s trade within reach (``change``: +1
+        opened, −1 closed)."""
+        near = self.region.site_km(np.arange(self.region.n_sites), [store.site])[:, 0] <= self.config.stores.access_km
+        self._stores_within[int(self.retailer_category[store.retailer.index])] += change * near
 
     def _own_spacing(self, retailer: Retailer, free: np.ndarray, without: Store | None = None) -> np.ndarray:
         """From 0 beside one of the retailer's open stores (but ``without``) to 1 far from all of them: a chain
@@ -634,7 +645,7 @@ class RetailMarket(mesa.Model):
         self.stores.append(store)
         retailer.stores.append(store)
         self.site_store[site] = store.slot
-        self._count_store_nearby(site, +1)
+        self._count_store_nearby(store, +1)
         self.property.opened(site)
         self._count_unit_flow(store, opening=True)
         return store
@@ -642,7 +653,7 @@ class RetailMarket(mesa.Model):
     def _close_store(self, store: Store, reason: str) -> None:
         store.close()
         self.site_store[store.site] = -1
-        self._count_store_nearby(store.site, -1)
+        self._count_store_nearby(store, -1)
         self.asking_rent[store.site] = self.property.closed(store.site, self.week)  # landlord starts afresh
         self._count_unit_flow(store, opening=False)
         self.closures.append({"week": self.week, "retailer": store.retailer.name, "site": store.site,

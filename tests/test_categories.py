@@ -304,3 +304,19 @@ def test_each_kind_of_independent_trades_in_its_category_and_churns_there():
     for c, spend in enumerate(pop.categories):  # reused identities never leave their category's block
         held = pop.slot_retailer[:, spend.slot_lo:spend.slot_hi]
         assert (model.retailer_category[held[held >= 0]] == c).all()
+
+
+def test_a_new_store_expects_less_only_where_stores_of_its_own_trade_trade():
+    """A rival of another trade on the next unit leaves a store's share of local demand as it was."""
+    m = RetailMarket(validate(three_categories(), "test"), seed=3)
+    free = np.flatnonzero(m.site_store < 0)
+    cafe = next(r for r in m.retailers if r.name == "Cafe")
+    convenience, services = int(m.retailer_category[0]), int(m.retailer_category[cafe.index])
+    before = {c: m._local_demand(free[1:], c) for c in (convenience, services)}
+    m._open_store(cafe, int(free[0]))
+    near = m.region.site_km(free[1:], free[:1])[:, 0] <= m.config.stores.access_km
+    assert near.any()
+    np.testing.assert_array_equal(m._local_demand(free[1:], convenience), before[convenience])
+    after = m._local_demand(free[1:], services)
+    assert (after[near] < before[services][near]).all()
+    np.testing.assert_array_equal(after[~near], before[services][~near])

@@ -371,9 +371,9 @@ def test_an_independent_with_no_shop_needs_entry_to_be_on():
 def test_a_new_store_expects_less_where_more_stores_already_trade():
     m = RetailMarket(small_scenario(steps=1), seed=1)
     free = np.flatnonzero(m.site_store < 0)
-    before = m._local_demand(free)
+    before = m._local_demand(free, 0)
     m._open_store(m.retailers[0], int(free[0]))  # a rival opens on one of the free units
-    after = m._local_demand(free[1:])
+    after = m._local_demand(free[1:], 0)
     near = m.region.site_km(free[1:], free[:1])[:, 0] <= m.config.stores.access_km
     assert near.any()
     assert (after[near] < before[1:][near]).all() and (after[~near] == before[1:][~near]).all()
