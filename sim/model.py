@@ -754,6 +754,8 @@ class RetailMarket(mesa.Model):
                         self.category_records, self.switching_records, self.flow_records):
             records.clear()
         self.unit_flows.clear()
+        for store in self.open_stores:  # week 0's openings are the stock the run starts from, as without one
+            self._count_unit_flow(store, opening=True)
         self._count_from_here()
         if self.demography is not None:
             self.demography.n_arrivals = self.demography.n_turned_away = 0

@@ -116,7 +116,11 @@ def test_a_spin_up_trades_before_week_1_and_reports_from_week_1():
     # nothing of it is reported: the records, the flows and the money start at week 1
     frame = model.metrics.to_frame()
     assert frame["week"].min() == 1
-    assert min(model.unit_flows) > 0 and all(c["week"] > 0 for c in model.closures)
+    assert all(c["week"] > 0 for c in model.closures)
+    # the flows start from the stock the spin-up left: week 0 opens the stores open then, and closes none
+    assert min(model.unit_flows) == 0
+    open_at_0 = [s for s in model.stores if s.opened_week <= 0 and (s.closed_week is None or s.closed_week > 0)]
+    assert model.unit_flows[0][0].sum() == len(open_at_0) and model.unit_flows[0][1].sum() == 0
     assert all(r["week"] > 0 for r in model.town_records + model.category_records + model.switching_records)
     spent = model.population.total_spent_eur.sum()
     assert spent == pytest.approx(frame.loc[frame["retailer"] == ALL, "revenue_eur"].sum(), rel=1e-9)

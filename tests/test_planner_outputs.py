@@ -114,3 +114,19 @@ def test_more_online_comparison_spending_more_comparison_closures():
     stores = [comparison_outcome(0.0, seed) for seed in SEEDS]
     assert np.mean([s for _, s in online]) > np.mean([s for _, s in stores]) + 0.15
     assert np.mean([c for c, _ in online]) > 1.08 * np.mean([c for c, _ in stores])
+
+
+def test_closures_per_occupied_unit_read_the_stock_a_year_before_after_a_spin_up():
+    """The stock a category's closures are read against is its stores open 52 weeks before the end, counted
+    from every flow since the first stores opened, also when they opened in a spin-up before week 0."""
+    model = RetailMarket(three_trades(steps=78, spinup_weeks=26), seed=3)
+    while model.week < 78 - 52:
+        model.step()
+    names = [cat.config.name for cat in model.categories]
+    open_then = np.bincount([model.retailer_category[s.retailer.index] for s in model.stores if s.is_open],
+                            minlength=len(names))
+    model.run()
+    hs = high_street_summary(model, model.week)
+    for c, name in enumerate(names):
+        expected = 100.0 * hs["n_closures_by_category"][name] / open_then[c]
+        assert hs["closures_per_100_occupied_year_by_category"][name] == pytest.approx(expected, rel=1e-5)
