@@ -1,5 +1,7 @@
 """The baseline's high street against Britain's: openings and closures per 100 units a year, by chain and
-independent, beside the published flows; vacancy, persistent vacancy and conversions as they come out."""
+independent, beside the published flows; vacancy, persistent vacancy and conversions as they come out; and the
+money a unit of floor space turns over, earns and costs, beside chains' published sales densities and the national
+accounts' retail trade per m² (none of which the model is given)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.experiment import REPO_ROOT, Arm, Experiment, Finding, mean_ci
-from sim.metrics import unit_flow_rates
+from sim.metrics import ALL, unit_flow_rates
 from sim.town import ZONE_CODE
 
 FLOWS_CSV = REPO_ROOT / "data" / "uk_openings_closures_by_year_reported.csv"
@@ -21,6 +23,68 @@ RENEWED_AT_EXPIRY = (0.25, 0.5)
 # the 2011 flows in the top 500 town centres, as the issue that asked for this quotes LDC in the trade press
 FLOWS_2011 = {("chains", "openings"): 5100, ("chains", "closures"): 5300}
 SPUN_UP, NO_SPINUP = "after a spin-up", "no spin-up"
+
+DENSITIES_CSV = REPO_ROOT / "data" / "uk_sales_densities_reported.csv"
+SUT_CSV = REPO_ROOT / "data" / "uk_retail_cost_structure_sut.csv"
+SQFT_PER_M2 = 10.7639
+GBP_PER_EUR = 0.8847  # the ECB's 2018 mean reference rate: the scenarios' money is € of 2018
+# retail floor space of England and Wales in 2015, "just under 114m square metres" (Northumbria University's
+# reading of the 2017 rating lists, reported by the Guardian; data/uk_unit_sizes_reported.csv), over England and
+# Wales' share of the UK's residents (53.5 + 3.1 of 63.7 million, ONS mid-2012; data/uk_chain_outlets_reported.csv):
+# the UK's, taking floor space per resident to be the same in Scotland and Northern Ireland (an assumption)
+FLOOR_UK_2015_M2 = 114e6 / ((53.5 + 3.1) / 63.7)
+RETAIL_TRADES = ("convenience", "comparison")  # SIC 47's trades; the model's services are mostly SIC 56's
+SUT_YEARS = range(2013, 2019)  # the years of the flows above
+
+
+@cache
+def published_density(trade: str) -> tuple[float, float]:
+    """The lowest and highest sales density Retail Week ranks for chains of ``trade`` (€ per m² a year)."""
+    with open(DENSITIES_CSV, newline="") as fh:
+        values = [float(r["value"]) for r in csv.DictReader(line for line in fh if not line.startswith("#"))
+                  if r["trade"] == trade]
+    return min(values) * SQFT_PER_M2 / GBP_PER_EUR, max(values) * SQFT_PER_M2 / GBP_PER_EUR
+
+
+@cache
+def national_per_m2(measure: str) -> tuple[float, float]:
+    """Retail's (SIC 47) trade margin (``margin``: output, i.e. sales less the goods resold) or its running
+    costs (``costs``: intermediate consumption, which holds rents, plus employees' compensation and taxes on
+    production such as business rates) per m² of the UK's retail floor space (€ a year): the lowest and highest
+    of the years 2013-2018, each year's figure over the floor space of 2015."""
+    parts = {"margin": ("output_basic_prices",),
+             "costs": ("intermediate_consumption", "compensation_of_employees", "taxes_less_subsidies_on_production")}
+    by_year: dict[int, float] = {}
+    with open(SUT_CSV, newline="") as fh:
+        for r in csv.DictReader(line for line in fh if not line.startswith("#")):
+            if r["sic"] == "47" and int(r["year"]) in SUT_YEARS and r["measure"] in parts[measure]:
+                by_year[int(r["year"])] = by_year.get(int(r["year"]), 0.0) + float(r["gbp_million"])
+    per_m2 = [v * 1e6 / FLOOR_UK_2015_M2 / GBP_PER_EUR for v in by_year.values()]
+    return min(per_m2), max(per_m2)
+
+
+def floor_money(model) -> dict[str, float]:
+    """Over the run's last 52 weeks, by trade: chains' and independents' store sales per m² of their stores a
+    year (online sales left out), and, over the retail trades (convenience and comparison, online sellers
+    included), gross margin (sales less the cost of goods) and running costs per m² of their stores' floor."""
+    frame = model.metrics.to_frame()
+    last = frame[(frame["week"] > model.week - 52) & (frame["retailer"] != ALL)]
+    chains = {r.name for r in model.retailers[:model.n_listed] if not r.independent}
+    out: dict[str, float] = {}
+
+    def per_m2_year(rows, money) -> float:
+        floor = rows.groupby("week")["floor_area_m2"].sum().mean()  # the year's mean floor space
+        return float(money.sum() / floor) if floor > 0 else float("nan")
+
+    for trade in (*RETAIL_TRADES, "services"):
+        here = last[last["category"] == trade]
+        for group, rows in (("chain", here[here["retailer"].isin(chains)]),
+                            ("independent", here[~here["retailer"].isin(chains)])):
+            out[f"sales_per_m2_{group}_{trade}"] = per_m2_year(rows, rows["revenue_eur"] - rows["revenue_online_eur"])
+    retail = last[last["category"].isin(RETAIL_TRADES)]
+    out["margin_per_m2_retail"] = per_m2_year(retail, retail["revenue_eur"] - retail["cogs_eur"])
+    out["costs_per_m2_retail"] = per_m2_year(retail, retail["operating_costs_eur"])
+    return out
 
 
 @cache
@@ -103,7 +167,7 @@ def measure(model):
                                  else float("nan"))
     renewed = [e["rent_after"] / e["rent_before"] - 1 for e in ends if e["renewed"] and e["rent_before"] > 0]
     out["rent_change_at_renewal"] = float(np.median(renewed)) if renewed else float("nan")
-    return out
+    return out | floor_money(model)
 
 
 EXPERIMENT = Experiment(
@@ -139,6 +203,14 @@ EXPERIMENT = Experiment(
         "share_leases_renewed": "chains' leases renewed at their end",
         "share_leases_moved": "chains' leases whose end the chain moved at",
         "rent_change_at_renewal": "rent change at a renewal (median)",
+        "sales_per_m2_chain_convenience": "grocery and convenience chains' store sales per m² a year (€, last year)",
+        "sales_per_m2_independent_convenience": "independent convenience shops' sales per m² a year (€)",
+        "sales_per_m2_chain_comparison": "comparison chains' store sales per m² a year (€)",
+        "sales_per_m2_independent_comparison": "independent comparison shops' sales per m² a year (€)",
+        "sales_per_m2_chain_services": "services chains' sales per m² a year (€)",
+        "sales_per_m2_independent_services": "independent cafés' and salons' sales per m² a year (€)",
+        "margin_per_m2_retail": "convenience and comparison: gross margin per m² of their stores a year (€)",
+        "costs_per_m2_retail": "convenience and comparison: running costs per m² of their stores a year (€)",
     },
 )
 
@@ -169,6 +241,17 @@ def findings(frame):
                 runs["share_leases_renewed"].to_numpy()), expected_sign=+1, unit=" %", scale=100.0,
                 within=RENEWED_AT_EXPIRY, source="MSCI with BNP Paribas Real Estate, UK Lease Events 2017: about a "
                 "third of leases (all property) renewed at expiry in 2016; data/uk_lease_events_reported.csv"))
+        for trade in RETAIL_TRADES:
+            out.append(Finding(f"{arm}: {trade} chains' store sales per m² a year, last year", *mean_ci(
+                runs[f"sales_per_m2_chain_{trade}"].to_numpy()), expected_sign=+1, scale=1.0, unit=" €/m²",
+                within=published_density(trade), source="Retail Week Prospect's top 30 by sales density, the "
+                f"lowest and highest {trade} chain, 2013/14-2016/17; data/uk_sales_densities_reported.csv"))
+        for measure, label in (("margin", "gross margin"), ("costs", "running costs")):
+            out.append(Finding(f"{arm}: convenience and comparison stores' {label} per m² a year, last year",
+                               *mean_ci(runs[f"{measure}_per_m2_retail"].to_numpy()), expected_sign=+1, scale=1.0,
+                               unit=" €/m²", within=national_per_m2(measure), source="ONS supply and use tables, "
+                               "retail (SIC 47) 2013-2018, over the UK's retail floor space of 2015 "
+                               "(data/uk_retail_cost_structure_sut.csv, data/uk_unit_sizes_reported.csv)"))
     return out
 
 
