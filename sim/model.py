@@ -321,9 +321,12 @@ class RetailMarket(mesa.Model):
         return sales / max(demand.sum(), 1e-9), float(np.mean(self.site_footfall[sites]) or 1.0)
 
     def _units_for(self, r: Retailer) -> np.ndarray:
-        """The vacant units ``r`` would open on: of its location types, allowed by the town, of its format."""
+        """The vacant units ``r`` would open on: of its location types and unit sizes, allowed by the town, of its
+        format."""
         cfg, region = self.config.stores, self.region
-        free = np.flatnonzero(self.property.vacant() & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones]))
+        fits = self.config.retailers[r.index].fits(region.site_area_m2)
+        free = np.flatnonzero(self.property.vacant() & np.isin(region.site_zone, [ZONE_CODE[z] for z in r.zones])
+                              & fits)
         free = free[self.municipality.may_open(free)]  # the town's cap on new out-of-town floor space
         if cfg.format_ratio_max is not None and r.open_stores:
             own_m2 = float(np.median([s.floor_area_m2 for s in r.open_stores]))
@@ -592,11 +595,14 @@ class RetailMarket(mesa.Model):
             if occupant:
                 self._open_store(self.retailers[self.retailer_index(occupant)], site)
         for r, rc in zip(self.retailers[:self.n_listed], self.config.retailers, strict=True):
-            allowed = np.isin(zone_of, [ZONE_CODE[z] for z in rc.zones])
+            fits = rc.fits(self.region.site_area_m2)
+            allowed = np.isin(zone_of, [ZONE_CODE[z] for z in rc.zones]) & fits
             for _ in range(rc.n_stores - len(r.stores)):
                 free = np.flatnonzero((self.site_store < 0) & allowed & self.property.built)
+                if len(free) == 0:  # fall back to any zone, in its format where one is free
+                    free = np.flatnonzero((self.site_store < 0) & fits & self.property.built)
                 if len(free) == 0:
-                    free = np.flatnonzero((self.site_store < 0) & self.property.built)  # fall back to any zone
+                    free = np.flatnonzero((self.site_store < 0) & self.property.built)
                 site = int(rng.choice(free, p=self._site_appeal(r, free)))
                 self._open_store(r, site)
 

@@ -644,6 +644,15 @@ class RetailerConfig(_Section):
         default_factory=lambda: list(ZONES), min_length=1, description="Zones where it opens stores."
     )
     online: bool = Field(True, description="Whether it sells online (its own web shop).")
+    unit_m2_min: float | None = Field(
+        None, ge=1, le=100_000, description="Smallest unit it trades from (m² of floor): a format's lower bound, such "
+        "as a supermarket's 280 m² (3,000 sq ft, the line between a convenience store and a larger store in the "
+        "Sunday Trading Act, data/uk_unit_sizes_reported.csv); none: any unit of its zones.",
+    )
+    unit_m2_max: float | None = Field(
+        None, ge=1, le=100_000, description="Largest unit it trades from (m² of floor), such as a convenience "
+        "store's 280 m²; none: any unit of its zones.",
+    )
     category: str | None = Field(
         None, description="The retail category it trades in (a name from [[categories]]); unset: the first.",
     )
@@ -651,6 +660,22 @@ class RetailerConfig(_Section):
         False, description="An owner-run independent rather than a chain: rent relief and the shared platform "
                            "apply to it.",
     )
+
+    @model_validator(mode="after")
+    def _unit_bounds_in_order(self) -> RetailerConfig:
+        if self.unit_m2_min is not None and self.unit_m2_max is not None and self.unit_m2_min > self.unit_m2_max:
+            raise ValueError(f"unit_m2_min ({self.unit_m2_min:g}) is above unit_m2_max ({self.unit_m2_max:g}); "
+                             "the smallest unit a retailer trades from must not exceed the largest")
+        return self
+
+    def fits(self, area_m2: np.ndarray) -> np.ndarray:
+        """Which of units of ``area_m2`` its format trades from."""
+        ok = np.ones(np.shape(area_m2), dtype=bool)
+        if self.unit_m2_min is not None:
+            ok &= area_m2 >= self.unit_m2_min
+        if self.unit_m2_max is not None:
+            ok &= area_m2 <= self.unit_m2_max
+        return ok
 
     @model_validator(mode="after")
     def _has_a_channel(self) -> RetailerConfig:

@@ -412,6 +412,27 @@ def test_chains_open_units_of_their_format_only():
     assert n_checked > 0
 
 
+def test_chains_trade_only_from_units_of_their_sizes():
+    # a supermarket chain on units of 300 m² or more, a convenience chain on units of 250 m² or less: at the
+    # start, at every opening and at every move
+    m = run(**{"retailers.CardCo.unit_m2_min": 300.0, "retailers.QuickStop.unit_m2_max": 250.0})
+    sizes = {name: [s.floor_area_m2 for s in m.retailers[m.retailer_index(name)].stores]
+             for name in ("CardCo", "QuickStop")}
+    assert sizes["CardCo"] and min(sizes["CardCo"]) >= 300.0
+    assert sizes["QuickStop"] and max(sizes["QuickStop"]) <= 250.0
+    opened_later = [s for name in ("CardCo", "QuickStop") for s in m.retailers[m.retailer_index(name)].stores
+                    if s.opened_week > 0]
+    assert opened_later, "the bounds are checked on openings during the run too"
+    # without the bounds the same chains trade from units outside them
+    free = run()
+    assert min(s.floor_area_m2 for s in free.retailers[free.retailer_index("CardCo")].stores) < 300.0
+
+
+def test_a_retailers_unit_sizes_must_be_in_order():
+    with pytest.raises(ScenarioError, match=r"unit_m2_min .* is above unit_m2_max"):
+        small_highstreet(**{"retailers.CardCo.unit_m2_min": 500.0, "retailers.CardCo.unit_m2_max": 200.0})
+
+
 def test_the_summary_reports_the_high_street(churn):
     from sim.outputs import build_summary
 
