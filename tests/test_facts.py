@@ -107,9 +107,11 @@ def test_the_high_street_flows_are_measured_against_the_published_ranges():
     # in each arm (after the baseline's spin-up, without it): four flows, each with its range and its count of
     # years outside it; then the renewals at a lease's end; then two trades' chains' sales densities and the
     # retail trades' gross margin and running costs per m², each against its published range
-    assert list(frame["arm"]) == [module.SPUN_UP, module.NO_SPINUP]
-    assert [f.within is not None for f in found] == ([True, False] * 4 + [True] * 5) * 2
-    assert [f.statement.split(":")[0] for f in found] == [module.SPUN_UP] * 13 + [module.NO_SPINUP] * 13
+    # (and the same with the national accounts' running costs per m²)
+    arms = [module.SPUN_UP, module.NO_SPINUP, module.NATIONAL_COSTS]
+    assert list(frame["arm"]) == arms
+    assert [f.within is not None for f in found] == ([True, False] * 4 + [True] * 5) * 3
+    assert [f.statement.split(":")[0] for f in found] == [arm for arm in arms for _ in range(13)]
     for trade in ("convenience", "comparison"):
         for group in ("chain", "independent"):
             assert row[f"sales_per_m2_{group}_{trade}"] > 0
@@ -117,7 +119,7 @@ def test_the_high_street_flows_are_measured_against_the_published_ranges():
 
 
 def test_floor_money_is_checked_against_published_figures_in_euros_of_2018():
-    from experiments.highstreet_flows import national_per_m2, published_density
+    from experiments.highstreet_flows import national_per_m2, national_running_costs_eur_m2, published_density
 
     # Retail Week's grocers from the Co-op's £565 to Aldi's £1,170 a sq ft; comparison chains up to Office's £910;
     # £ per m² = £ per sq ft × 10.7639, at 0.8847 £ per €
@@ -130,6 +132,8 @@ def test_floor_money_is_checked_against_published_figures_in_euros_of_2018():
     assert low <= margin_2015 <= high and high / low < 1.3
     costs_2015 = (56_307 + 53_835 + 6_931) * 1e6 / (114e6 * 63.7 / 56.6) / 0.8847
     assert national_per_m2("costs")[0] <= costs_2015 <= national_per_m2("costs")[1]
+    # the arm that charges them: all but rents, which the model charges apart
+    assert national_running_costs_eur_m2() == pytest.approx(costs_2015 - 8_991e6 / (114e6 * 63.7 / 56.6) / 0.8847)
 
 
 def test_a_finding_against_a_published_range_holds_when_its_mean_is_in_it():
