@@ -253,8 +253,15 @@ class AdoptionConfig(_Section):
 class StoreConfig(_Section):
     """Store running costs and the closure policy retailers apply at each review."""
 
-    staff_eur_m2_year: float = Field(150.0, ge=0, le=20_000, description="Staff cost per m² of floor (€ per year).")
-    fixed_eur_year: float = Field(30_000.0, ge=0, le=1e8, description="Fixed cost of running a store (€ per year).")
+    staff_eur_m2_year: float = Field(
+        150.0, ge=0, le=20_000, description="Staff cost per m² of floor (€ per year). An assumption, and low: the "
+        "national accounts' retail trade (SIC 47, 2015) pays its employees about €474 per m² of the UK's retail "
+        "floor space and its other running costs but rent about €478 more (ONS supply and use tables over "
+        "Northumbria University's 114 million m² of England and Wales; data/uk_retail_cost_structure_sut.csv, "
+        "data/uk_unit_sizes_reported.csv), head offices, warehouses and online selling included. "
+        "experiments/highstreet_flows.py runs the baseline with those €952 in place of this and the fixed cost.")
+    fixed_eur_year: float = Field(30_000.0, ge=0, le=1e8, description="Fixed cost of running a store (€ per year); "
+                                  "an assumption (see staff_eur_m2_year).")
     closure: Literal["never", "loss_threshold", "rationalise", "online_shift"] = Field(
         "loss_threshold", description="Store-closure policy of retailers: never, loss_threshold, rationalise "
                                       "(close the worst stores each year) or online_shift (close the worst as "
