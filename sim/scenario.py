@@ -291,7 +291,7 @@ class StoreConfig(_Section):
     )
     entry_hurdle: float = Field(
         0.15, ge=0, le=5, description="Expected yearly contribution a new store must make, as a share of its costs "
-        "(an assumption; a chain applies it too when it renews a lease). The baseline sets 0.6, tuned to chains' "
+        "(an assumption; a chain applies it too when it renews a lease). The baseline sets 0, tuned to chains' "
         "published openings and closures by experiments/calibrate_flows.toml."
     )
     format_ratio_max: float | None = Field(
@@ -482,7 +482,7 @@ class IndependentsConfig(_Section):
         "held about two thirds of units, so about 9.5 per 100 of all units (data/uk_openings_closures_by_year_"
         "reported.csv); ONS: 13.5 retail births per 100 active enterprises in 2019 (data/uk_business_births_deaths_"
         "by_industry.csv). Those who find no unit that pays do not open, so openings fall short of arrivals: the "
-        "baseline sets 14.5, tuned to the published openings and closures by experiments/calibrate_flows.toml.",
+        "baseline sets 12, tuned to the published openings and closures by experiments/calibrate_flows.toml.",
     )
     entry_hurdle: float = Field(
         0.15, ge=0, le=5, description="Expected yearly contribution a would-be business needs from a unit, as a "
