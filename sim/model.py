@@ -620,9 +620,9 @@ class RetailMarket(mesa.Model):
         store shares its catchment's spending on its trade with the stores of that trade, not with every shop."""
         sites = np.asarray(sites, dtype=np.intp)
         occupant = self.site_store[sites]
-        own_trade = occupant >= 0
-        own_trade[own_trade] = self.retailer_category[[self.stores[k].retailer.index for k in occupant[own_trade]]] \
-            == category
+        own_trade = np.zeros(len(sites), dtype=np.int64)  # the site's own store, where it is of this trade
+        for i in np.flatnonzero(occupant >= 0):
+            own_trade[i] = self.retailer_category[self.stores[occupant[i]].retailer.index] == category
         others = self._stores_within[category, sites] - own_trade
         return self._site_catchment[sites] / (1.0 + others)
 
