@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from sim.experiment import REPO_ROOT, Arm, Experiment, Finding, mean_ci
 from sim.metrics import ALL, unit_flow_rates
@@ -41,41 +42,38 @@ SUT_YEARS = range(2013, 2019)  # the years of the flows above
 @cache
 def published_density(trade: str) -> tuple[float, float]:
     """The lowest and highest sales density Retail Week ranks for chains of ``trade`` (€ per m² a year)."""
-    with open(DENSITIES_CSV, newline="") as fh:
-        values = [float(r["value"]) for r in csv.DictReader(line for line in fh if not line.startswith("#"))
-                  if r["trade"] == trade]
-    return min(values) * SQFT_PER_M2 / GBP_PER_EUR, max(values) * SQFT_PER_M2 / GBP_PER_EUR
+    ranked = pd.read_csv(DENSITIES_CSV, comment="#")
+    values = ranked.loc[ranked["trade"] == trade, "value"]
+    return float(values.min()) * SQFT_PER_M2 / GBP_PER_EUR, float(values.max()) * SQFT_PER_M2 / GBP_PER_EUR
 
 
 @cache
+def _retail_accounts() -> pd.DataFrame:
+    """Retail's (SIC 47) rows of the supply and use tables, year × measure, in € per m² of the UK's retail floor
+    space of 2015 a year."""
+    sut = pd.read_csv(SUT_CSV, comment="#")
+    table = sut[sut["sic"] == 47].pivot(index="year", columns="measure", values="gbp_million")
+    return table * 1e6 / FLOOR_UK_2015_M2 / GBP_PER_EUR
+
+
 def national_per_m2(measure: str) -> tuple[float, float]:
     """Retail's (SIC 47) trade margin (``margin``: output, i.e. sales less the goods resold) or its running
     costs (``costs``: intermediate consumption, which holds rents, plus employees' compensation and taxes on
     production such as business rates) per m² of the UK's retail floor space (€ a year): the lowest and highest
     of the years 2013-2018, each year's figure over the floor space of 2015."""
-    parts = {"margin": ("output_basic_prices",),
-             "costs": ("intermediate_consumption", "compensation_of_employees", "taxes_less_subsidies_on_production")}
-    by_year: dict[int, float] = {}
-    with open(SUT_CSV, newline="") as fh:
-        for r in csv.DictReader(line for line in fh if not line.startswith("#")):
-            if r["sic"] == "47" and int(r["year"]) in SUT_YEARS and r["measure"] in parts[measure]:
-                by_year[int(r["year"])] = by_year.get(int(r["year"]), 0.0) + float(r["gbp_million"])
-    per_m2 = [v * 1e6 / FLOOR_UK_2015_M2 / GBP_PER_EUR for v in by_year.values()]
-    return min(per_m2), max(per_m2)
+    parts = {"margin": ["output_basic_prices"],
+             "costs": ["intermediate_consumption", "compensation_of_employees", "taxes_less_subsidies_on_production"]}
+    per_m2 = _retail_accounts().loc[list(SUT_YEARS), parts[measure]].sum(axis=1)
+    return float(per_m2.min()), float(per_m2.max())
 
 
-@cache
 def national_running_costs_eur_m2(year: int = 2015) -> float:
     """Retail's (SIC 47) running costs other than rent per m² of the UK's retail floor space in ``year`` (€ a
     year): employees' compensation, bought-in goods and services less rents, and taxes on production (business
     rates), over the floor space of 2015. The model charges rent apart, so rents are left out."""
-    parts = {"intermediate_consumption": 1.0, "ic_real_estate_rentals": -1.0, "compensation_of_employees": 1.0,
-             "taxes_less_subsidies_on_production": 1.0}
-    with open(SUT_CSV, newline="") as fh:
-        total = sum(parts[r["measure"]] * float(r["gbp_million"])
-                    for r in csv.DictReader(line for line in fh if not line.startswith("#"))
-                    if r["sic"] == "47" and int(r["year"]) == year and r["measure"] in parts)
-    return total * 1e6 / FLOOR_UK_2015_M2 / GBP_PER_EUR
+    row = _retail_accounts().loc[year]
+    return float(row["intermediate_consumption"] - row["ic_real_estate_rentals"] + row["compensation_of_employees"]
+                 + row["taxes_less_subsidies_on_production"])
 
 
 def floor_money(model) -> dict[str, float]:

@@ -619,11 +619,8 @@ class RetailMarket(mesa.Model):
         """Homes within reach of each site over 1 + the other open stores of ``category`` within reach: a
         store shares its catchment's spending on its trade with the stores of that trade, not with every shop."""
         sites = np.asarray(sites, dtype=np.intp)
-        occupant = self.site_store[sites]
-        own_trade = np.zeros(len(sites), dtype=np.int64)  # the site's own store, where it is of this trade
-        for i in np.flatnonzero(occupant >= 0):
-            own_trade[i] = self.retailer_category[self.stores[occupant[i]].retailer.index] == category
-        others = self._stores_within[category, sites] - own_trade
+        kind, _ = self.site_occupants()
+        others = self._stores_within[category, sites] - (kind[sites] == category)  # not the site's own store
         return self._site_catchment[sites] / (1.0 + others)
 
     def _count_store_nearby(self, store: Store, change: int) -> None:
