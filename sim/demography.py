@@ -286,7 +286,7 @@ class Demography:
         r.revenue_share_at_review = 0.0
         r.copy_due_week = None
         r.online_steps_acted = 0
-        r.revenue_history.clear()
+        m.books.forget_revenue(r.index)
         r.stores = []
         self.template[k] = t
         # owners differ in how long they stand losses (savings, hopes): uniform over 1 … 2 × the mean − 1

@@ -12,7 +12,6 @@ Rates are fractions in [0, 1], money is in €, per week unless the name says ot
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,15 +52,13 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 # ---- money ------------------------------------------------------------------------------
 
-_read_accounts = attrgetter(*ACCOUNT_FIELDS)
 
 
 def _read_books(m: RetailMarket) -> dict[str, np.ndarray]:
     """Every retailer's accounts this week as one array per field, with the derived sums (summed in the
     order ``Accounts`` sums them, so the figures are those of its properties to the last bit), and the
     open stores' owners and floor areas."""
-    table = np.array([_read_accounts(r.accounts) for r in m.retailers], dtype=float).reshape(-1, len(ACCOUNT_FIELDS))
-    books = {name: table[:, i] for i, name in enumerate(ACCOUNT_FIELDS)}
+    books = {name: m.books.row(name).copy() for name in ACCOUNT_FIELDS}
     books["revenue"] = books["revenue_store"] + books["revenue_online"]
     books["gross_profit"] = books["revenue"] - books["cogs"] - books["rewards"]
     costs = books[COST_FIELDS[0]].copy()

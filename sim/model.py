@@ -20,11 +20,11 @@ from sim.metrics import MetricsRecorder, report_rows
 from sim.municipal import Municipality
 from sim.policies import CLOSURE_POLICIES
 from sim.property import PropertyMarket, p_per_review, plan_plots
-from sim.retailers import Retailer
+from sim.retailers import Books, Retailer
 from sim.scenario import CategoryConfig, Scenario, from_flat
 from sim.settle import WeekTotals, settle_numpy
 from sim.slots import Flows, wallet_sums
-from sim.stores import Store, running_costs
+from sim.stores import Store, pay_running_costs, running_costs
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
 from sim.threads import one_thread_when_small
@@ -43,6 +43,12 @@ NUMBA_FROM_CONSUMERS = 1_000
 NEVER_OCCUPIED = "never_occupied"  # the last-occupant category of a unit no store has held
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
+
+
+def _added_in_order(total: float, values: np.ndarray) -> float:
+    """``total`` plus each of ``values`` in turn, as a running sum one at a time would give it (to the last bit,
+    which a pairwise sum would not)."""
+    return float(np.cumsum(np.concatenate([[total], values]))[-1])
 
 class RetailMarket(mesa.Model):
     """A retail market: consumers choose each week between stores and online channels.
@@ -82,6 +88,7 @@ class RetailMarket(mesa.Model):
         # the scenario's own retailers, then (with business demography) the pool of independent identities
         pool = pool_configs(config.independents) if config.independents.enabled else []
         self.n_listed = len(config.retailers)
+        self.books = Books(self.n_listed + len(pool))  # every retailer's accounts, one column each
         self.retailers: list[Retailer] = [Retailer(self, rc, i) for i, rc in enumerate([*config.retailers, *pool])]
         self.retailer_names = [r.name for r in self.retailers]
         self.demography = Demography(self, self.n_listed) if pool else None
@@ -103,6 +110,7 @@ class RetailMarket(mesa.Model):
             r.strategy.setup(self.population)
         self.stores: list[Store] = []  # every store ever opened, by slot
         self.site_store = np.full(self.region.n_sites, -1, dtype=np.int32)  # slot of the open store or −1
+        self._occupants: tuple[np.ndarray, np.ndarray] | None = None  # site_occupants() until the next change
         # open stores of each trade within access_km of each site: a grocer competes with grocers, not cafés
         self._stores_within = np.zeros((len(config.category_list()), self.region.n_sites), dtype=np.int64)
         self.asking_rent = self.region.site_rent_eur_m2_year.astype(float).copy()  # landlords' asking rents
@@ -195,8 +203,7 @@ class RetailMarket(mesa.Model):
 
     def shop(self) -> None:
         """In each category, the consumers who make a trip this week each choose one option; sales are booked."""
-        for r in self.retailers:
-            r.accounts.clear()
+        self.books.clear()
         self.municipality.accounts.clear()
         self._new_cards = np.zeros(0, dtype=np.int64)  # loyalty cards taken this week, in any category
         kinds = self.strategy_kinds()  # who follows what, and prices, change only at reviews
@@ -233,13 +240,11 @@ class RetailMarket(mesa.Model):
 
     def book_week(self, week) -> None:
         """The week's sales, in every category, booked to retailers and stores; flows and shopping statistics."""
-        for r in self.retailers:
-            i = r.index
-            r.book_sales(float(week.revenue_store[i]), float(week.revenue_online[i]), float(week.cogs[i]),
-                         int(week.n_orders_online[i]))
-        for slot in self.site_store[self.site_store >= 0]:  # a closed store keeps its last week's figures
-            s = self.stores[slot]
-            s.book_sales(float(week.store_revenue[slot]), float(week.store_cogs[slot]))
+        self._book_retailers(week)
+        slots = self.site_store[self.site_store >= 0]  # a closed store keeps its last week's figures
+        for slot, revenue, cogs in zip(slots.tolist(), week.store_revenue[slots].tolist(),
+                                       week.store_cogs[slots].tolist(), strict=True):
+            self.stores[slot].book_sales(revenue, cogs)
         self.flows_week = week.flows
         self.flows_quarter = self.flows_quarter + week.flows
         if self.week % QUARTER_WEEKS == 0 and self.week > 0:
@@ -256,6 +261,27 @@ class RetailMarket(mesa.Model):
             "mean_utility": week.sum_utility / n_buyers if n_buyers else np.nan,
         }
 
+    def _book_retailers(self, week) -> None:
+        """Every retailer's sales, goods, delivery costs, the town's levy and the platform's commission."""
+        books, town, online = self.books, self.municipality, self.config.online
+        books.row("revenue_store")[:] += week.revenue_store
+        books.row("revenue_online")[:] += week.revenue_online
+        books.row("cogs")[:] += week.cogs
+        # each simulated consumer stands for households_per_agent households, and so does each order
+        orders = week.n_orders_online.astype(np.int64) * self.config.consumers.households_per_agent
+        books.row("delivery")[:] += orders * online.delivery_eur_order
+        levy = orders * town.cfg.delivery_levy_eur_order
+        passed_on = levy * town.cfg.levy_pass_through  # the consumer pays this as a delivery charge
+        books.row("levy")[:] += levy - passed_on
+        town.accounts.levy_from_retailers = _added_in_order(town.accounts.levy_from_retailers, levy - passed_on)
+        town.accounts.levy_from_consumers = _added_in_order(town.accounts.levy_from_consumers, passed_on)
+        on_platform = np.fromiter((r.via_platform for r in self.retailers), dtype=bool, count=len(self.retailers))
+        if on_platform.any():
+            fee = np.where(on_platform, week.revenue_online * town.cfg.platform_fee_share, 0.0)
+            books.row("platform_fee")[:] += fee
+            town.accounts.platform_fees = _added_in_order(town.accounts.platform_fees, fee[on_platform])
+        books.book_revenue(week.revenue_store, week.revenue_online)
+
     def _record_flows(self) -> None:
         names = ["(none)", *self.report_names]
         flows = self.flows_quarter
@@ -271,8 +297,13 @@ class RetailMarket(mesa.Model):
     def pay_running_costs(self) -> None:
         """Stores pay rent, staff and fixed costs; strategies book their weekly costs."""
         active = self.relationship_counts()[0]
-        for r in self.retailers:
-            r.pay_running_costs()
+        web_shop = np.fromiter((r.own_web_shop for r in self.retailers), dtype=bool, count=len(self.retailers))
+        # a seller on the shared platform pays commission instead
+        self.books.row("online_fixed")[web_shop] += self.config.online.fixed_eur_year / 52.0
+        slots = self.site_store[self.site_store >= 0]
+        owner = np.fromiter((self.stores[s].retailer.index for s in slots), dtype=np.int64, count=len(slots))
+        order = np.lexsort((slots, owner))  # each retailer's stores in the order they opened, retailer by retailer
+        pay_running_costs(self, [self.stores[s] for s in slots[order].tolist()], owner[order])
         for cls, members in self.strategy_kinds().items():
             cls.weekly(self, members, self.week, active)
         self.municipality.collect_vacancy_tax()
@@ -648,6 +679,7 @@ class RetailMarket(mesa.Model):
         self.stores.append(store)
         retailer.stores.append(store)
         self.site_store[site] = store.slot
+        self._occupants = None
         self._count_store_nearby(store, +1)
         self.property.opened(site)
         self._count_unit_flow(store, opening=True)
@@ -656,6 +688,7 @@ class RetailMarket(mesa.Model):
     def _close_store(self, store: Store, reason: str) -> None:
         store.close()
         self.site_store[store.site] = -1
+        self._occupants = None
         self._count_store_nearby(store, -1)
         self.asking_rent[store.site] = self.property.closed(store.site, self.week)  # landlord starts afresh
         self._count_unit_flow(store, opening=False)
@@ -734,8 +767,8 @@ class RetailMarket(mesa.Model):
                 cls.weekly(self, members, w, np.zeros(len(self.retailers), dtype=np.int64))
         self.week = -before
         self._count_from_here()
+        self.books.clear()
         for r in self.retailers:
-            r.accounts.clear()
             r.review(0.0)
         for s in self.stores:
             s.weekly_profit.clear()
@@ -876,15 +909,19 @@ class RetailMarket(mesa.Model):
             raise KeyError(f"no retailer {name!r}; retailers: {', '.join(self.retailer_names)}") from None
 
     def site_occupants(self) -> tuple[np.ndarray, np.ndarray]:
-        """For every site, the category of its open store (−1: none) and whether it is an independent's."""
-        kind = np.full(self.region.n_sites, -1, dtype=np.int64)
-        independent = np.zeros(self.region.n_sites, dtype=bool)
-        sites = np.flatnonzero(self.site_store >= 0)
-        if len(sites):
-            owners = [self.stores[slot].retailer for slot in self.site_store[sites]]
-            kind[sites] = self.retailer_category[[r.index for r in owners]]
-            independent[sites] = [r.independent for r in owners]
-        return kind, independent
+        """For every site, the category of its open store (−1: none) and whether it is an independent's
+        (read-only arrays, kept until the next opening or closure: every would-be independent reads them)."""
+        if self._occupants is None:
+            kind = np.full(self.region.n_sites, -1, dtype=np.int64)
+            independent = np.zeros(self.region.n_sites, dtype=bool)
+            sites = np.flatnonzero(self.site_store >= 0)
+            if len(sites):
+                owners = [self.stores[slot].retailer for slot in self.site_store[sites]]
+                kind[sites] = self.retailer_category[[r.index for r in owners]]
+                independent[sites] = [r.independent for r in owners]
+            kind.flags.writeable = independent.flags.writeable = False
+            self._occupants = kind, independent
+        return self._occupants
 
     def closures_and_events(self) -> list[dict[str, Any]]:
         """Store closures and strategy events in time order, for events.csv."""

@@ -103,12 +103,14 @@ class Municipality:
     def sells_via_platform(self, retailer: Retailer) -> bool:
         return self.cfg.shared_platform and retailer.independent and not retailer.own_web_shop
 
-    def relieved_share(self, store: Store) -> float:
-        """Share of this store's rent the town pays."""
-        if not store.retailer.independent:
-            return 0.0
-        zone = int(self.model.region.site_zone[store.site])
-        return self.cfg.rent_relief_independents if zone != ZONE_CODE["retail_park"] else 0.0
+    def relieved_shares(self, stores: list[Store]) -> np.ndarray:
+        """Share of each of ``stores``' rent the town pays: independents' outside retail parks."""
+        relief = self.cfg.rent_relief_independents
+        if relief == 0.0:
+            return np.zeros(len(stores))
+        independent = np.fromiter((s.retailer.independent for s in stores), dtype=bool, count=len(stores))
+        zone = self.model.region.site_zone[np.fromiter((s.site for s in stores), dtype=np.intp, count=len(stores))]
+        return np.where(independent & (zone != ZONE_CODE["retail_park"]), relief, 0.0)
 
     def may_open(self, sites: np.ndarray) -> np.ndarray:
         """Which of these free sites a retailer may open on, under the out-of-town cap."""

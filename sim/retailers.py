@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from functools import reduce
 from operator import add
 from typing import TYPE_CHECKING
@@ -18,24 +17,78 @@ if TYPE_CHECKING:
     from sim.stores import Store
 
 
-@dataclass
-class Accounts:
-    """One retailer's books for one week (€). Revenue is what consumers paid."""
+ACCOUNT_FIELDS = ("revenue_store", "revenue_online", "cogs",
+                  "rewards",  # loyalty vouchers paid out
+                  "rent", "staff", "store_fixed", "online_fixed", "delivery", "marketing", "programme", "it_data",
+                  "levy",  # the town's delivery levy on online orders
+                  "platform_fee")  # commission to the town's shared platform
+# the operating costs, in the order they are summed
+COST_FIELDS = ("rent", "staff", "store_fixed", "online_fixed", "delivery", "marketing", "programme", "it_data",
+               "levy", "platform_fee")
+FIELD_ROW = {name: k for k, name in enumerate(ACCOUNT_FIELDS)}
+HISTORY_WEEKS = 52  # weeks of store and online revenue a retailer's trailing online share reads
 
-    revenue_store: float = 0.0
-    revenue_online: float = 0.0
-    cogs: float = 0.0
-    rewards: float = 0.0  # loyalty vouchers paid out
-    rent: float = 0.0
-    staff: float = 0.0
-    store_fixed: float = 0.0
-    online_fixed: float = 0.0
-    delivery: float = 0.0
-    marketing: float = 0.0
-    programme: float = 0.0
-    it_data: float = 0.0
-    levy: float = 0.0  # the town's delivery levy on online orders
-    platform_fee: float = 0.0  # commission to the town's shared platform
+
+class Books:
+    """Every retailer's accounts for one week (€), one row per field and one column per retailer, and each
+    one's store and online revenue over the last 52 weeks. The week's bookkeeping is a pass over these
+    arrays, not a call per retailer: a region has hundreds of them, and a million consumers' week is a few
+    compiled passes."""
+
+    def __init__(self, n_retailers: int):
+        self.table = np.zeros((len(ACCOUNT_FIELDS), n_retailers))
+        self._history = np.zeros((HISTORY_WEEKS, 2, n_retailers))
+        self._n_history = np.zeros(n_retailers, dtype=np.int64)  # weeks held per retailer (up to 52)
+        self._n_booked = 0  # weeks booked so far: the next goes in row _n_booked % 52
+
+    def row(self, name: str) -> np.ndarray:
+        """Every retailer's ``name`` this week (a view: adding to it books)."""
+        return self.table[FIELD_ROW[name]]
+
+    def clear(self) -> None:
+        self.table.fill(0.0)
+
+    def book_revenue(self, store: np.ndarray, online: np.ndarray) -> None:
+        """This week's store and online revenue of every retailer, into the 52-week history."""
+        at = self._n_booked % HISTORY_WEEKS
+        self._history[at, 0] = store
+        self._history[at, 1] = online
+        self._n_booked += 1
+        np.minimum(self._n_history + 1, HISTORY_WEEKS, out=self._n_history)
+
+    def revenue_history(self, i: int) -> list[tuple[float, float]]:
+        """Retailer ``i``'s (store, online) revenue of each week held, oldest first."""
+        n = int(self._n_history[i])
+        rows = [(self._n_booked - n + k) % HISTORY_WEEKS for k in range(n)]
+        return [(float(self._history[at, 0, i]), float(self._history[at, 1, i])) for at in rows]
+
+    def forget_revenue(self, i: int) -> None:
+        """Retailer ``i`` starts a new history (a reused identity is a new business)."""
+        self._n_history[i] = 0
+
+
+class _Entry:
+    """One field of one retailer's accounts: its cell of the books' table."""
+
+    def __init__(self, row: int):
+        self.row = row
+
+    def __get__(self, acc, owner=None):
+        return self if acc is None else float(acc.table[self.row, acc.index])
+
+    def __set__(self, acc, value: float) -> None:
+        acc.table[self.row, acc.index] = value
+
+
+class Accounts:
+    """One retailer's books for one week (€), a view of its column of the books' table. Revenue is what
+    consumers paid."""
+
+    __slots__ = ("index", "table")
+
+    def __init__(self, books: Books | None = None, index: int = 0):
+        self.table = (books or Books(1)).table
+        self.index = index
 
     @property
     def revenue(self) -> float:
@@ -57,14 +110,11 @@ class Accounts:
         return self.gross_profit - self.operating_costs
 
     def clear(self) -> None:
-        self.__dict__.update(_CLEARED)
+        self.table[:, self.index] = 0.0
 
 
-ACCOUNT_FIELDS = tuple(f.name for f in fields(Accounts))
-_CLEARED = dict.fromkeys(ACCOUNT_FIELDS, 0.0)  # set in one go: clearing is weekly, per retailer
-# the operating costs, in the order they are summed
-COST_FIELDS = ("rent", "staff", "store_fixed", "online_fixed", "delivery", "marketing", "programme", "it_data",
-               "levy", "platform_fee")
+for _k, _name in enumerate(ACCOUNT_FIELDS):
+    setattr(Accounts, _name, _Entry(_k))
 
 
 class Retailer(mesa.Agent):
@@ -82,11 +132,10 @@ class Retailer(mesa.Agent):
         self.sells_online = self.own_web_shop
         self.zones = list(cfg.zones)
         self.stores: list[Store] = []
-        self.accounts = Accounts()
+        self.accounts = Accounts(model.books, index)
         self.revenue_share_at_review = 0.0
         self.copy_due_week: int | None = None  # week a copied loyalty programme launches
         self.online_steps_acted = 0  # online_shift closure: steps of online share already acted on
-        self.revenue_history: list[tuple[float, float]] = []  # (store, online) revenue, last 52 weeks
         self.strategy = self._make_strategy(cfg.strategy)
 
     def _make_strategy(self, name: str):
@@ -111,39 +160,18 @@ class Retailer(mesa.Agent):
     def open_stores(self) -> list[Store]:
         return [s for s in self.stores if s.is_open]
 
-    # ---- the retailer's week, in verbs ----------------------------------------------
-    def book_sales(self, revenue_store: float, revenue_online: float, cogs: float, n_online_orders: int) -> None:
-        acc = self.accounts
-        acc.revenue_store += revenue_store
-        acc.revenue_online += revenue_online
-        acc.cogs += cogs
-        # each simulated consumer stands for households_per_agent households, and so does each order
-        orders = n_online_orders * self.model.config.consumers.households_per_agent
-        acc.delivery += orders * self.model.config.online.delivery_eur_order
-        town = self.model.municipality
-        levy = orders * town.cfg.delivery_levy_eur_order
-        passed_on = levy * town.cfg.levy_pass_through  # the consumer pays this as a delivery charge
-        acc.levy += levy - passed_on
-        town.accounts.levy_from_retailers += levy - passed_on
-        town.accounts.levy_from_consumers += passed_on
-        if self.via_platform:
-            fee = revenue_online * town.cfg.platform_fee_share
-            acc.platform_fee += fee
-            town.accounts.platform_fees += fee
-        self.revenue_history.append((revenue_store, revenue_online))
-        del self.revenue_history[:-52]
+    # ---- the retailer's week, in verbs (the books of all retailers are kept at once: book_week) ----------
+    @property
+    def revenue_history(self) -> list[tuple[float, float]]:
+        """(store, online) revenue of each of the last 52 weeks, oldest first."""
+        return self.model.books.revenue_history(self.index)
 
     def trailing_online_share(self) -> float:
         """Online share of this retailer's revenue over the last 52 weeks."""
-        store = sum(s for s, _ in self.revenue_history)
-        online = sum(o for _, o in self.revenue_history)
+        history = self.revenue_history
+        store = sum(s for s, _ in history)
+        online = sum(o for _, o in history)
         return online / (store + online) if store + online > 0 else 0.0
-
-    def pay_running_costs(self) -> None:
-        if self.own_web_shop:  # a seller on the shared platform pays commission instead
-            self.accounts.online_fixed += self.model.config.online.fixed_eur_year / 52.0
-        for store in self.open_stores:
-            store.pay_running_costs()
 
     def review(self, share_now: float) -> None:
         self.strategy.review(share_now, self.revenue_share_at_review, self.model.population, self.model.week)

@@ -6,6 +6,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 if TYPE_CHECKING:
     from sim.model import RetailMarket
@@ -21,6 +22,40 @@ def running_costs(model: RetailMarket, category: int) -> tuple[float, float]:
     fixed = default.fixed_eur_year if trade.fixed_eur_year is None else trade.fixed_eur_year
     return staff, fixed
 
+
+
+def pay_running_costs(model: RetailMarket, stores: list[Store], owner: np.ndarray) -> None:
+    """Open ``stores`` (each retailer's in the order they opened, retailer by retailer; ``owner``: their
+    retailers' indices) pay the week's rent, service charge, staff and fixed costs, booked to their retailers
+    in one pass; the town pays the rent relief it grants. Each store's profit joins its 52-week record."""
+    n = len(stores)
+    if n == 0:
+        return
+    area = np.fromiter((s.floor_area_m2 for s in stores), dtype=float, count=n)
+    rent_m2 = np.fromiter((s.rent_eur_m2_year for s in stores), dtype=float, count=n)
+    service_m2 = np.fromiter((s.service_eur_m2_year for s in stores), dtype=float, count=n)
+    category = model.retailer_category[owner]
+    per_category = np.array([running_costs(model, k) for k in range(len(model.categories))], dtype=float)
+    staff_m2, fixed_year = per_category[:, 0], per_category[:, 1]
+    full_rent = area * rent_m2 / 52.0
+    relief = full_rent * model.municipality.relieved_shares(stores)  # the town pays this part
+    # the service charge is booked with rent (the cost of occupying the unit); the town relieves rent only
+    rent = full_rent - relief + area * service_m2 / 52.0
+    staff = area * staff_m2[category] / 52.0
+    fixed = fixed_year[category] / 52.0
+    costs = rent + staff + fixed
+    books, n_ret = model.books, len(model.retailers)
+    # bincount adds each store's figure in turn, so a retailer's sums are those of adding store by store
+    books.row("rent")[:] += np.bincount(owner, weights=rent, minlength=n_ret)
+    books.row("staff")[:] += np.bincount(owner, weights=staff, minlength=n_ret)
+    books.row("store_fixed")[:] += np.bincount(owner, weights=fixed, minlength=n_ret)
+    town = model.municipality.accounts
+    town.rent_relief = float(np.cumsum(np.concatenate([[town.rent_relief], relief]))[-1])
+    revenue = np.fromiter((s.revenue for s in stores), dtype=float, count=n)
+    cogs = np.fromiter((s.cogs for s in stores), dtype=float, count=n)
+    for store, cost, profit in zip(stores, costs.tolist(), (revenue - cogs - costs).tolist(), strict=True):
+        store.costs = cost
+        store.weekly_profit.append(profit)
 
 class Store(mesa.Agent):
     """A store on a site. Books weekly revenue, cost of goods, rent, staff and fixed costs."""
@@ -62,22 +97,6 @@ class Store(mesa.Agent):
         self.cogs = cogs
         if self.is_open:
             self.weekly_revenue.append(revenue)
-
-    def pay_running_costs(self) -> None:
-        staff_m2, fixed_year = running_costs(self.model, int(self.model.retailer_category[self.retailer.index]))
-        full_rent = self.floor_area_m2 * self.rent_eur_m2_year / 52.0
-        relief = full_rent * self.model.municipality.relieved_share(self)  # the town pays this part
-        self.model.municipality.accounts.rent_relief += relief
-        # the service charge is booked with rent (the cost of occupying the unit); the town relieves rent only
-        rent = full_rent - relief + self.floor_area_m2 * self.service_eur_m2_year / 52.0
-        staff = self.floor_area_m2 * staff_m2 / 52.0
-        fixed = fixed_year / 52.0
-        acc = self.retailer.accounts
-        acc.rent += rent
-        acc.staff += staff
-        acc.store_fixed += fixed
-        self.costs = rent + staff + fixed
-        self.weekly_profit.append(self.revenue - self.cogs - self.costs)
 
     def renew_lease(self, rent_eur_m2_year: float, until_week: int) -> None:
         """A new lease at ``rent_eur_m2_year`` (the open-market rent), running to ``until_week``."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from scipy.spatial import cKDTree
 
 from sim.scenario import ZONES, RegionConfig
@@ -42,6 +43,7 @@ class Region:
         self.site_planned = np.zeros(self.n_sites, dtype=bool)  # a plot for new floor space, not a unit yet
         self.town_names = [f"town {t + 1}" for t in range(self.n_towns)]
         self.home_grid: dict[str, np.ndarray] | None = None  # population grid from a CSV
+        self._within_cache: dict[float, sparse.csr_matrix] = {}
 
     def zone_name(self, site: int) -> str:
         return ZONES[int(self.site_zone[site])]
@@ -79,6 +81,19 @@ class Region:
         y = grid["y"][cell] + rng.uniform(-step / 2, step / 2, n)
         return np.clip(x, 0, self.width_km), np.clip(y, 0, self.height_km)
 
+    def _sites_within(self, radius_km: float) -> sparse.csr_matrix:
+        """Sites × sites, 1 where the column's site is within ``radius_km`` of the row's (itself included).
+        Sites never move, so it is built once per radius: footfall is read after every review's openings and
+        closures, and a query of every site's neighbours each time was most of a review at 2,500 units."""
+        cached = self._within_cache.get(radius_km)
+        if cached is None:
+            neighbours = self.site_tree.query_ball_point(np.column_stack([self.site_x, self.site_y]), r=radius_km)
+            rows = np.repeat(np.arange(self.n_sites), [len(idx) for idx in neighbours])
+            cols = np.concatenate([np.asarray(idx, dtype=np.intp) for idx in neighbours]) if self.n_sites else rows
+            cached = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n_sites, self.n_sites))
+            self._within_cache[radius_km] = cached
+        return cached
+
     def footfall(self, open_sites: np.ndarray, radius_km: float, scale: float | None = None) -> np.ndarray:
         """Attraction of each site: log open floor space within ``radius_km``, divided by ``scale``.
 
@@ -88,10 +103,7 @@ class Region:
         ``scale``, the best site now is the unit.
         """
         open_area = np.where(open_sites, self.site_area_m2, 0.0)
-        neighbours = self.site_tree.query_ball_point(
-            np.column_stack([self.site_x, self.site_y]), r=radius_km
-        )
-        floor = np.array([open_area[idx].sum() for idx in neighbours])
+        floor = self._sites_within(radius_km) @ open_area
         value = np.log1p(floor / 100.0)
         top = value.max() if scale is None else scale
         return value / top if top > 0 else value
