@@ -86,8 +86,8 @@ class Accounts:
 
     __slots__ = ("index", "table")
 
-    def __init__(self, books: Books | None = None, index: int = 0):
-        self.table = (books or Books(1)).table
+    def __init__(self, books: Books, index: int):
+        self.table = books.table
         self.index = index
 
     @property
