@@ -487,7 +487,8 @@ class RetailMarket(mesa.Model):
         stores there, so a crowded spot promises less — scaled by the site's footfall
         against theirs. Less cost of goods at its markup, asking rent, staff and fixed
         costs, that is the store's yearly contribution; it opens the best site whose
-        contribution exceeds ``entry_hurdle`` × the store's costs: one per review. Returns the new
+        contribution exceeds ``entry_hurdle`` × the store's costs: one per review, or up to
+        ``share_estate_opened_per_review`` of its open stores, each judged after the last. Returns the new
         stores; consumers' options are refreshed around them unless ``refresh`` is False.
         """
         cfg, region = self.config.stores, self.region
@@ -505,14 +506,17 @@ class RetailMarket(mesa.Model):
             estimate = self._sales_estimate(r, established)
             if estimate is None:
                 continue
-            free = self._units_for(r)
-            if len(free) == 0:
-                continue
-            spacing = self._own_spacing(r, free)
-            free = free[spacing > spacing.max() * 0.5]  # away from its own stores
-            gain = self._expected_gain(r, free, self.asking_rent[free], *estimate)
-            best = int(np.argmax(gain))
-            if gain[best] > 0:
+            n_may_open = max(1, int(cfg.share_estate_opened_per_review * len(r.open_stores)))
+            for _ in range(n_may_open):  # each opening changes the free units, their spacing and local demand
+                free = self._units_for(r)
+                if len(free) == 0:
+                    break
+                spacing = self._own_spacing(r, free)
+                free = free[spacing > spacing.max() * 0.5]  # away from its own stores
+                gain = self._expected_gain(r, free, self.asking_rent[free], *estimate)
+                best = int(np.argmax(gain))
+                if gain[best] <= 0:
+                    break
                 store = self._open_store(r, int(free[best]))
                 town.record_opening(store)
                 opened.append(store)

@@ -295,6 +295,14 @@ class StoreConfig(_Section):
         "(an assumption; a chain applies it too when it renews a lease). The baseline sets 0, tuned to chains' "
         "published openings and closures by experiments/calibrate_flows.toml."
     )
+    share_estate_opened_per_review: Fraction = Field(
+        0.0, description="Most stores a chain may open at one review, as a share of its open stores (rounded down, "
+        "at least one; each must clear entry_hurdle, with the local demand counted anew after each). 0 keeps one a "
+        "review, the rule so far, whatever the estate: seven store chains then open at most 28 stores a year "
+        "besides moves, 2.8 per 100 units at 1,000 units, near Britain's 2.1-3.5, but 1.1 at 2,500 (where the "
+        "chains opened 2.0 per 100 a year; up to three a review raised that to 4.2, seed 1, measured 2026-12-06). "
+        "No source gives it: a bigger region tunes it to chains' openings.",
+    )
     format_ratio_max: float | None = Field(
         None, ge=1, le=100, description="A retailer with stores opens only on units whose floor area is within this "
         "factor of its stores' median (its format: a big box on a retail park, a small shop in a centre); none: any "

@@ -451,3 +451,20 @@ def test_the_schema_refuses_a_pool_without_identities_and_a_markup_range_upside_
         small_highstreet(**{"retailers.Clicks.name": "independent 007"})
     with pytest.raises(ScenarioError, match="markup_min"):
         small_highstreet(**{"independents.templates.shop.markup_min": 0.9})
+
+
+def _openings_per_review(model: RetailMarket) -> dict[tuple[str, int], int]:
+    """Chains' openings (moves at a lease's end apart) by retailer and week."""
+    counts: dict[tuple[str, int], int] = {}
+    for e in model.events:
+        if e["event"].startswith("opened a store on site") and e["week"] > 0:
+            counts[(e["retailer"], e["week"])] = counts.get((e["retailer"], e["week"]), 0) + 1
+    return counts
+
+
+def test_a_chain_opens_one_store_a_review_unless_a_share_of_its_estate_is_allowed():
+    one = _openings_per_review(run())
+    assert one and max(one.values()) == 1
+    more = _openings_per_review(run(**{"stores.share_estate_opened_per_review": 0.5}))
+    assert max(more.values()) > 1
+    assert sum(more.values()) > sum(one.values())
