@@ -52,8 +52,6 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 # ---- money ------------------------------------------------------------------------------
 
-
-
 def _read_books(m: RetailMarket) -> dict[str, np.ndarray]:
     """Every retailer's accounts this week as one array per field, with the derived sums (summed in the
     order ``Accounts`` sums them, so the figures are those of its properties to the last bit), and the

@@ -24,7 +24,7 @@ from sim.retailers import Books, Retailer
 from sim.scenario import CategoryConfig, Scenario, from_flat
 from sim.settle import WeekTotals, settle_numpy
 from sim.slots import Flows, wallet_sums
-from sim.stores import Store, pay_running_costs, running_costs
+from sim.stores import Store, added_in_order, pay_running_costs, running_costs
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
 from sim.threads import one_thread_when_small
@@ -43,12 +43,6 @@ NUMBA_FROM_CONSUMERS = 1_000
 NEVER_OCCUPIED = "never_occupied"  # the last-occupant category of a unit no store has held
 OWN_STORE_SPACING_KM = 1.5  # a chain avoids opening this close to its own stores
 
-
-
-def _added_in_order(total: float, values: np.ndarray) -> float:
-    """``total`` plus each of ``values`` in turn, as a running sum one at a time would give it (to the last bit,
-    which a pairwise sum would not)."""
-    return float(np.cumsum(np.concatenate([[total], values]))[-1])
 
 class RetailMarket(mesa.Model):
     """A retail market: consumers choose each week between stores and online channels.
@@ -273,13 +267,13 @@ class RetailMarket(mesa.Model):
         levy = orders * town.cfg.delivery_levy_eur_order
         passed_on = levy * town.cfg.levy_pass_through  # the consumer pays this as a delivery charge
         books.row("levy")[:] += levy - passed_on
-        town.accounts.levy_from_retailers = _added_in_order(town.accounts.levy_from_retailers, levy - passed_on)
-        town.accounts.levy_from_consumers = _added_in_order(town.accounts.levy_from_consumers, passed_on)
+        town.accounts.levy_from_retailers = added_in_order(town.accounts.levy_from_retailers, levy - passed_on)
+        town.accounts.levy_from_consumers = added_in_order(town.accounts.levy_from_consumers, passed_on)
         on_platform = np.fromiter((r.via_platform for r in self.retailers), dtype=bool, count=len(self.retailers))
         if on_platform.any():
             fee = np.where(on_platform, week.revenue_online * town.cfg.platform_fee_share, 0.0)
             books.row("platform_fee")[:] += fee
-            town.accounts.platform_fees = _added_in_order(town.accounts.platform_fees, fee[on_platform])
+            town.accounts.platform_fees = added_in_order(town.accounts.platform_fees, fee[on_platform])
         books.book_revenue(week.revenue_store, week.revenue_online)
 
     def _record_flows(self) -> None:

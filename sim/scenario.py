@@ -29,8 +29,8 @@ CLASSIC_ZONES: tuple[str, ...] = ZONES[:3]  # reported for every region, whether
 StrategyName = Literal["mass", "loyalty", "learning"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 # what grows with the number of retailers is per week, not per consumer: a metrics row each and the (R + 1) × R
-# table of flows between them; 1,883 (the baseline's 8 chains and a pool of 1,875 independents for a region of
-# 2,500 units) peaked at 1.0 GB in a ten-year run, measured 2026-12-06
+# table of flows between them; 1,883 (the baseline's 8 chains, scaled, and a pool of 1,875 independents for a
+# region of 2,500 units) peaked at 1.0 GB in a ten-year run, measured 2026-12-06
 MAX_RETAILERS = 2_500
 MAX_SLOTS = 64  # repertoire slots in all categories together (option pointers are one byte)
 ALL_RETAIL = "all_retail"  # the one category of a scenario that declares none

@@ -23,6 +23,11 @@ def running_costs(model: RetailMarket, category: int) -> tuple[float, float]:
     return staff, fixed
 
 
+def added_in_order(total: float, values: np.ndarray) -> float:
+    """``total`` plus each of ``values`` in turn, as a running sum one at a time would give it (to the last bit,
+    which a pairwise sum would not)."""
+    return float(np.cumsum(np.concatenate([[total], values]))[-1])
+
 
 def pay_running_costs(model: RetailMarket, stores: list[Store], owner: np.ndarray) -> None:
     """Open ``stores`` (each retailer's in the order they opened, retailer by retailer; ``owner``: their
@@ -50,12 +55,13 @@ def pay_running_costs(model: RetailMarket, stores: list[Store], owner: np.ndarra
     books.row("staff")[:] += np.bincount(owner, weights=staff, minlength=n_ret)
     books.row("store_fixed")[:] += np.bincount(owner, weights=fixed, minlength=n_ret)
     town = model.municipality.accounts
-    town.rent_relief = float(np.cumsum(np.concatenate([[town.rent_relief], relief]))[-1])
+    town.rent_relief = added_in_order(town.rent_relief, relief)
     revenue = np.fromiter((s.revenue for s in stores), dtype=float, count=n)
     cogs = np.fromiter((s.cogs for s in stores), dtype=float, count=n)
     for store, cost, profit in zip(stores, costs.tolist(), (revenue - cogs - costs).tolist(), strict=True):
         store.costs = cost
         store.weekly_profit.append(profit)
+
 
 class Store(mesa.Agent):
     """A store on a site. Books weekly revenue, cost of goods, rent, staff and fixed costs."""
