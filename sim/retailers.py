@@ -109,6 +109,10 @@ class Accounts:
     def operating_profit(self) -> float:
         return self.gross_profit - self.operating_costs
 
+    def clear(self) -> None:
+        """This retailer's books only (the model clears every retailer's at once: ``Books.clear``)."""
+        self.table[:, self.index] = 0.0
+
 
 for _k, _name in enumerate(ACCOUNT_FIELDS):
     setattr(Accounts, _name, _Entry(_k))

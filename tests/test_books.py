@@ -15,6 +15,9 @@ def test_a_retailers_accounts_are_its_column_of_the_table():
     books.row("rent")[:] += np.array([1.0, 4.0, 9.0])
     assert books.row("rewards").tolist() == [0.0, 2.75, 0.0]
     assert acc.rent == 4.0 and acc.operating_costs == 4.0 and acc.gross_profit == -2.75
+    acc.clear()
+    assert books.table[:, 1].tolist() == [0.0] * len(ACCOUNT_FIELDS)
+    assert books.row("rent").tolist() == [1.0, 0.0, 9.0]  # a retailer's clear leaves the others' books
     books.clear()
     assert books.table.tolist() == [[0.0] * 3] * len(ACCOUNT_FIELDS)
     assert acc.rewards == 0.0 and acc.rent == 0.0  # the view reads the cleared table
