@@ -301,7 +301,9 @@ class StoreConfig(_Section):
         "review, the rule so far, whatever the estate: seven store chains then open at most 28 stores a year "
         "besides moves, 2.8 per 100 units at 1,000 units, near Britain's 2.1-3.5, but 1.1 at 2,500 (where the "
         "chains opened 2.0 per 100 a year; up to three a review raised that to 4.2, seed 1, measured 2026-12-06). "
-        "No source gives it: a bigger region tunes it to chains' openings.",
+        "On the baseline's 1,000 units 0.03 changed nothing and 0.06 more than doubled the chains' openings and "
+        "closures (7.8 and 6.9 per 100 units a year, experiments/calibrate_flows.toml, 2026-12-07), so it keeps 0. No "
+        "source gives it: a bigger region tunes it to chains' openings.",
     )
     format_ratio_max: float | None = Field(
         None, ge=1, le=100, description="A retailer with stores opens only on units whose floor area is within this "
@@ -491,11 +493,13 @@ class IndependentsConfig(_Section):
         "held about two thirds of units, so about 9.5 per 100 of all units (data/uk_openings_closures_by_year_"
         "reported.csv); ONS: 13.5 retail births per 100 active enterprises in 2019 (data/uk_business_births_deaths_"
         "by_industry.csv). Those who find no unit that pays do not open, so openings fall short of arrivals: the "
-        "baseline sets 12, tuned to the published openings and closures by experiments/calibrate_flows.toml.",
+        "baseline sets 14.5, tuned to the published openings and closures by experiments/calibrate_flows.toml.",
     )
     entry_hurdle: float = Field(
         0.15, ge=0, le=5, description="Expected yearly contribution a would-be business needs from a unit, as a "
-                                      "share of the unit's costs (as stores.entry_hurdle for chains; an assumption).",
+                                      "share of the unit's costs (as stores.entry_hurdle for chains; an assumption). "
+                                      "The baseline sets 0.075, tuned with the arrivals to the published "
+                                      "openings and closures by experiments/calibrate_flows.toml.",
     )
     rate_exit_own_year: Fraction = Field(
         0.038, description="Yearly hazard that an independent closes for reasons of its own (retirement, life "
