@@ -254,8 +254,8 @@ def report_markdown(experiment: Experiment, frame: pd.DataFrame, findings: list[
 
 
 def _is_rate(outcome: str) -> bool:
-    """Outcomes are rates (shown in %) unless named as counts, money or weeks."""
-    return not (outcome.startswith("n_") or outcome.endswith(("_eur", "_count", "_weeks")))
+    """Outcomes are rates (shown in %) unless named as counts, money (also per m²) or weeks."""
+    return not (outcome.startswith("n_") or outcome.endswith(("_eur", "_count", "_weeks")) or "_per_m2" in outcome)
 
 
 def _scale(outcome: str) -> float:

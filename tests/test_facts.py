@@ -142,3 +142,12 @@ def test_a_finding_against_a_published_range_holds_when_its_mean_is_in_it():
     assert Finding("in", 0.08, 0.02, 0.2, expected_sign=-1, within=(0.07, 0.09)).holds
     assert not Finding("above", 0.10, 0.095, 0.105, expected_sign=+1, within=(0.07, 0.09)).holds
     assert not Finding("unmeasured", float("nan"), float("nan"), float("nan"), expected_sign=0, within=(0, 1)).holds
+
+
+def test_the_report_table_shows_rates_in_percent_and_money_per_m2_as_it_is():
+    from sim.experiment import _scale
+
+    assert _scale("openings_independent") == 100.0
+    assert _scale("share_leases_renewed") == 100.0
+    for money in ("sales_per_m2_chain_convenience", "margin_per_m2_retail", "revenue_eur", "n_closures"):
+        assert _scale(money) == 1.0
