@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -453,13 +455,10 @@ def test_the_schema_refuses_a_pool_without_identities_and_a_markup_range_upside_
         small_highstreet(**{"independents.templates.shop.markup_min": 0.9})
 
 
-def _openings_per_review(model: RetailMarket) -> dict[tuple[str, int], int]:
+def _openings_per_review(model: RetailMarket) -> Counter[tuple[str, int]]:
     """Chains' openings (moves at a lease's end apart) by retailer and week."""
-    counts: dict[tuple[str, int], int] = {}
-    for e in model.events:
-        if e["event"].startswith("opened a store on site") and e["week"] > 0:
-            counts[(e["retailer"], e["week"])] = counts.get((e["retailer"], e["week"]), 0) + 1
-    return counts
+    return Counter((e["retailer"], e["week"]) for e in model.events
+                   if e["event"].startswith("opened a store on site") and e["week"] > 0)
 
 
 def test_a_chain_opens_one_store_a_review_unless_a_share_of_its_estate_is_allowed():
