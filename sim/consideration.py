@@ -2,7 +2,10 @@
 
 A consumer does not weigh every store in a region: she considers a handful (Hauser &
 Wernerfelt 1990). Her store options are her best ``consideration_stores`` retailers by taste
-fit plus access value, found among her ``stores_scanned`` nearest open stores. A store's
+fit plus access value, found among her ``stores_scanned`` nearest open stores; with
+``consideration_draw_scale`` 1 they are instead a draw without replacement in proportion to
+each retailer's logit weight (taste fit plus access, plus a Gumbel draw of her own for each
+retailer that stays fixed for the run, so her options change only when stores do). A store's
 access value is its footfall less travel cost (and the town's parking charge) for her; a
 retailer's is the logsum of its scanned stores' (``choice.chain_store_scale``), so that each
 of a chain's stores near her counts, as in store-level choice models, and she shops at its
@@ -129,9 +132,22 @@ def retailer_access_rows(value, scale):
     return out
 
 
+@njit(cache=True)
+def _gumbel(key, i, r):
+    """A standard Gumbel draw that depends only on (key, consumer i, retailer r): splitmix64 of the three."""
+    z = np.uint64(key) ^ (np.uint64(i) * np.uint64(0x9E3779B97F4A7C15))
+    z = z ^ (np.uint64(r) * np.uint64(0xC2B2AE3D27D4EB4F))
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    u = (np.float64(z >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+    return -np.log(-np.log(u))
+
+
 @njit(parallel=True, cache=True)
 def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, travel_sens, parking, at_centre,
                  store_retailer, taste, retailer_taste, neg_taste_weight, n_ret, whole_network, chain_scale,
+                 draw_scale, draw_key,
                  out_ret, out_slot, out_static, out_km, nearest_km, reach_km):
     """Store options of consumers ``rows`` from their scanned stores ``near`` (indices into the open stores)."""
     m, k = near.shape
@@ -141,6 +157,7 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
         best = np.full(n_ret, -1, dtype=np.int64)  # best candidate column per retailer in this row
         found = np.empty(k, dtype=np.int64)
         static = np.empty(k)
+        rank = np.empty(k)
         chosen = np.empty(ks, dtype=np.int64)
         value = np.empty(k)
         km = np.empty(k)
@@ -186,14 +203,16 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                     access = access + chain_scale * np.log(total[r])
                     total[r] = 0.0
                 static[f] = np.float64(fit) + access
-            # her best ks retailers by taste fit + access (ties: the retailer listed first)
+                rank[f] = static[f] + draw_scale * _gumbel(draw_key, i, r) if draw_scale > 0.0 else static[f]
+            # her best ks retailers by taste fit + access, plus her own fixed draw for each when draw_scale > 0
+            # (ties: the retailer listed first)
             n_take = min(ks, n_found)
             for t in range(n_take):
                 pick = -1
                 for f in range(n_found):
                     if found[f] < 0:
                         continue
-                    if pick < 0 or static[f] > static[pick] or (static[f] == static[pick] and found[f] < found[pick]):
+                    if pick < 0 or rank[f] > rank[pick] or (rank[f] == rank[pick] and found[f] < found[pick]):
                         pick = f
                 chosen[t] = pick
                 found[pick] = -1 - found[pick]  # taken (kept recoverable)
@@ -412,5 +431,6 @@ class ConsiderationSets:
             _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull,
                          pop.travel_sens, parking, at_centre, store_retailer, pop.taste, retailer_taste, neg_tw,
                          len(m.retailers), whole_network, float(m.config.choice.chain_store_scale),
+                         float(m.config.choice.consideration_draw_scale), m.consideration_key,
                          self.store_ret, self.store_slot, self.store_static,
                          self.store_km, self.nearest_km, self.reach_km)

@@ -65,6 +65,8 @@ class RetailMarket(mesa.Model):
         self.config = config
         self.seed = int(seed)
         self.streams = Streams(self.seed)
+        # the key of every consumer's persistent draw of which stores come to her mind (choice.consideration_draw_scale)
+        self.consideration_key = int(self.streams.consideration.integers(2**63, dtype=np.uint64))
         self.week = 0
         self.horizon = config.steps
         self.engine = self._pick_engine(config)

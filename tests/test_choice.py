@@ -169,8 +169,9 @@ def _model_with_history(**overrides):
     return model
 
 
-def test_with_sets_that_hold_everything_the_choice_is_the_full_dense_logit():
-    model = _model_with_history()
+@pytest.mark.parametrize("draw_scale", [0.0, 1.0])
+def test_with_sets_that_hold_everything_the_choice_is_the_full_dense_logit(draw_scale):
+    model = _model_with_history(**{"choice.consideration_draw_scale": draw_scale})
     ids = np.arange(model.population.n)
     np.testing.assert_array_equal(_sparse_as_dense(model, ids), np.nan_to_num(dense_probabilities(
         dense_inputs(model, ids))))
@@ -193,6 +194,46 @@ def test_a_small_consideration_set_is_the_full_logit_within_the_set():
     static = (x.taste + x.access).T
     has = sets.store_ret[:, 0] >= 0
     np.testing.assert_array_equal(sets.store_ret[has, 0], static[has].argmax(axis=1))
+
+
+def _one_option_each(draw_scale):
+    """Each consumer's one store option, and what every retailer is worth to her before prices and habits."""
+    model = RetailMarket(small_scenario(**{"consumers.n": 20_000, "steps": 2, "choice.consideration_stores": 1,
+                                           "choice.consideration_draw_scale": draw_scale}), seed=3)
+    x = dense_inputs(model, np.arange(model.population.n))
+    return model, model.consider.store_ret[:, 0].copy(), (x.taste + x.access).T
+
+
+def test_drawn_options_are_held_in_proportion_to_each_retailers_logit_weight():
+    model, held, static = _one_option_each(1.0)
+    has = held >= 0
+    n_r = len(model.retailers)
+    weight = np.exp(static[has] - static[has].max(axis=1, keepdims=True))
+    expected = (weight / weight.sum(axis=1, keepdims=True)).mean(axis=0)
+    share = np.bincount(held[has], minlength=n_r) / has.sum()
+    # a draw of one in proportion to the logit weights (the Gumbel-max rule), within sampling error: each
+    # retailer's share of the options, and the share of shoppers who hold their best retailer (which a draw of
+    # another scale misses: 0.8 or 1.2 miss it by over eight standard errors)
+    tolerance = 3 * 0.5 / np.sqrt(has.sum())
+    np.testing.assert_allclose(share, expected, atol=tolerance)
+    p_best = (weight / weight.sum(axis=1, keepdims=True)).max(axis=1)
+    holds_best = held[has] == static[has].argmax(axis=1)
+    assert abs(holds_best.mean() - p_best.mean()) < tolerance
+    assert holds_best.mean() < 0.8  # not the best retailer for everyone, as taking the best one gives
+    _, best_held, best_static = _one_option_each(0.0)
+    assert (best_held[has] == best_static[has].argmax(axis=1)).all()
+
+
+def test_a_consumers_drawn_options_are_fixed_for_the_run_and_come_from_the_runs_own_draw():
+    model, held, _ = _one_option_each(1.0)
+    sets, everyone = model.consider, np.arange(model.population.n)
+    sets._assign(everyone)  # rebuilt with no store opened or closed: the same draw, the same options
+    np.testing.assert_array_equal(sets.store_ret[:, 0], held)
+    _, again, _ = _one_option_each(1.0)
+    np.testing.assert_array_equal(again, held)
+    model.consideration_key ^= 1 << 40  # another run's draw for the same shoppers and stores
+    sets._assign(everyone)
+    assert (sets.store_ret[:, 0] != held).mean() > 0.1
 
 
 @settings(max_examples=200, deadline=None)
