@@ -142,7 +142,11 @@ class RegionConfig(_Section):
         None, description="Your own population: CSV grid with x, y (km, cell centres) and count; "
                           "path relative to the scenario file.",
     )
-    town_radius_km: float = Field(3.0, ge=0.01, le=100, description="Spread of homes around the largest town (km).")
+    town_radius_km: float = Field(
+        3.0, ge=0.01, le=100, description="Spread of homes around the largest town (km): the standard deviation of "
+        "their normal spread about its middle; smaller towns' scale with the square root of their size, so every "
+        "town has the same density. The baseline sets it from the density of Britain's built-up areas (ONS 2011, "
+        "about 3,790 residents per km²; data/uk_built_up_areas_ons2011.csv).")
 
 
 class ConsumerConfig(_Section):
@@ -508,8 +512,9 @@ class IndependentsConfig(_Section):
     entry_hurdle: float = Field(
         0.15, ge=0, le=5, description="Expected yearly contribution a would-be business needs from a unit, as a "
                                       "share of the unit's costs (as stores.entry_hurdle for chains; an assumption). "
-                                      "The baseline sets 0.075, tuned with the arrivals to the published "
-                                      "openings and closures by experiments/calibrate_flows.toml.",
+                                      "Tuned with the arrivals to the published openings and closures by "
+                                      "experiments/calibrate_flows.toml, whose fourth round's nearest point the "
+                                      "baseline takes: this 0.15.",
     )
     rate_exit_own_year: Fraction = Field(
         0.038, description="Yearly hazard that an independent closes for reasons of its own (retirement, life "
