@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import pytest
 
 from sim.scenario import (
@@ -187,3 +190,21 @@ def test_a_missing_or_looping_base_is_named(tmp_path):
     (tmp_path / "b.toml").write_text('base = "a.toml"\n')
     with pytest.raises(ScenarioError, match="base files form a loop"):
         load(tmp_path / "a.toml")
+
+
+def test_the_baselines_towns_have_the_density_of_britains_built_up_areas():
+    """The baseline's town_radius_km follows from the data file's density by its header's rule (a median match)."""
+    density = pd.read_csv(SCENARIOS.parent / "data" / "uk_built_up_areas_ons2011.csv", comment="#")
+    residents = density.query("measure == 'usual_residents' and size_class == 'all'")["value"].item()
+    hectares = density.query("measure == 'land_area' and size_class == 'all'")["value"].item()
+    per_km2 = residents / (hectares / 100)
+    cfg = load(SCENARIOS / "baseline.toml")
+    persons_per_household = 2.4  # ONS Family Spending FYE2018, as the scenario's header says
+    households = cfg.consumers.n * cfg.consumers.households_per_agent
+    in_towns = households * persons_per_household * (1 - cfg.region.share_rural)
+    weights = [cfg.region.town_size_ratio ** k for k in range(cfg.region.n_towns)]
+    largest = in_towns * weights[0] / sum(weights)
+    disk_radius = math.sqrt(largest / (math.pi * per_km2))
+    median_matched_sd = disk_radius * math.sqrt(0.5) / math.sqrt(2 * math.log(2))
+    assert 50_000 < largest < 54_000  # "about 52,000"
+    assert cfg.region.town_radius_km == pytest.approx(median_matched_sd, abs=0.01)
