@@ -254,7 +254,8 @@ class ChoiceConfig(_Section):
     stores_scanned: int = Field(
         32, ge=1, le=1000, description="Nearest open stores looked at when a consumer's store options are chosen "
         "(an engine setting: enough that no store beyond them could be worth more for its footfall; towns of up "
-        "to 32 open stores are scanned whole).",
+        "to 32 open stores are scanned whole). With consideration_draw_scale > 0 a store beyond them could have "
+        "been drawn, so the scan also bounds the draw: in a big town the 32 nearest are mostly one cluster's.",
     )
 
 
