@@ -167,6 +167,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"and holds {need['n_slots']} relationships; memory about "
           f"{need['state_mib']:,.0f} MiB of consumer state + {need['working_mib']:,.0f} MiB a week's working "
           f"arrays ({need['bytes_per_consumer']:,.0f} bytes a consumer)")
+    choice = scenario.choice
+    if choice.consideration_draw_scale > 0:
+        if choice.stores_scanned >= n_sites:
+            print(f"store options: drawn in proportion to their logit weights from every open store of a trade "
+                  f"(stores_scanned {choice.stores_scanned} ≥ {n_sites} sites)")
+        else:
+            print(f"store options: drawn in proportion to their logit weights from a shopper's "
+                  f"{choice.stores_scanned} nearest open stores of a trade only, a truncated draw; set "
+                  f"choice.stores_scanned to at least {n_sites} (the sites) to draw from every store")
     return 0
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 CHUNK = 65_536  # consumers per block when matching them to stores (bounded memory)
 N_CHUNKS = 256
+NEAR_ENTRIES = 1 << 23  # scanned stores held at once for a block of consumers (64 MB of indices)
 
 
 @njit(cache=True)
@@ -149,8 +150,9 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                  store_retailer, taste, retailer_taste, neg_taste_weight, n_ret, whole_network, chain_scale,
                  draw_scale, draw_key,
                  out_ret, out_slot, out_static, out_km, nearest_km, reach_km):
-    """Store options of consumers ``rows`` from their scanned stores ``near`` (indices into the open stores)."""
-    m, k = near.shape
+    """Store options of consumers ``rows`` from their scanned stores ``near`` (indices into the open stores; with
+    ``whole_network`` one row that every consumer shares)."""
+    m, k = rows.shape[0], near.shape[1]
     ks = out_ret.shape[1]
     n_chunks = min(N_CHUNKS, max(m, 1))
     for c in prange(n_chunks):
@@ -166,8 +168,9 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
         for j in range(c * m // n_chunks, (c + 1) * m // n_chunks):
             i = rows[j]
             closest, farthest = np.inf, -np.inf
+            jn = 0 if whole_network else j
             for col in range(k):
-                o = near[j, col]
+                o = near[jn, col]
                 cand[col] = slots[o]
                 # the access value: footfall less travel (and the centre's parking charge)
                 km[col] = np.hypot(homes_x[i] - site_x[o], homes_y[i] - site_y[o])
@@ -421,10 +424,11 @@ class ConsiderationSets:
         homes_x, homes_y = np.ascontiguousarray(m._homes[:, 0]), np.ascontiguousarray(m._homes[:, 1])
         whole_network = k == len(open_stores)
         who = np.asarray(who, dtype=np.int64)
-        for lo in range(0, len(who), CHUNK):
-            rows = who[lo:lo + CHUNK]
+        block = max(1, min(CHUNK, NEAR_ENTRIES // k))  # rows a block, so that its scanned stores stay in memory
+        for lo in range(0, len(who), block):
+            rows = who[lo:lo + block]
             if whole_network:
-                near = np.ascontiguousarray(np.broadcast_to(np.arange(k), (len(rows), k)))
+                near = np.arange(k, dtype=np.int64)[None, :]  # every open store, for every row
             else:
                 near = np.empty((len(rows), k), dtype=np.int64)
                 _k_nearest(homes_x, homes_y, rows, site_x, site_y, *grid, k, near)

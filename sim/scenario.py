@@ -252,10 +252,13 @@ class ChoiceConfig(_Section):
         "consideration set of a few, as for stores (Hauser & Wernerfelt 1990).",
     )
     stores_scanned: int = Field(
-        32, ge=1, le=1000, description="Nearest open stores looked at when a consumer's store options are chosen "
-        "(an engine setting: enough that no store beyond them could be worth more for its footfall; towns of up "
-        "to 32 open stores are scanned whole). With consideration_draw_scale > 0 a store beyond them could have "
-        "been drawn, so the scan also bounds the draw: in a big town the 32 nearest are mostly one cluster's.",
+        32, ge=1, le=100_000, description="Nearest open stores of a trade looked at when a consumer's store "
+        "options are chosen. With consideration_draw_scale 0 (her best few) an engine setting: enough that no store "
+        "beyond them could be worth more for its footfall; towns of up to 32 open stores are scanned whole. With "
+        "consideration_draw_scale > 0 any open store could be drawn, so the scan truncates the draw, and not "
+        "harmlessly: in a big town the 32 nearest are mostly one cluster's. A number at least the trade's open "
+        "stores scans the region whole and the draw is exact (the baseline scans its 1,000 units; docs/planners.md "
+        "gives what 32, 96 and 256 change there).",
     )
 
 

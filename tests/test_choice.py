@@ -196,10 +196,10 @@ def test_a_small_consideration_set_is_the_full_logit_within_the_set():
     np.testing.assert_array_equal(sets.store_ret[has, 0], static[has].argmax(axis=1))
 
 
-def _one_option_each(draw_scale):
+def _one_option_each(draw_scale, **overrides):
     """Each consumer's one store option, and what every retailer is worth to her before prices and habits."""
     model = RetailMarket(small_scenario(**{"consumers.n": 20_000, "steps": 2, "choice.consideration_stores": 1,
-                                           "choice.consideration_draw_scale": draw_scale}), seed=3)
+                                           "choice.consideration_draw_scale": draw_scale, **overrides}), seed=3)
     x = dense_inputs(model, np.arange(model.population.n))
     return model, model.consider.store_ret[:, 0].copy(), (x.taste + x.access).T
 
@@ -222,6 +222,24 @@ def test_drawn_options_are_held_in_proportion_to_each_retailers_logit_weight():
     assert holds_best.mean() < 0.8  # not the best retailer for everyone, as taking the best one gives
     _, best_held, best_static = _one_option_each(0.0)
     assert (best_held[has] == best_static[has].argmax(axis=1)).all()
+
+
+def test_a_scan_of_fewer_stores_than_are_open_truncates_the_draw_and_a_scan_of_all_does_not():
+    def miss(scanned):
+        """The largest gap, in standard errors, between a retailer's share of the options and its mean logit
+        probability over every open store of the region."""
+        model, held, static = _one_option_each(1.0, **{"choice.stores_scanned": scanned})
+        has = held >= 0
+        weight = np.exp(static[has] - static[has].max(axis=1, keepdims=True))
+        expected = (weight / weight.sum(axis=1, keepdims=True)).mean(axis=0)
+        share = np.bincount(held[has], minlength=len(model.retailers)) / has.sum()
+        return float(np.abs(share - expected).max() / (0.5 / np.sqrt(has.sum()))), len(model.open_stores)
+
+    gap_all, n_open = miss(1000)
+    gap_nearest, _ = miss(1)
+    assert n_open > 1
+    assert gap_all < 3  # within sampling error of the full logit's draw
+    assert gap_nearest > 10  # her nearest store's retailer holds the option a draw over all would spread (16 SE)
 
 
 def test_a_consumers_drawn_options_are_fixed_for_the_run_and_come_from_the_runs_own_draw():

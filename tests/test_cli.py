@@ -119,6 +119,9 @@ def test_validate(capsys):
     assert main(["validate", str(SCENARIOS / "baseline.toml")]) == 0
     out = capsys.readouterr().out
     assert "ok:" in out and "enters administration with 1.2% a year" in out
+    assert "drawn in proportion to their logit weights from every open store" in out
+    assert main(["validate", str(SCENARIOS / "baseline.toml"), "--set", "choice.stores_scanned=32"]) == 0
+    assert "32 nearest open stores of a trade only, a truncated draw" in capsys.readouterr().out
     assert main(["validate", str(SCENARIOS / "baseline.toml"), "--set", "stores.p_administration_year=0"]) == 0
     assert "administration" not in capsys.readouterr().out
     assert main(["validate", str(SCENARIOS / "exampleton.toml")]) == 0
