@@ -328,7 +328,7 @@ def dense_inputs(model, ids: np.ndarray) -> DenseInputs:
             continue
         sites = np.array([s.site for s in stores], dtype=np.intp)
         km = np.hypot(homes[:, :1] - region.site_x[sites][None, :], homes[:, 1:] - region.site_y[sites][None, :])
-        value = model.slot_footfall[[s.slot for s in stores]].astype(np.float64)[None, :] \
+        value = model.slot_pull[[s.slot for s in stores]].astype(np.float64)[None, :] \
             - pop.travel_sens[ids, None].astype(np.float64) * km
         if model._parking is not None:
             value -= model._parking[ids, None] * (region.site_zone[sites] == ZONE_CODE["centre"])[None, :]

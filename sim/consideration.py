@@ -413,7 +413,7 @@ class ConsiderationSets:
         slots = np.array([s.slot for s in open_stores], dtype=np.int64)
         store_retailer = np.full(len(m.stores), -1, dtype=np.int64)
         store_retailer[slots] = [s.retailer.index for s in open_stores]
-        pull = m.slot_footfall[slots].astype(np.float64)
+        pull = m.slot_pull[slots].astype(np.float64)
         at_centre = (m.region.site_zone[sites] == ZONE_CODE["centre"]).astype(np.float64)
         site_x, site_y = m.region.site_x[sites], m.region.site_y[sites]
         k = min(self.n_scanned, len(open_stores))

@@ -80,6 +80,8 @@ class RetailMarket(mesa.Model):
         # the scenario's region, with plots where its towns permit new floor space
         self.region = plan_plots(build_region(config.region, self.streams.region), config.municipal,
                                  self.streams.development)
+        # the floor space of the region's mean unit: a store of that size neither gains nor loses for its size
+        self._mean_unit_m2 = float(self.region.site_area_m2.mean())
         self.municipality = Municipality(self, config.municipal)
         # the scenario's own retailers, then (with business demography) the pool of independent identities
         pool = pool_configs(config.independents) if config.independents.enabled else []
@@ -92,7 +94,7 @@ class RetailMarket(mesa.Model):
         self.retailer_category = np.array(config.retailer_category(), dtype=np.int64)
         self.population = ConsumerPopulation(config.consumers, config.choice, self.region, self.streams.population,
                                              len(self.retailers), config.category_list(),
-                                             list(self.retailer_category))
+                                             list(self.retailer_category), self.streams.travel)
         # the price level prices are read against: the listed retailers' (a dormant identity's markup is no price)
         self._price_level = float(np.mean([r.price_factor for r in self.retailers[:self.n_listed]]))
         self.municipality.apply_to_consumers(self.population, self._price_level,
@@ -333,8 +335,10 @@ class RetailMarket(mesa.Model):
         if opened or self._events_pending:
             self._update_store_geography([s.site for s in opened])
 
-    def _sales_estimate(self, r: Retailer, established: list[Store] | None = None) -> tuple[float, float] | None:
-        """What a new store of ``r`` would sell per unit of local demand, and the mean footfall it is read at:
+    def _sales_estimate(self, r: Retailer, established: list[Store] | None = None
+                        ) -> tuple[float, float, float] | None:
+        """What a new store of ``r`` would sell per unit of local demand, and the mean footfall and floor space it is
+        read at:
         a chain reads its own established stores; an independent with no shop yet reads the going rate of the
         ``established`` stores in the zones it would open in. None: nothing to read yet."""
         stores = [s for s in r.open_stores if len(s.weekly_revenue) >= 26]
@@ -345,7 +349,8 @@ class RetailMarket(mesa.Model):
         sales = sum(sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in stores)
         sites = np.array([s.site for s in stores])
         demand = self._local_demand(sites, int(self.retailer_category[r.index]))
-        return sales / max(demand.sum(), 1e-9), float(np.mean(self.site_footfall[sites]) or 1.0)
+        return (sales / max(demand.sum(), 1e-9), float(np.mean(self.site_footfall[sites]) or 1.0),
+                float(np.mean(self.region.site_area_m2[sites])))
 
     def _units_for(self, r: Retailer) -> np.ndarray:
         """The vacant units ``r`` would open on: of its location types and unit sizes, allowed by the town, of its
@@ -362,15 +367,20 @@ class RetailMarket(mesa.Model):
         return free
 
     def _expected_gain(self, r: Retailer, sites: np.ndarray, rents: np.ndarray, sales_per_demand: float,
-                       own_foot: float) -> np.ndarray:
+                       own_foot: float, own_m2: float) -> np.ndarray:
         """A store of ``r`` on each of ``sites`` at ``rents``: its expected yearly contribution less the entry
         hurdle on its costs (€): sales per unit of local demand × the site's local demand, scaled by its
-        footfall against the retailer's stores', at its markup, less rent, service charge, staff and fixed costs."""
+        footfall against the retailer's stores' and, where shoppers weigh a store's floor space
+        (``choice.store_size_weight`` w), by (its floor / theirs)^w, at its markup, less rent, service charge,
+        staff and fixed costs."""
         region = self.region
         site_area = region.site_area_m2[sites]
         category = int(self.retailer_category[r.index])
         sales = (sales_per_demand * self._local_demand(sites, category)
                  * np.clip(self.site_footfall[sites] / own_foot, 0.25, 2.0))
+        size_weight = self.config.choice.store_size_weight
+        if size_weight > 0:
+            sales = sales * np.clip((site_area / own_m2) ** size_weight, 0.25, 4.0)
         margin = sales * r.markup / (1 + r.markup)
         staff_m2, fixed_year = running_costs(self, category)
         costs = site_area * (rents + self.property.service_charge[sites] + staff_m2) + fixed_year
@@ -734,7 +744,13 @@ class RetailMarket(mesa.Model):
             self.footfall_scale = float(self.region.footfall(open_sites, radius, scale=1.0).max()) or None
         self.site_footfall = self.region.footfall(open_sites, radius, scale=self.footfall_scale)
         site_of_slot = np.array([s.site for s in self.stores], dtype=np.intp)
-        self.slot_footfall = (self.config.choice.footfall_weight * self.site_footfall[site_of_slot]).astype(np.float32)
+        # what draws a shopper to a store before travel: the footfall about its site and, with store_size_weight,
+        # its own floor space
+        pull = self.config.choice.footfall_weight * self.site_footfall[site_of_slot]
+        size_weight = self.config.choice.store_size_weight
+        if size_weight > 0:
+            pull = pull + size_weight * np.log(self.region.site_area_m2[site_of_slot] / self._mean_unit_m2)
+        self.slot_pull = pull.astype(np.float32)
         if events is None:
             self._events_pending = None  # everyone's options, at the next refresh
         elif self._events_pending is not None:
@@ -984,8 +1000,9 @@ def footprint(config: Scenario) -> dict[str, float]:
     # retailer, and its online friction where it is shifted
     if len(categories) > 1:
         option_bytes += sum(4 + 4 + 2 + (4 if cat.online_friction_shift else 0) for cat in categories) - 4
-    # homes, the ledger's latest purchase, parking charge
-    model_bytes = 8 * 2 + 4 + (8 if config.municipal.centre_parking_eur > 0 else 0)
+    # homes, the ledger's latest purchase, parking charge, whether she has a car
+    model_bytes = (8 * 2 + 4 + (8 if config.municipal.centre_parking_eur > 0 else 0)
+                   + (1 if config.consumers.share_by_car > 0 else 0))
     per_consumer = CONSUMER_BYTES + slot_bytes + option_bytes + model_bytes
     # a week: the shoppers' draws, choices and settlement (about 100 bytes a shopper, per category); the
     # ledger's purchases of the active window (5 bytes each); and the year of quarterly snapshots of

@@ -84,10 +84,12 @@ class Municipality:
             pop.online_friction += penalty.astype(np.float32)
 
     def parking_penalty(self, pop: ConsumerPopulation, price_level: float) -> np.ndarray | None:
-        """Utility each consumer loses by shopping at a centre store (None when parking is free)."""
+        """Utility each consumer loses by shopping at a centre store (None when parking is free): with car users
+        told apart (``consumers.share_by_car``), only they pay it."""
         if self.cfg.centre_parking_eur <= 0:
             return None
-        return self._per_visit_utility(pop, self.cfg.centre_parking_eur, price_level)
+        penalty = self._per_visit_utility(pop, self.cfg.centre_parking_eur, price_level)
+        return penalty if pop.by_car is None else penalty * pop.by_car
 
     # ---- landlords -----------------------------------------------------------------------
     def rent_cut(self, cut_per_review: float, base_rent: np.ndarray) -> np.ndarray:

@@ -164,7 +164,7 @@ class ReferenceMarket(mesa.Model):
                 taste=r.taste, rel_posted=r.price_factor / mean_posted, strategy=r.strategy.name,
                 params=r.strategy.params, sells_online=r.sells_online,
                 stores=[(float(region.site_x[s.site]), float(region.site_y[s.site]),
-                         float(market.slot_footfall[s.slot])) for s in r.open_stores],
+                         float(market.slot_pull[s.slot])) for s in r.open_stores],
             )
             for r in market.retailers
         ]

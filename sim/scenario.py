@@ -167,7 +167,23 @@ class ConsumerConfig(_Section):
     price_sens_mean: float = Field(
         8.0, ge=0, le=100, description="Mean utility lost per unit of relative price (0.1 = 10 % dearer)."
     )
-    travel_sens_mean: float = Field(0.35, ge=0, le=20, description="Mean utility lost per km travelled.")
+    travel_sens_mean: float = Field(0.35, ge=0, le=20, description="Mean utility lost per km travelled (with "
+                                    "share_by_car > 0, by those who shop on foot or by bus).")
+    share_by_car: Fraction = Field(
+        0.0, description="Share of consumers who shop by car. 0 tells no one apart: everyone loses travel_sens_mean "
+        "a km and pays the centre's parking charge. Above 0, a consumer who shops by car loses travel_sens_car_mean "
+        "a km instead, and only she pays the parking charge (who does is a draw of the run's travel stream). In "
+        "England 65.1 % of shopping trips were made by car, as driver or passenger, in 2019 (DfT National Travel "
+        "Survey NTS0409a; 74.4 % of households in England and Wales had a car or van in 2011: "
+        "data/uk_travel_by_mode_reported.csv).",
+    )
+    travel_sens_car_mean: float = Field(
+        0.35, ge=0, le=20, description="Mean utility lost per km travelled by a consumer who shops by car "
+        "(share_by_car). Finland's national transport model estimates a shopping destination's utility at -0.103 "
+        "(groceries) and -0.063 (other shopping) a minute by car, and -0.875 and -0.641 a km on foot; at the 25.4 mph "
+        "of England's local A roads (DfT, 2018/19) a km by car costs a sixth of a km on foot "
+        "(data/uk_travel_by_mode_reported.csv gives the figures and the rule).",
+    )
     taste_weight: float = Field(
         3.0, ge=0, le=100, description="Utility lost per unit of distance in taste space to a retailer."
     )
@@ -216,6 +232,15 @@ class ChoiceConfig(_Section):
     footfall_weight: float = Field(
         0.7, ge=0, le=20, description="Utility of a site at the densest open floor space in the region "
         "(0.7: worth about 2 km of an average shopper's travel)."
+    )
+    store_size_weight: float = Field(
+        0.0, ge=0, le=3, description="Utility of a store's own floor space: weight × ln(its floor / the region's mean "
+        "unit's). 0: a store's size does not count, and a retail-park unit of 700 m² draws no more shoppers than a "
+        "shop of 150 m². 1: a store's weight in the choice is in proportion to its floor space, as in Huff's model of "
+        "retail attraction (Huff 1963, Land Economics 39(1)) and in destination-choice models, which estimate the "
+        "log of a destination's size with a coefficient of about 1 (1.14 for shopping tours in Singapore's "
+        "SimMobility; fixed at 1 in Finland's national transport model: the sources of consideration_draw_scale). A "
+        "chain expects a new unit to sell in proportion to (its floor / its stores')^weight.",
     )
     footfall_radius_km: float = Field(
         1.0, ge=0.01, le=100, description="Radius within which floor space adds footfall (km)."

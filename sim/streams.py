@@ -14,7 +14,7 @@ import numpy as np
 
 STREAMS = ("region", "population", "placement", "shopping", "choice", "adoption", "strategy", "sample", "trial",
            "demography", "property", "leases", "development",
-           "administrations", "consideration")
+           "administrations", "consideration", "travel")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

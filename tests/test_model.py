@@ -230,7 +230,7 @@ def _assert_each_consumer_uses_her_best_open_store(m):
             assert (used == -1).all()
             continue
         km = _km_from_homes(m, [s.site for s in stores])
-        value = m.slot_footfall[[s.slot for s in stores]][None, :] - pop.travel_sens[:, None] * km
+        value = m.slot_pull[[s.slot for s in stores]][None, :] - pop.travel_sens[:, None] * km
         chosen = np.array([s.slot for s in stores])[value.argmax(axis=1)]
         agree = used == chosen
         assert agree.mean() > 0.999  # float32 ties aside
@@ -257,7 +257,7 @@ def test_footfall_draws_consumers_past_a_retailers_nearest_store():
         passed = used_km > km.min(axis=1) + 1e-4
         nearest |= passed
         # whoever passes her nearest store does so for a busier one
-        foot = dict(zip([s.slot for s in r.open_stores], m.slot_footfall[[s.slot for s in r.open_stores]], strict=True))
+        foot = dict(zip([s.slot for s in r.open_stores], m.slot_pull[[s.slot for s in r.open_stores]], strict=True))
         nearest_slot = np.array([s.slot for s in r.open_stores])[km.argmin(axis=1)]
         assert all(foot[u] > foot[n] for u, n in zip(used[passed], nearest_slot[passed], strict=True))
     assert nearest.any()

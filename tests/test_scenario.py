@@ -208,3 +208,24 @@ def test_the_baselines_towns_have_the_density_of_britains_built_up_areas():
     median_matched_sd = disk_radius * math.sqrt(0.5) / math.sqrt(2 * math.log(2))
     assert 50_000 < largest < 54_000  # "about 52,000"
     assert cfg.region.town_radius_km == pytest.approx(median_matched_sd, abs=0.01)
+
+
+def test_the_baselines_travel_costs_by_mode_follow_from_the_data_file_by_its_headers_rule():
+    """Share by car from NTS0409a; a km by car and on foot from Finland's LEM coefficients at DfT's speed, weighted
+    by the baseline's trips in each trade (convenience against the rest)."""
+    travel = pd.read_csv(SCENARIOS.parent / "data" / "uk_travel_by_mode_reported.csv", comment="#")
+    trips = travel.query("measure == 'trips_per_person' and year == 2019").set_index("mode")["value"]
+    coefficient = travel.query("measure == 'destination_coefficient'").set_index(["mode", "purpose"])["value"]
+    km_per_hour = travel.query("measure == 'average_speed'")["value"].item() * 1.609344
+    cfg = load(SCENARIOS / "baseline.toml")
+    p_trip = {c.name: c.p_trip for c in cfg.category_list()}
+    grocery = p_trip["convenience"] / sum(p_trip.values())
+
+    def per_km(mode, per_unit):
+        return -(grocery * coefficient[mode, "grocery"]
+                 + (1 - grocery) * coefficient[mode, "other_shopping"]) * per_unit
+
+    assert cfg.consumers.share_by_car == pytest.approx((trips["car_driver"] + trips["car_passenger"]) / trips["all"],
+                                                       abs=5e-4)
+    assert cfg.consumers.travel_sens_car_mean == pytest.approx(per_km("car_driver", 60 / km_per_hour), abs=5e-4)
+    assert cfg.consumers.travel_sens_mean == pytest.approx(per_km("walk", 1.0), abs=5e-4)
