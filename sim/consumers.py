@@ -104,17 +104,16 @@ class ConsumerPopulation:
         self.price_sens = (cfg.price_sens_mean * np.exp(0.4 * z_price - 0.08)).astype(np.float32)
         s = choice.inertia_sd
         self.inertia = (choice.inertia * np.exp(s * z_habit - s * s / 2)).astype(np.float32)
+        noise = rng.lognormal(-0.08, 0.4, n)
+        self.by_car: np.ndarray | None = None  # None: no one told apart
+        mean = cfg.travel_sens_mean
         if cfg.share_by_car > 0:
-            # who has a car comes from a stream of its own, so that telling car users apart reshuffles no other draw
-            noise = rng.lognormal(-0.08, 0.4, n)
+            # who shops by car comes from a stream of its own, so that telling car users apart reshuffles no other draw
             if travel_rng is None:
                 raise ValueError("consumers.share_by_car > 0 needs the run's travel stream (travel_rng)")
-            self.by_car: np.ndarray | None = travel_rng.random(n) < cfg.share_by_car
+            self.by_car = travel_rng.random(n) < cfg.share_by_car
             mean = np.where(self.by_car, cfg.travel_sens_car_mean, cfg.travel_sens_mean)
-            self.travel_sens = (mean * noise).astype(np.float32)
-        else:
-            self.by_car = None  # no one told apart
-            self.travel_sens = (cfg.travel_sens_mean * rng.lognormal(-0.08, 0.4, n)).astype(np.float32)
+        self.travel_sens = (mean * noise).astype(np.float32)
         self.taste = rng.uniform(0.0, 1.0, n).astype(np.float32)
         self.online_friction = rng.normal(choice.online_friction_mean, choice.online_friction_sd, n).astype(
             np.float32)

@@ -179,7 +179,8 @@ class ConsumerConfig(_Section):
     )
     travel_sens_car_mean: float = Field(
         0.35, ge=0, le=20, description="Mean utility lost per km travelled by a consumer who shops by car "
-        "(share_by_car). Finland's national transport model estimates a shopping destination's utility at -0.103 "
+        "(share_by_car); by default travel_sens_mean's 0.35, so that share_by_car alone changes only who pays the "
+        "parking charge. Finland's national transport model estimates a shopping destination's utility at -0.103 "
         "(groceries) and -0.063 (other shopping) a minute by car, and -0.875 and -0.641 a km on foot; at the 25.4 mph "
         "of England's local A roads (DfT, 2018/19) a km by car costs a sixth of a km on foot "
         "(data/uk_travel_by_mode_reported.csv gives the figures and the rule).",
