@@ -24,7 +24,7 @@ from sim.retailers import Books, Retailer
 from sim.scenario import CategoryConfig, Scenario, from_flat
 from sim.settle import WeekTotals, settle_numpy
 from sim.slots import Flows, wallet_sums
-from sim.stores import Store, added_in_order, pay_running_costs, running_costs
+from sim.stores import Store, added_in_order, pay_running_costs, store_costs_year
 from sim.strategies.imitation import imitate_programmes
 from sim.streams import Streams
 from sim.threads import one_thread_when_small
@@ -372,7 +372,7 @@ class RetailMarket(mesa.Model):
         hurdle on its costs (€): sales per unit of local demand × the site's local demand, scaled by its
         footfall against the retailer's stores' and, where shoppers weigh a store's floor space
         (``choice.store_size_weight`` w), by (its floor / theirs)^w, at its markup, less rent, service charge,
-        staff and fixed costs."""
+        staff (its share of those sales, where it sets ``staff_share_of_sales``) and fixed costs."""
         region = self.region
         site_area = region.site_area_m2[sites]
         category = int(self.retailer_category[r.index])
@@ -382,8 +382,7 @@ class RetailMarket(mesa.Model):
         if size_weight > 0:
             sales = sales * np.clip((site_area / own_m2) ** size_weight, 0.25, 4.0)
         margin = sales * r.markup / (1 + r.markup)
-        staff_m2, fixed_year = running_costs(self, category)
-        costs = site_area * (rents + self.property.service_charge[sites] + staff_m2) + fixed_year
+        costs = store_costs_year(self, r.index, site_area, rents + self.property.service_charge[sites], sales)
         return margin - costs - self.config.stores.entry_hurdle * costs
 
     def _unit_to_move_to(self, r: Retailer, store: Store, rent: float) -> int | None:
@@ -418,13 +417,13 @@ class RetailMarket(mesa.Model):
         cfg = self.config.stores
         moved: list[Store] = []
         for r in self.retailers[:self.n_listed]:
-            staff_m2, fixed_year = running_costs(self, int(self.retailer_category[r.index]))
             for store in [s for s in r.open_stores if s.lease_end_week is not None and s.lease_end_week <= self.week]:
                 rent = self.property.market_rent(store.site)
                 area = store.floor_area_m2
-                costs = area * (rent + store.service_eur_m2_year + staff_m2) + fixed_year
-                # its contribution over the last year (a year's rate of what it has traded), at the new rent
                 n_weeks = len(store.weekly_profit)
+                sales_year = sum(store.weekly_revenue) * 52 / len(store.weekly_revenue) if store.weekly_revenue else 0.0
+                costs = store_costs_year(self, r.index, area, rent + store.service_eur_m2_year, sales_year)
+                # its contribution over the last year (a year's rate of what it has traded), at the new rent
                 gain = (store.trailing_profit * 52 / n_weeks - area * (rent - store.rent_eur_m2_year)
                         if n_weeks else np.inf)
                 renew = bool(gain >= cfg.entry_hurdle * costs)

@@ -128,6 +128,7 @@ class Retailer(mesa.Agent):
         self.taste = cfg.taste
         self.markup = cfg.markup
         self.independent = cfg.independent
+        self.staff_share_of_sales = cfg.staff_share_of_sales
         self.own_web_shop = cfg.online
         self.via_platform = False  # the town's shared platform: joined with its first store
         self.sells_online = self.own_web_shop

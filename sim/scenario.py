@@ -718,6 +718,16 @@ class RetailerConfig(_Section):
         None, ge=1, le=100_000, description="Largest unit it trades from (m² of floor), such as a convenience "
         "store's 280 m²; none: any unit of its zones.",
     )
+    staff_share_of_sales: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Its stores' staff cost as a share of each store's sales, in place of the trade's staff cost "
+        "per m² (a chain's accounts give staff costs against sales; staff are rostered to trade); unset: the "
+        "trade's per m². Listed chains' staff costs to sales (Retail Week, from their accounts, after 2016; "
+        "data/uk_store_staff_inputs_reported.csv): grocers 11.0 % (Sainsbury's) and 11.8 % (Morrisons), mean 11.4 %; "
+        "comparison chains 11.0 % (Dixons Carphone) to 24.7 % (Card Factory), mean of the six listed 20.4 %; "
+        "restaurants' labour 25-35 % of revenue (a weaker source; data/uk_services_cost_benchmarks_reported.csv). "
+        "Whole-company ratios (head office, warehouses and online included), so a store's share is a little lower.",
+    )
     category: str | None = Field(
         None, description="The retail category it trades in (a name from [[categories]]); unset: the first.",
     )

@@ -23,6 +23,26 @@ def running_costs(model: RetailMarket, category: int) -> tuple[float, float]:
     return staff, fixed
 
 
+def staff_shares(model: RetailMarket) -> np.ndarray:
+    """Each retailer's staff cost as a share of its stores' sales (``staff_share_of_sales``; NaN where it pays
+    its trade's staff cost per m² instead)."""
+    return np.array([np.nan if r.staff_share_of_sales is None else r.staff_share_of_sales
+                     for r in model.retailers], dtype=float)
+
+
+def store_costs_year(model: RetailMarket, retailer_index: int, area_m2: np.ndarray | float,
+                     occupancy_eur_m2: np.ndarray | float, sales_year: np.ndarray | float) -> np.ndarray | float:
+    """What a store of the retailer on ``area_m2`` of floor at ``occupancy_eur_m2`` (rent and service charge a
+    year) selling ``sales_year`` costs to run a year (€): occupancy, staff and the fixed cost. Staff are the
+    retailer's share of the sales where it sets one, else its trade's cost per m² of floor. The rule stores pay by
+    each week, which entrants, renewals and moves count by."""
+    staff_m2, fixed_year = running_costs(model, int(model.retailer_category[retailer_index]))
+    share = model.retailers[retailer_index].staff_share_of_sales
+    if share is None:
+        return area_m2 * (occupancy_eur_m2 + staff_m2) + fixed_year
+    return area_m2 * occupancy_eur_m2 + share * sales_year + fixed_year
+
+
 def added_in_order(total: float, values: np.ndarray) -> float:
     """``total`` plus each of ``values`` in turn, as a running sum one at a time would give it (to the last bit,
     which a pairwise sum would not)."""
@@ -46,7 +66,9 @@ def pay_running_costs(model: RetailMarket, stores: list[Store], owner: np.ndarra
     relief = full_rent * model.municipality.relieved_shares(stores)  # the town pays this part
     # the service charge is booked with rent (the cost of occupying the unit); the town relieves rent only
     rent = full_rent - relief + area * service_m2 / 52.0
-    staff = area * staff_m2[category] / 52.0
+    revenue = np.fromiter((s.revenue for s in stores), dtype=float, count=n)
+    share = staff_shares(model)[owner]
+    staff = np.where(np.isnan(share), area * staff_m2[category] / 52.0, np.nan_to_num(share) * revenue)
     fixed = fixed_year[category] / 52.0
     costs = rent + staff + fixed
     books, n_ret = model.books, len(model.retailers)
@@ -56,7 +78,6 @@ def pay_running_costs(model: RetailMarket, stores: list[Store], owner: np.ndarra
     books.row("store_fixed")[:] += np.bincount(owner, weights=fixed, minlength=n_ret)
     town = model.municipality.accounts
     town.rent_relief = added_in_order(town.rent_relief, relief)
-    revenue = np.fromiter((s.revenue for s in stores), dtype=float, count=n)
     cogs = np.fromiter((s.cogs for s in stores), dtype=float, count=n)
     for store, cost, profit in zip(stores, costs.tolist(), (revenue - cogs - costs).tolist(), strict=True):
         store.costs = cost

@@ -109,3 +109,50 @@ def test_bad_category_costs_are_refused_with_what_is_allowed(field, value, messa
     raw["categories"][SERVICES][field] = value
     with pytest.raises(ScenarioError, match=f"categories.{SERVICES}.{field}: .*{message}"):
         validate(raw, "test")
+
+
+def test_a_chain_with_a_staff_share_pays_that_share_of_each_stores_sales_and_the_rest_pay_per_m2():
+    raw = three_categories(steps=30)
+    raw["retailers"][3]["staff_share_of_sales"] = 0.2  # Wardrobe, a comparison chain
+    model = RetailMarket(validate(raw, "test"), seed=4)
+    wardrobe = model.retailers[3]
+    paid = 0
+    for _ in range(30):
+        paying = {r.index: list(r.open_stores) for r in model.retailers}
+        model.step()
+        for r in model.retailers:
+            shops = paying[r.index]
+            if r is wardrobe:
+                # this week's store sales, booked before the stores pay
+                assert r.accounts.staff == pytest.approx(0.2 * sum(s.revenue for s in shops), rel=1e-12)
+                paid += r.accounts.staff > 0
+            else:
+                staff_m2, _ = running_costs(model, int(model.retailer_category[r.index]))
+                assert r.accounts.staff == pytest.approx(sum(s.floor_area_m2 * staff_m2 / 52.0 for s in shops),
+                                                         rel=1e-12)
+    assert paid >= 25  # it traded (and paid) nearly every week
+
+
+def test_a_chain_whose_staff_cost_a_larger_share_of_sales_opens_fewer_stores():
+    def opened(share: float | None) -> int:
+        overrides = dict(SMALL_TRADES)
+        scenario = load(SCENARIOS / "highstreet_categories.toml", overrides)
+        raw = scenario.model_dump(mode="json")
+        for r in raw["retailers"]:
+            if not r["independent"]:
+                r["staff_share_of_sales"] = share
+        model = RetailMarket(validate(raw, "test"), seed=3)
+        model.run()
+        return sum(s.opened_week > 0 for s in model.stores if not s.retailer.independent)
+
+    cheap, dear = opened(0.02), opened(0.25)
+    assert cheap > 0
+    assert dear < cheap
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan")])
+def test_a_bad_staff_share_is_refused_with_what_is_allowed(value):
+    raw = three_categories()
+    raw["retailers"][0]["staff_share_of_sales"] = value
+    with pytest.raises(ScenarioError, match=r"retailers\.0\.staff_share_of_sales: .*allowed: ≥ 0, ≤ 1"):
+        validate(raw, "test")
