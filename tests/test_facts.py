@@ -107,15 +107,33 @@ def test_the_high_street_flows_are_measured_against_the_published_ranges():
     # in each arm (after the baseline's spin-up, without it): four flows, each with its range and its count of
     # years outside it; then the renewals at a lease's end; then two trades' chains' sales densities and the
     # retail trades' gross margin and running costs per m², each against its published range
-    # (and the same with the national accounts' running costs per m²)
+    # (and the same with the national accounts' running costs per m²); last, the two retail trades' online shares
+    # less ONS's, a gap whose CI should hold 0 (fitted)
     arms = [module.SPUN_UP, module.NO_SPINUP, module.NATIONAL_COSTS]
     assert list(frame["arm"]) == arms
-    assert [f.within is not None for f in found] == ([True, False] * 4 + [True] * 5) * 3
-    assert [f.statement.split(":")[0] for f in found] == [arm for arm in arms for _ in range(13)]
+    assert [f.within is not None for f in found] == ([True, False] * 4 + [True] * 5 + [False] * 2) * 3
+    assert [f.statement.split(":")[0] for f in found] == [arm for arm in arms for _ in range(15)]
+    # two years read as 2009-2010: ONS's food stores sold 2.7 % online in 2010, non-food stores 6.2 %
+    assert module.ons_online_share("convenience", 2010) == pytest.approx(0.027)
+    assert module.ons_online_share("comparison", 2018) == pytest.approx(0.141)
+    gaps = [f for f in found[:15] if "less ONS" in f.statement]
+    assert [f.mean for f in gaps] == pytest.approx([row["share_online_convenience"] - 0.027,
+                                                   row["share_online_comparison"] - 0.062])
+    assert row["share_online_comparison"] == row["share_online_comparison_y2"]
+    for trade in ("convenience", "comparison"):
+        assert 0 < row[f"share_online_{trade}_y1"] < 1 and 0 < row[f"share_online_{trade}_y2"] < 1
     for trade in ("convenience", "comparison"):
         for group in ("chain", "independent"):
             assert row[f"sales_per_m2_{group}_{trade}"] > 0
     assert row["margin_per_m2_retail"] > 0 and row["costs_per_m2_retail"] > 0
+    # the national accounts' arm charges its cost per m² to every store: no chain keeps its staff share of sales
+    from sim.experiment import REPO_ROOT
+    from sim.scenario import load
+
+    national = next(arm for arm in module.EXPERIMENT.arms if arm.label == module.NATIONAL_COSTS)
+    baseline = load(REPO_ROOT / module.EXPERIMENT.scenario)
+    assert any(r.staff_share_of_sales is not None for r in baseline.retailers)
+    assert all(r.staff_share_of_sales is None for r in baseline.with_overrides(national.overrides, "t").retailers)
 
 
 def test_floor_money_is_checked_against_published_figures_in_euros_of_2018():
