@@ -39,9 +39,10 @@ FLOOR_UK_2015_M2 = 114e6 / ((53.5 + 3.1) / 63.7)
 RETAIL_TRADES = ("convenience", "comparison")  # SIC 47's trades; the model's services are mostly SIC 56's
 SUT_YEARS = range(2013, 2019)  # the years of the flows above
 ONLINE_CSV = REPO_ROOT / "data" / "online_share_gb_by_store_type_annual.csv"
-# the ONS store types whose internet share of sales the baseline's channel preference was fitted to, its ten years
-# read as 2009-2018 (its header)
+# the ONS store types whose internet share of sales the baseline's channel preference was tried against, its ten
+# years read as 2009-2018 (its header)
 ONS_STORE_TYPE = {"convenience": "predominantly_food", "comparison": "predominantly_non_food_total"}
+ONS_STORE_TYPE_NAME = {"convenience": "predominantly food", "comparison": "predominantly non-food"}
 ONLINE_FIRST_YEAR = 2009
 
 
@@ -229,8 +230,8 @@ EXPERIMENT = Experiment(
     # the placement of stores at the start is an assumption, and a run's first years shed what its spending does
     # not carry: the baseline reads the years after its four-year spin-up, here beside the same run without it
     # and, as a test of the stores' running costs (an assumption), the baseline with every store paying the national
-    # accounts' running costs per m² instead (rent apart, as the model charges it; 2015), the chains' staff shares
-    # of their sales included
+    # accounts' running costs per m² instead (rent apart, as the model charges it; 2015), in place of the chains'
+    # staff shares of their sales too
     arms=[Arm(SPUN_UP), Arm(NO_SPINUP, {"spinup_weeks": 0}),
           Arm(NATIONAL_COSTS, {"stores.staff_eur_m2_year": round(national_running_costs_eur_m2(), 1),
                                "stores.fixed_eur_year": 0.0} | staff_per_m2_everywhere())],
@@ -316,7 +317,7 @@ def findings(frame):
         for trade in RETAIL_TRADES:
             observed = ons_online_share(trade, last_year)
             out.append(Finding(f"{arm}: store-based {trade} retailers' online share, last year, less ONS's "
-                               f"{observed:.1%} of {ONS_STORE_TYPE[trade].replace('_', ' ')} stores in {last_year} "
+                               f"{observed:.1%} of {ONS_STORE_TYPE_NAME[trade]} stores in {last_year} "
                                "(fitted: the baseline's channel preference)",
                                *mean_ci(runs[f"share_online_{trade}"].to_numpy() - observed), expected_sign=0,
                                source="ONS, Retail Sales Index internet reference tables; data/"
