@@ -231,7 +231,7 @@ class Demography:
         if not established:
             return {"density": density, "foot": foot}
         sites = np.array([s.site for s in established], dtype=np.intp)
-        sales = np.array([sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in established])
+        sales = np.array([s.sales_rate_year for s in established])
         per_m2 = sales / region.site_area_m2[sites]
         indep = np.array([s.retailer.independent for s in established])
         footfall = m.site_footfall[sites]

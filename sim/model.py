@@ -346,7 +346,7 @@ class RetailMarket(mesa.Model):
             stores = [s for s in established if self.region.zone_name(s.site) in r.zones]
         if not stores:
             return None
-        sales = sum(sum(s.weekly_revenue) * 52 / len(s.weekly_revenue) for s in stores)
+        sales = sum(s.sales_rate_year for s in stores)
         sites = np.array([s.site for s in stores])
         demand = self._local_demand(sites, int(self.retailer_category[r.index]))
         return (sales / max(demand.sum(), 1e-9), float(np.mean(self.site_footfall[sites]) or 1.0),
@@ -421,8 +421,7 @@ class RetailMarket(mesa.Model):
                 rent = self.property.market_rent(store.site)
                 area = store.floor_area_m2
                 n_weeks = len(store.weekly_profit)
-                sales_year = sum(store.weekly_revenue) * 52 / len(store.weekly_revenue) if store.weekly_revenue else 0.0
-                costs = store_costs_year(self, r.index, area, rent + store.service_eur_m2_year, sales_year)
+                costs = store_costs_year(self, r.index, area, rent + store.service_eur_m2_year, store.sales_rate_year)
                 # its contribution over the last year (a year's rate of what it has traded), at the new rent
                 gain = (store.trailing_profit * 52 / n_weeks - area * (rent - store.rent_eur_m2_year)
                         if n_weeks else np.inf)

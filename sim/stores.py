@@ -119,6 +119,12 @@ class Store(mesa.Agent):
         """Store contribution over the last 52 weeks (revenue − goods − rent − staff − fixed)."""
         return float(sum(self.weekly_profit))
 
+    @property
+    def sales_rate_year(self) -> float:
+        """What the store has sold in the last 52 weeks (or since it opened), at a year's rate (€; 0 before its
+        first week)."""
+        return sum(self.weekly_revenue) * 52 / len(self.weekly_revenue) if self.weekly_revenue else 0.0
+
     def book_sales(self, revenue: float, cogs: float) -> None:
         self.revenue = revenue
         self.cogs = cogs
