@@ -5,7 +5,10 @@ Wernerfelt 1990). Her store options are her best ``consideration_stores`` retail
 fit plus access value, found among her ``stores_scanned`` nearest open stores; with
 ``consideration_draw_scale`` 1 they are instead a draw without replacement in proportion to
 each retailer's logit weight (taste fit plus access, plus a Gumbel draw of her own for each
-retailer that stays fixed for the run, so her options change only when stores do). A store's
+retailer that stays fixed for the run, so her options change only when stores do), each then
+weighed in her choice for what it stands for: its utility less the log of its chance to be
+drawn (``choice.consideration_draw_correction``), so that the market's choices follow the full
+logit's whatever the set's size. A store's
 access value is its footfall less travel cost (and the town's parking charge) for her; a
 retailer's is the logsum of its scanned stores' (``choice.chain_store_scale``), so that each
 of a chain's stores near her counts, as in store-level choice models, and she shops at its
@@ -145,13 +148,28 @@ def _gumbel(key, i, r):
     return -np.log(-np.log(u))
 
 
+@njit(cache=True)
+def _log_inclusion(static, threshold, draw_scale):
+    """The log of a retailer's chance to be among her drawn options, given the largest key left out
+    (``threshold``): her key, static + draw_scale × a standard Gumbel, had to beat it, which it does with
+    probability 1 − exp(−exp((static − threshold) / draw_scale)). Weighing each drawn option by its weight over
+    this chance makes the sum over her options an unbiased estimate of the sum over every retailer she scans
+    (priority sampling: Duffield, Lund & Thorup 2007, Journal of the ACM 54(6); for the Gumbel-top-k draw, Kool,
+    van Hoof & Welling 2019, ICML), so that the sampled choice stands for the full one."""
+    x = (static - threshold) / draw_scale
+    if x < -30.0:
+        return x  # ln(1 − exp(−e^x)) = x − e^x/2 + …, and e^x/2 < 1e-13 here
+    return np.log(-np.expm1(-np.exp(x)))
+
+
 @njit(parallel=True, cache=True)
 def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, travel_sens, parking, at_centre,
                  store_retailer, taste, retailer_taste, neg_taste_weight, n_ret, whole_network, chain_scale,
-                 draw_scale, draw_key,
+                 draw_scale, draw_key, draw_correction,
                  out_ret, out_slot, out_static, out_km, nearest_km, reach_km):
     """Store options of consumers ``rows`` from their scanned stores ``near`` (indices into the open stores; with
-    ``whole_network`` one row that every consumer shares)."""
+    ``whole_network`` one row that every consumer shares). With a draw and ``draw_correction``, each drawn option's
+    static value is less the log of its chance to be drawn (``_log_inclusion``)."""
     m, k = rows.shape[0], near.shape[1]
     ks = out_ret.shape[1]
     n_chunks = min(N_CHUNKS, max(m, 1))
@@ -219,6 +237,12 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                         pick = f
                 chosen[t] = pick
                 found[pick] = -1 - found[pick]  # taken (kept recoverable)
+            threshold = np.inf  # the largest key not drawn: what a retailer's key had to beat to be drawn
+            if draw_correction and draw_scale > 0.0 and n_found > n_take:
+                threshold = -np.inf
+                for f in range(n_found):
+                    if found[f] >= 0 and rank[f] > threshold:
+                        threshold = rank[f]
             for t in range(n_take):  # in retailer order, as the full logit lists them
                 for u in range(t + 1, n_take):
                     if -1 - found[chosen[u]] < -1 - found[chosen[t]]:
@@ -233,6 +257,8 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                     out_ret[i, t] = r
                     out_slot[i, t] = cand[col]
                     out_static[i, t] = static[f]
+                    if threshold < np.inf:
+                        out_static[i, t] -= _log_inclusion(static[f], threshold, draw_scale)
                     out_km[i, t] = np.float32(km[col])
                 else:
                     out_ret[i, t] = -1
@@ -436,5 +462,6 @@ class ConsiderationSets:
                          pop.travel_sens, parking, at_centre, store_retailer, pop.taste, retailer_taste, neg_tw,
                          len(m.retailers), whole_network, float(m.config.choice.chain_store_scale),
                          float(m.config.choice.consideration_draw_scale), m.consideration_key,
+                         bool(m.config.choice.consideration_draw_correction),
                          self.store_ret, self.store_slot, self.store_static,
                          self.store_km, self.nearest_km, self.reach_km)

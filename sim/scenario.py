@@ -273,6 +273,17 @@ class ChoiceConfig(_Section):
         "coefficient of about 1: 1.14 estimated for shopping tours in Singapore's SimMobility, 1 in Finland's "
         "national transport model; the taking of the best few loses that count).",
     )
+    consideration_draw_correction: bool = Field(
+        True, description="With a draw (consideration_draw_scale > 0) and more retailers in her scan than her set "
+        "holds: each drawn retailer's utility is less the log of its chance to have been drawn (the correction for "
+        "sampled alternatives, McFadden 1978, in the form priority sampling gives a draw without replacement: "
+        "Duffield, Lund & Thorup 2007; Kool, van Hoof & Welling 2019), so that her few options stand for the whole "
+        "market she scans and the market's choices follow the full logit's whatever the set's size. False: her "
+        "drawn options weigh by their logit weights alone, so a retailer likely to be drawn counts twice, in the "
+        "draw and in the choice, and chains of many stores take more of the spending the smaller the set (in the "
+        "baseline, seed 1, with six options the comparison chains sold 16,463 € per m² a year and the comparison "
+        "independents 743; with 64 options, 8,442 and 1,670; with the correction, 6,756 and 2,295 with six).",
+    )
     consideration_online: int = Field(
         4, ge=0, le=64, description="Web shops an online adopter weighs: the ones that fit her taste best; a "
         "consideration set of a few, as for stores (Hauser & Wernerfelt 1990).",
