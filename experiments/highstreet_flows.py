@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiment import REPO_ROOT, Arm, Experiment, Finding, mean_ci
-from sim.metrics import ALL, unit_flow_rates
+from sim.metrics import ALL, SURVIVAL_YEARS, independents_survival, unit_flow_rates
 from sim.scenario import load
 from sim.town import ZONE_CODE
 
@@ -39,6 +39,7 @@ FLOOR_UK_2015_M2 = 114e6 / ((53.5 + 3.1) / 63.7)
 RETAIL_TRADES = ("convenience", "comparison")  # SIC 47's trades; the model's services are mostly SIC 56's
 SUT_YEARS = range(2013, 2019)  # the years of the flows above
 ONLINE_CSV = REPO_ROOT / "data" / "online_share_gb_by_store_type_annual.csv"
+SURVIVAL_CSV = REPO_ROOT / "data" / "uk_business_survival_by_industry.csv"
 # the ONS store types whose internet share of sales the baseline's channel preference was tried against, its ten
 # years read as 2009-2018 (its header)
 ONS_STORE_TYPE = {"convenience": "predominantly_food", "comparison": "predominantly_non_food_total"}
@@ -154,6 +155,15 @@ def published_range(group: str, verb: str) -> tuple[float, float]:
 
 
 @cache
+def published_survival(years: int) -> tuple[float, float]:
+    """The lowest and highest share of UK retail enterprises (SIC 47) still active ``years`` after their birth,
+    over the birth years ONS publishes."""
+    table = pd.read_csv(SURVIVAL_CSV, comment="#", dtype={"sic": str})
+    values = table[(table["sic"] == "47") & (table["years"] == years)]["survival_pct"] / 100
+    return float(values.min()), float(values.max())
+
+
+@cache
 def ons_online_share(trade: str, year: int) -> float:
     """ONS's internet sales as a share of the sales of the store type that stands for the trade, in a year."""
     table = pd.read_csv(ONLINE_CSV, comment="#").set_index("year")
@@ -218,7 +228,7 @@ def measure(model):
                                  else float("nan"))
     renewed = [e["rent_after"] / e["rent_before"] - 1 for e in ends if e["renewed"] and e["rent_before"] > 0]
     out["rent_change_at_renewal"] = float(np.median(renewed)) if renewed else float("nan")
-    return out | floor_money(model) | online_shares(model)
+    return out | floor_money(model) | online_shares(model) | independents_survival(model)
 
 
 EXPERIMENT = Experiment(
@@ -269,6 +279,8 @@ EXPERIMENT = Experiment(
                                     "(fitted to ONS's food stores)",
         "share_online_comparison": "store-based comparison retailers' online share of their sales, last year "
                                    "(fitted to ONS's non-food stores)",
+        **{f"survival_independent_{k}y": f"independents' shops opened in the run still trading {k} year"
+           f"{'s' if k > 1 else ''} on" for k in SURVIVAL_YEARS},
         "margin_per_m2_retail": "convenience and comparison: gross margin per m² of their stores a year (€)",
         "costs_per_m2_retail": "convenience and comparison: running costs per m² of their stores a year (€)",
     },
@@ -301,6 +313,13 @@ def findings(frame):
                 runs["share_leases_renewed"].to_numpy()), expected_sign=+1, unit=" %", scale=100.0,
                 within=RENEWED_AT_EXPIRY, source="MSCI with BNP Paribas Real Estate, UK Lease Events 2017: about a "
                 "third of leases (all property) renewed at expiry in 2016; data/uk_lease_events_reported.csv"))
+        for k in SURVIVAL_YEARS:
+            lo, hi = published_survival(k)
+            out.append(Finding(f"{arm}: independents' shops opened in the run that still trade {k} year"
+                               f"{'s' if k > 1 else ''} on", *mean_ci(runs[f"survival_independent_{k}y"].to_numpy()),
+                               expected_sign=+1, unit=" %", scale=100.0, within=(lo, hi), source="ONS, business "
+                               f"demography: UK retail enterprises (SIC 47) alive {k} year{'s' if k > 1 else ''} after "
+                               "birth, the birth years published; data/uk_business_survival_by_industry.csv"))
         for trade in RETAIL_TRADES:
             out.append(Finding(f"{arm}: {trade} chains' store sales per m² a year, last year", *mean_ci(
                 runs[f"sales_per_m2_chain_{trade}"].to_numpy()), expected_sign=+1, scale=1.0, unit=" €/m²",

@@ -386,6 +386,23 @@ def unit_flow_rates(m) -> dict[str, float]:
     return out
 
 
+SURVIVAL_YEARS = (1, 2, 3)
+
+
+def independents_survival(m) -> dict[str, float]:
+    """The share of the independents' shops opened during the run (week 1 on) that still traded k years
+    after they opened, for k = 1, 2, 3, among those opened at least k years before the run's end, as
+    ``survival_independent_1y`` … (the unit of ONS's survival of newly born enterprises; NaN where no shop
+    opened early enough)."""
+    out: dict[str, float] = {}
+    for k in SURVIVAL_YEARS:
+        weeks = 52 * k
+        cohort = [s for s in m.stores if s.retailer.independent and 1 <= s.opened_week <= m.week - weeks]
+        alive = sum(s.closed_week is None or s.closed_week - s.opened_week >= weeks for s in cohort)
+        out[f"survival_independent_{k}y"] = alive / len(cohort) if cohort else float("nan")
+    return out
+
+
 @market_metric
 def mean_nearest_store_km(m):
     """Mean distance from a consumer's home to the nearest open store of any retailer (km)."""
@@ -787,6 +804,8 @@ def high_street_summary(model: RetailMarket, last_week: int) -> dict[str, Any]:
     if model.demography is not None:
         out["n_arrivals"] = int(model.demography.n_arrivals)
         out["n_turned_away"] = int(model.demography.n_turned_away)
+        out["survival_independent"] = {f"{k}y": _num(v) for k, v in zip(
+            SURVIVAL_YEARS, independents_survival(model).values(), strict=True)}  # over the whole run
     return out | high_street_by_category(model, last_week)
 
 

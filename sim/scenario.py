@@ -568,7 +568,8 @@ class IndependentsConfig(_Section):
         "independent leaves (each owner's patience is drawn uniformly from 1 to twice this less 1; 0: never on "
         "losses). Tuned to survival, a flow: 8 puts the 1-, 2- and 3-year survival of entrants in scenarios/"
         "highstreet.toml (20,000 consumers, six years, seed 1) at 91, 70 and 58 %, against ONS's 94.3, 74.6 and "
-        "51.8 % for retail enterprises born in 2019 (data/uk_business_survival_by_industry.csv).",
+        "51.8 % for retail enterprises born in 2019 (data/uk_business_survival_by_industry.csv). The baseline "
+        "takes 3, tuned to its own independents' flows and survival (experiments/calibrate_flows.toml).",
     )
     grace_weeks: int = Field(
         52, ge=0, le=520, description="A new business is not judged on losses before it is this old (weeks): 94.3 % "

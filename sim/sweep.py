@@ -270,12 +270,14 @@ def _format_error(err: dict[str, Any], path: Path) -> str:
 
 def available_outputs(scenario: Scenario) -> list[str]:
     """Every output a sweep can keep for this scenario."""
-    from sim.metrics import FLOW_RATES, ZONES
+    from sim.metrics import FLOW_RATES, SURVIVAL_YEARS, ZONES
     from sim.outputs import MARKET_FIGURES, RETAILER_FIGURES
 
     names = [*MARKET_FIGURES, *(f"vacancy_rate_{z}" for z in ZONES), *SERIES_OUTPUTS]
     if scenario.property.enabled:
         names += list(FLOW_RATES)
+    if scenario.independents.enabled:
+        names += [f"survival_independent_{k}y" for k in SURVIVAL_YEARS]
     names += [f"{r.name}.{key}" for r in scenario.retailers for key in RETAILER_FIGURES]
     return names
 
@@ -435,7 +437,7 @@ def plan(sweep: Sweep) -> list[RunTask]:
 
 def execute(payload: dict[str, Any]) -> dict[str, Any]:
     """Worker side: run one scenario with one seed and return its outputs (and run time)."""
-    from sim.metrics import FLOW_RATES, unit_flow_rates
+    from sim.metrics import FLOW_RATES, independents_survival, unit_flow_rates
     from sim.model import RetailMarket
     from sim.outputs import final_figures
 
@@ -448,6 +450,8 @@ def execute(payload: dict[str, Any]) -> dict[str, Any]:
     if model.config.property.enabled:
         rates = unit_flow_rates(model)
         figures.update({name: rates[name] for name in FLOW_RATES})
+    if model.demography is not None:
+        figures.update(independents_survival(model))
     outputs = {name: figures.get(name) for name in payload["outputs"]}
     return {"outputs": outputs, "elapsed_s": round(time.perf_counter() - started, 3)}
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.metrics import ALL, high_street_summary
+from sim.metrics import ALL, SURVIVAL_YEARS, high_street_summary, independents_survival
 from sim.model import RetailMarket
 from sim.scenario import ZONES, ScenarioError, load
 
@@ -444,6 +444,19 @@ def test_the_summary_reports_the_high_street(churn):
     assert set(street["closures_per_100_units_year_by_zone"]) == set(summary["vacancy_rate_by_zone"])
     assert 0 <= street["share_occupied_independent"] <= 1
     assert street["n_sites"] == street["n_occupied"] + street["n_vacant"] + street["n_converted"]
+
+
+def test_independents_survival_counts_the_shops_opened_in_the_run_and_falls_with_shorter_patience(churn):
+    survival = independents_survival(churn)
+    assert set(survival) == {f"survival_independent_{k}y" for k in SURVIVAL_YEARS}
+    assert any(s.retailer.independent and 1 <= s.opened_week <= churn.week - 52 for s in churn.stores)
+    assert all(0 <= v <= 1 for v in survival.values() if np.isfinite(v))
+    assert np.isnan(survival["survival_independent_3y"])  # a three-year run has no shop opened three years before
+    five_years = {"steps": 260}
+    impatient = independents_survival(run(**five_years, **{"independents.exit_loss_reviews": 1}))
+    patient = independents_survival(run(**five_years, **{"independents.exit_loss_reviews": 12}))
+    assert impatient["survival_independent_2y"] < patient["survival_independent_2y"]
+    assert impatient["survival_independent_3y"] < patient["survival_independent_3y"]
 
 
 def test_the_schema_refuses_a_pool_without_identities_and_a_markup_range_upside_down():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from sim.experiment import load_experiment, paired_difference, run
@@ -101,22 +102,24 @@ def test_the_high_street_flows_are_measured_against_the_published_ranges():
     assert row["openings_independent"] > 0 and row["closures_independent"] > 0
     assert 0 <= row["persistent_vacancy_rate"] <= row["vacancy_rate"] <= 1
     assert 0 <= row["share_leases_renewed"] <= 1
+    assert 0 <= row["survival_independent_1y"] <= 1 and np.isnan(row["survival_independent_3y"])  # two years
     for _, arm in frame.iterrows():  # a move is one of the chains' closures and one of their openings
         assert 0 <= arm["moves_chain"] <= min(arm["closures_chain"], arm["openings_chain"])
     found = module.findings(frame)
     # in each arm (after the baseline's spin-up, without it): four flows, each with its range and its count of
-    # years outside it; then the renewals at a lease's end; then two trades' chains' sales densities and the
+    # years outside it; then the renewals at a lease's end; then the independents' survival at one, two and three
+    # years, each against ONS's range; then two trades' chains' sales densities and the
     # retail trades' gross margin and running costs per m², each against its published range
     # (and the same with the national accounts' running costs per m²); last, the two retail trades' online shares
     # less ONS's, a gap whose CI should hold 0 (fitted)
     arms = [module.SPUN_UP, module.NO_SPINUP, module.NATIONAL_COSTS]
     assert list(frame["arm"]) == arms
-    assert [f.within is not None for f in found] == ([True, False] * 4 + [True] * 5 + [False] * 2) * 3
-    assert [f.statement.split(":")[0] for f in found] == [arm for arm in arms for _ in range(15)]
+    assert [f.within is not None for f in found] == ([True, False] * 4 + [True] * 8 + [False] * 2) * 3
+    assert [f.statement.split(":")[0] for f in found] == [arm for arm in arms for _ in range(18)]
     # two years read as 2009-2010: ONS's food stores sold 2.7 % online in 2010, non-food stores 6.2 %
     assert module.ons_online_share("convenience", 2010) == pytest.approx(0.027)
     assert module.ons_online_share("comparison", 2018) == pytest.approx(0.141)
-    gaps = [f for f in found[:15] if "less ONS" in f.statement]
+    gaps = [f for f in found[:18] if "less ONS" in f.statement]
     assert [f.mean for f in gaps] == pytest.approx([row["share_online_convenience"] - 0.027,
                                                    row["share_online_comparison"] - 0.062])
     assert row["share_online_comparison"] == row["share_online_comparison_y2"]

@@ -375,7 +375,7 @@ def test_flow_outputs_need_the_property_market(tmp_path):
 
 
 def test_the_flows_calibration_targets_are_the_published_ranges():
-    from experiments.highstreet_flows import published_range
+    from experiments.highstreet_flows import published_range, published_survival
 
     spec = sw.load_sweep(REPO / "experiments" / "calibrate_flows.toml").spec
     for group, published in (("independent", "independents"), ("chain", "chains")):
@@ -384,3 +384,6 @@ def test_the_flows_calibration_targets_are_the_published_ranges():
             low, high = published_range(published, verb)
             assert target.low == pytest.approx(low / 100, abs=5e-6)
             assert target.high == pytest.approx(high / 100, abs=5e-6)
+    for k in (2, 3):
+        target, (low, high) = spec.targets[f"survival_independent_{k}y"], published_survival(k)
+        assert (target.low, target.high) == pytest.approx((low, high), abs=5e-6)
