@@ -120,6 +120,10 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     console.print(f"online share {_pct(summary['online_share'])} · vacancy {_pct(summary['vacancy_rate'])} "
                   f"({zones}) · main-retailer switching {_pct(summary['main_switching_rate'])} · "
                   f"ran in {summary['runtime_s']:.1f} s")
+    turned_away = summary.get("high_street", {}).get("n_turned_away", 0)
+    if turned_away:
+        console.print(f"note: {turned_away} would-be independents found a unit that paid but no free identity in the "
+                      f"pool, so the pool (independents.pool_size) capped their openings; a larger pool lets them open")
     console.print(f"outputs in {out}/ (metrics.parquet, metrics.csv, summary.json, dashboard.png, scenario.toml)")
 
 

@@ -459,6 +459,21 @@ def test_independents_survival_counts_the_shops_opened_in_the_run_and_falls_with
     assert impatient["survival_independent_3y"] < patient["survival_independent_3y"]
 
 
+def test_a_run_says_when_the_pool_of_identities_capped_the_independents_openings(tmp_path, capsys):
+    from sim.cli import main
+
+    def note(pool_size):
+        capsys.readouterr()
+        overrides = {**SMALL, "steps": 104, "independents.pool_size": pool_size}
+        code = main(["run", str(SCENARIOS / "highstreet.toml"), "--seed", "3", "--out", str(tmp_path / str(pool_size)),
+                     *(f"--set={k}={v}" for k, v in overrides.items())])
+        assert code == 0
+        return "capped their openings" in capsys.readouterr().out
+
+    assert note(40)  # fewer identities than the units independents would take
+    assert not note(400)
+
+
 def test_the_schema_refuses_a_pool_without_identities_and_a_markup_range_upside_down():
     with pytest.raises(ScenarioError, match="pool_size"):
         small_highstreet(**{"independents.pool_size": 0})
