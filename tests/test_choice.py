@@ -260,7 +260,7 @@ def _town_of_independents(correction=True, n_options=4):
 def test_drawn_options_weighed_by_their_chance_to_be_drawn_add_up_to_the_whole_scan(n_options):
     # each shopper's options, each weighed by its logit weight over its chance to be drawn, estimate what every
     # retailer she scans weighs together, without bias: their mean ratio is 1 within sampling error (weighed by
-    # their logit weights alone they add up to about a third of it at two options)
+    # their logit weights alone they add up to about a ninth of it at two options)
     model = _town_of_independents(n_options=n_options)
     ids = np.arange(model.population.n)
     x = dense_inputs(model, ids)
