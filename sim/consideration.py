@@ -183,6 +183,7 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
         km = np.empty(k)
         cand = np.empty(k, dtype=np.int64)
         total = np.zeros(n_ret)  # each retailer's sum of its stores' weights in this row
+        count = np.zeros(n_ret, dtype=np.int64)  # and its number of scanned stores
         for j in range(c * m // n_chunks, (c + 1) * m // n_chunks):
             i = rows[j]
             closest, farthest = np.inf, -np.inf
@@ -203,6 +204,7 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
             for col in range(k):
                 s = cand[col]
                 r = store_retailer[s]
+                count[r] += 1
                 b = best[r]
                 if b < 0:
                     best[r] = col
@@ -213,16 +215,20 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
             if chain_scale > 0.0:
                 # each retailer's stores together, retailer_access's logsum in one pass over the columns (the
                 # same operations in the same order for each retailer, so the yardstick's form gives the same bits)
+                # (a retailer with one store is worth that store's value: ln exp(0) is 0, so its exp and log are
+                # skipped, as most of a region's retailers are one-shop independents)
                 for col in range(k):
                     r = store_retailer[cand[col]]
-                    total[r] += np.exp((value[col] - value[best[r]]) / chain_scale)
+                    if count[r] > 1:
+                        total[r] += np.exp((value[col] - value[best[r]]) / chain_scale)
             for f in range(n_found):
                 r = found[f]
                 fit = np.float32(neg_taste_weight * np.float32(abs(taste[i] - retailer_taste[r])))
                 access = value[best[r]]
-                if chain_scale > 0.0:
+                if chain_scale > 0.0 and count[r] > 1:
                     access = access + chain_scale * np.log(total[r])
                     total[r] = 0.0
+                count[r] = 0
                 static[f] = np.float64(fit) + access
                 rank[f] = static[f] + draw_scale * _gumbel(draw_key, i, r) if draw_scale > 0.0 else static[f]
             # her best ks retailers by taste fit + access, plus her own fixed draw for each when draw_scale > 0
