@@ -154,6 +154,11 @@ def published_range(group: str, verb: str) -> tuple[float, float]:
     return min(values), max(values)
 
 
+def _n_years(k: int) -> str:
+    """"1 year", "2 years" …"""
+    return f"{k} year{'s' if k > 1 else ''}"
+
+
 @cache
 def published_survival(years: int) -> tuple[float, float]:
     """The lowest and highest share of UK retail enterprises (SIC 47) still active ``years`` after their birth,
@@ -279,8 +284,8 @@ EXPERIMENT = Experiment(
                                     "(fitted to ONS's food stores)",
         "share_online_comparison": "store-based comparison retailers' online share of their sales, last year "
                                    "(fitted to ONS's non-food stores)",
-        **{f"survival_independent_{k}y": f"independents' shops opened in the run still trading {k} year"
-           f"{'s' if k > 1 else ''} on" for k in SURVIVAL_YEARS},
+        **{f"survival_independent_{k}y": f"independents' shops opened in the run still trading {_n_years(k)} on"
+           for k in SURVIVAL_YEARS},
         "margin_per_m2_retail": "convenience and comparison: gross margin per m² of their stores a year (€)",
         "costs_per_m2_retail": "convenience and comparison: running costs per m² of their stores a year (€)",
     },
@@ -315,11 +320,11 @@ def findings(frame):
                 "third of leases (all property) renewed at expiry in 2016; data/uk_lease_events_reported.csv"))
         for k in SURVIVAL_YEARS:
             lo, hi = published_survival(k)
-            out.append(Finding(f"{arm}: independents' shops opened in the run that still trade {k} year"
-                               f"{'s' if k > 1 else ''} on", *mean_ci(runs[f"survival_independent_{k}y"].to_numpy()),
-                               expected_sign=+1, unit=" %", scale=100.0, within=(lo, hi), source="ONS, business "
-                               f"demography: UK retail enterprises (SIC 47) alive {k} year{'s' if k > 1 else ''} after "
-                               "birth, the birth years published; data/uk_business_survival_by_industry.csv"))
+            out.append(Finding(f"{arm}: independents' shops opened in the run that still trade {_n_years(k)} on",
+                               *mean_ci(runs[f"survival_independent_{k}y"].to_numpy()), expected_sign=+1, unit=" %",
+                               scale=100.0, within=(lo, hi), source="ONS, business demography: UK retail enterprises "
+                               f"(SIC 47) alive {_n_years(k)} after birth, the birth years published; "
+                               "data/uk_business_survival_by_industry.csv"))
         for trade in RETAIL_TRADES:
             out.append(Finding(f"{arm}: {trade} chains' store sales per m² a year, last year", *mean_ci(
                 runs[f"sales_per_m2_chain_{trade}"].to_numpy()), expected_sign=+1, scale=1.0, unit=" €/m²",

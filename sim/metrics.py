@@ -804,8 +804,8 @@ def high_street_summary(model: RetailMarket, last_week: int) -> dict[str, Any]:
     if model.demography is not None:
         out["n_arrivals"] = int(model.demography.n_arrivals)
         out["n_turned_away"] = int(model.demography.n_turned_away)
-        out["survival_independent"] = {f"{k}y": _num(v) for k, v in zip(
-            SURVIVAL_YEARS, independents_survival(model).values(), strict=True)}  # over the whole run
+        survival = independents_survival(model)  # over the whole run
+        out["survival_independent"] = {f"{k}y": _num(survival[f"survival_independent_{k}y"]) for k in SURVIVAL_YEARS}
     return out | high_street_by_category(model, last_week)
 
 

@@ -282,7 +282,8 @@ class ChoiceConfig(_Section):
         "drawn options weigh by their logit weights alone, so a retailer likely to be drawn counts twice, in the "
         "draw and in the choice, and chains of many stores take more of the spending the smaller the set (in the "
         "baseline, seed 1, with six options the comparison chains sold 16,463 € per m² a year and the comparison "
-        "independents 743; with 64 options, 8,442 and 1,670; with the correction, 6,756 and 2,295 with six).",
+        "independents 743; with 64 options, 8,442 and 1,670; with the correction, 6,756 and 2,295 with six; measured "
+        "2026-12-07, before independents.exit_loss_reviews went from 8 to 3).",
     )
     consideration_online: int = Field(
         4, ge=0, le=64, description="Web shops an online adopter weighs: the ones that fit her taste best; a "
