@@ -170,7 +170,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"retailers have or seek stores), and {need['n_online_options']} web shops ({n_online} sell online), "
           f"and holds {need['n_slots']} relationships; memory about "
           f"{need['state_mib']:,.0f} MiB of consumer state + {need['working_mib']:,.0f} MiB a week's working "
-          f"arrays ({need['bytes_per_consumer']:,.0f} bytes a consumer)")
+          f"arrays ({need['bytes_per_consumer']:,.0f} bytes a consumer)"
+          + (f", and up to {need['cache_mib_max']:,.0f} MiB of distances and draws kept for building her options"
+             if need["cache_mib_max"] >= 1 else ""))
     choice = scenario.choice
     if choice.consideration_draw_scale > 0:
         if choice.stores_scanned >= n_sites:

@@ -165,20 +165,24 @@ def _log_inclusion(static, threshold, draw_scale):
 @njit(parallel=True, cache=True)
 def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, travel_sens, parking, at_centre,
                  store_retailer, taste, retailer_taste, neg_taste_weight, n_ret, whole_network, chain_scale,
-                 draw_scale, draw_key, draw_correction,
+                 draw_scale, draw_key, draw_correction, open_site, km_cache, draw_cache, draw_row,
                  out_ret, out_slot, out_static, out_km, nearest_km, reach_km):
     """Store options of consumers ``rows`` from their scanned stores ``near`` (indices into the open stores; with
     ``whole_network`` one row that every consumer shares). With a draw and ``draw_correction``, each drawn option's
-    static value is less the log of its chance to be drawn (``_log_inclusion``)."""
+    static value is less the log of its chance to be drawn (``_log_inclusion``). Her distances to the open stores'
+    sites (``open_site``) are read from ``km_cache`` (site × consumer) and her draws for retailers from ``draw_cache``
+    (row ``draw_row[r]``) where they are kept (``OptionCache``: the same numbers, computed once)."""
     m, k = rows.shape[0], near.shape[1]
     ks = out_ret.shape[1]
     n_chunks = min(N_CHUNKS, max(m, 1))
+    cached_km = km_cache.shape[0] > 0
+    cached_draw = draw_row.shape[0] > 0
     for c in prange(n_chunks):
         best = np.full(n_ret, -1, dtype=np.int64)  # best candidate column per retailer in this row
         found = np.empty(k, dtype=np.int64)
         static = np.empty(k)
         rank = np.empty(k)
-        chosen = np.empty(ks, dtype=np.int64)
+        top = np.empty(ks + 1, dtype=np.int64)  # her ks + 1 best retailers (as indices into found), best first
         value = np.empty(k)
         km = np.empty(k)
         cand = np.empty(k, dtype=np.int64)
@@ -192,7 +196,10 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                 o = near[jn, col]
                 cand[col] = slots[o]
                 # the access value: footfall less travel (and the centre's parking charge)
-                km[col] = np.hypot(homes_x[i] - site_x[o], homes_y[i] - site_y[o])
+                if cached_km:
+                    km[col] = km_cache[open_site[o], i]
+                else:
+                    km[col] = np.hypot(homes_x[i] - site_x[o], homes_y[i] - site_y[o])
                 value[col] = pull[o] - np.float64(travel_sens[i]) * km[col]
                 if parking.shape[0]:
                     value[col] -= parking[i] * at_centre[o]
@@ -221,6 +228,10 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                     r = store_retailer[cand[col]]
                     if count[r] > 1:
                         total[r] += np.exp((value[col] - value[best[r]]) / chain_scale)
+            # her best ks retailers by taste fit + access, plus her own fixed draw for each when draw_scale > 0
+            # (ties: the retailer listed first), and the next best, in one pass: each retailer goes into the
+            # list of the best ks + 1 so far where it beats the one below it
+            n_top = 0
             for f in range(n_found):
                 r = found[f]
                 fit = np.float32(neg_taste_weight * np.float32(abs(taste[i] - retailer_taste[r])))
@@ -230,35 +241,42 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                     total[r] = 0.0
                 count[r] = 0
                 static[f] = np.float64(fit) + access
-                rank[f] = static[f] + draw_scale * _gumbel(draw_key, i, r) if draw_scale > 0.0 else static[f]
-            # her best ks retailers by taste fit + access, plus her own fixed draw for each when draw_scale > 0
-            # (ties: the retailer listed first)
-            n_take = min(ks, n_found)
-            for t in range(n_take):
-                pick = -1
-                for f in range(n_found):
-                    if found[f] < 0:
+                if draw_scale > 0.0:
+                    if cached_draw and draw_row[r] >= 0:
+                        rank[f] = static[f] + draw_scale * draw_cache[draw_row[r], i]
+                    else:
+                        rank[f] = static[f] + draw_scale * _gumbel(draw_key, i, r)
+                else:
+                    rank[f] = static[f]
+                if n_top == ks + 1:
+                    w = top[ks]
+                    if not (rank[f] > rank[w] or (rank[f] == rank[w] and r < found[w])):
                         continue
-                    if pick < 0 or rank[f] > rank[pick] or (rank[f] == rank[pick] and found[f] < found[pick]):
-                        pick = f
-                chosen[t] = pick
-                found[pick] = -1 - found[pick]  # taken (kept recoverable)
+                    t = ks
+                else:
+                    t = n_top
+                    n_top += 1
+                while t > 0:
+                    w = top[t - 1]
+                    if not (rank[f] > rank[w] or (rank[f] == rank[w] and r < found[w])):
+                        break
+                    top[t] = w
+                    t -= 1
+                top[t] = f
+            n_take = min(ks, n_found)
             threshold = np.inf  # the largest key not drawn: what a retailer's key had to beat to be drawn
             if draw_correction and draw_scale > 0.0 and n_found > n_take:
-                threshold = -np.inf
-                for f in range(n_found):
-                    if found[f] >= 0 and rank[f] > threshold:
-                        threshold = rank[f]
+                threshold = rank[top[n_take]]
             for t in range(n_take):  # in retailer order, as the full logit lists them
                 for u in range(t + 1, n_take):
-                    if -1 - found[chosen[u]] < -1 - found[chosen[t]]:
-                        tmp = chosen[t]
-                        chosen[t] = chosen[u]
-                        chosen[u] = tmp
+                    if found[top[u]] < found[top[t]]:
+                        tmp = top[t]
+                        top[t] = top[u]
+                        top[u] = tmp
             for t in range(ks):
                 if t < n_take:
-                    f = chosen[t]
-                    r = -1 - found[f]
+                    f = top[t]
+                    r = found[f]
                     col = best[r]
                     out_ret[i, t] = r
                     out_slot[i, t] = cand[col]
@@ -272,8 +290,23 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                     out_static[i, t] = -np.inf
                     out_km[i, t] = np.float32(np.inf)
             for f in range(n_found):  # reset the scratch for the next row
-                r = found[f]
-                best[r if r >= 0 else -1 - r] = -1
+                best[found[f]] = -1
+
+
+@njit(parallel=True, cache=True)
+def _fill_km(homes_x, homes_y, site_x, site_y, out):
+    """Every consumer's distance to every site (site × consumer), as ``_assign_rows`` measures it."""
+    for s in prange(out.shape[0]):
+        for i in range(out.shape[1]):
+            out[s, i] = np.hypot(homes_x[i] - site_x[s], homes_y[i] - site_y[s])
+
+
+@njit(parallel=True, cache=True)
+def _fill_draws(draw_key, retailers, first_row, out):
+    """Every consumer's fixed draw for ``retailers``, into rows ``first_row`` onwards of ``out``."""
+    for q in prange(retailers.shape[0]):
+        for i in range(out.shape[1]):
+            out[first_row + q, i] = _gumbel(draw_key, i, retailers[q])
 
 
 @njit(parallel=True, cache=True)
@@ -336,11 +369,68 @@ def _grid(x: np.ndarray, y: np.ndarray) -> tuple:
     return start, order, x0, y0, cell, nx, ny
 
 
+CACHE_BYTES = 512 * 2**20  # the most each of OptionCache's tables may hold (an engine setting: results are the same)
+
+
+class OptionCache:
+    """What stays the same from one refresh of the options to the next, kept where it fits in ``CACHE_BYTES``:
+    each consumer's distance to every site (homes and sites do not move) and her fixed draw for each retailer
+    that has had a store (the draw depends only on her, the retailer and the run). The numbers are those
+    ``_assign_rows`` would compute, by the same expressions, so results do not depend on whether they are kept.
+    Tables are site (or retailer) × consumer, so that consumers refreshed one after another read neighbouring
+    memory. Shared by every category's sets (each retailer trades in one)."""
+
+    def __init__(self, model: RetailMarket):
+        self.model = model
+        n, n_sites, n_ret = model.population.n, model.region.n_sites, len(model.retailers)
+        self._keep_km = n * n_sites * 8 <= CACHE_BYTES
+        self.km: np.ndarray | None = None
+        self.max_draw_rows = CACHE_BYTES // (8 * max(n, 1))
+        self.draw_row = np.full(n_ret, -1, dtype=np.int64)
+        self.draws = np.zeros((0, n))
+        self.key = model.consideration_key  # the run's draw the kept ones are of
+
+    def distances(self) -> np.ndarray:
+        """Every consumer's distance to every site (km, site × consumer), or an empty table where it would not fit."""
+        if self.km is None:
+            m = self.model
+            if not self._keep_km:
+                self.km = np.zeros((0, 0))
+            else:
+                self.km = np.empty((m.region.n_sites, m.population.n))
+                _fill_km(np.ascontiguousarray(m._homes[:, 0]), np.ascontiguousarray(m._homes[:, 1]),
+                         m.region.site_x, m.region.site_y, self.km)
+        return self.km
+
+    def draws_for(self, retailers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The table of draws (retailer × consumer) and each retailer's row in it (−1: none), with rows added for
+        ``retailers`` that have none, as far as ``CACHE_BYTES`` allows (the others are drawn afresh)."""
+        if self.max_draw_rows == 0 or self.model.config.choice.consideration_draw_scale <= 0:
+            return self.draws, np.zeros(0, np.int64)
+        if self.key != self.model.consideration_key:  # another draw altogether: none of the kept ones holds
+            self.key = self.model.consideration_key
+            self.draw_row[:] = -1
+            self.draws = np.zeros((0, self.draws.shape[1]))
+        have = self.draws.shape[0]
+        new = np.unique(retailers[self.draw_row[retailers] < 0])[:max(self.max_draw_rows - have, 0)]
+        if len(new):
+            # room for half as many again, so that the pool's newcomers rarely make the table grow
+            size = min(max(have + len(new), have + have // 2), self.max_draw_rows)
+            grown = np.empty((size, self.draws.shape[1]))
+            grown[:have] = self.draws
+            _fill_draws(self.model.consideration_key, new.astype(np.int64), have, grown)
+            self.draws = grown
+            self.draw_row[new] = np.arange(have, have + len(new))
+        return self.draws, self.draw_row
+
+
 class ConsiderationSets:
     """Every consumer's store and web-shop options, kept up to date as stores open and close."""
 
-    def __init__(self, model: RetailMarket, members: np.ndarray | None = None, online: bool = True):
+    def __init__(self, model: RetailMarket, members: np.ndarray | None = None, online: bool = True,
+                 cache: OptionCache | None = None):
         self.model = model
+        self.cache = cache if cache is not None else OptionCache(model)
         cfg = model.config.choice
         n = model.population.n
         # the retailers of one category (all of them when there is one category)
@@ -456,6 +546,8 @@ class ConsiderationSets:
         homes_x, homes_y = np.ascontiguousarray(m._homes[:, 0]), np.ascontiguousarray(m._homes[:, 1])
         whole_network = k == len(open_stores)
         who = np.asarray(who, dtype=np.int64)
+        km_cache = self.cache.distances()
+        draw_cache, draw_row = self.cache.draws_for(store_retailer[slots])
         block = max(1, min(CHUNK, NEAR_ENTRIES // k))  # rows a block, so that its scanned stores stay in memory
         for lo in range(0, len(who), block):
             rows = who[lo:lo + block]
@@ -468,6 +560,6 @@ class ConsiderationSets:
                          pop.travel_sens, parking, at_centre, store_retailer, pop.taste, retailer_taste, neg_tw,
                          len(m.retailers), whole_network, float(m.config.choice.chain_store_scale),
                          float(m.config.choice.consideration_draw_scale), m.consideration_key,
-                         bool(m.config.choice.consideration_draw_correction),
-                         self.store_ret, self.store_slot, self.store_static,
+                         bool(m.config.choice.consideration_draw_correction), sites.astype(np.int64), km_cache,
+                         draw_cache, draw_row, self.store_ret, self.store_slot, self.store_static,
                          self.store_km, self.nearest_km, self.reach_km)

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from sim import choice
-from sim.consideration import ConsiderationSets
+from sim.consideration import ConsiderationSets, OptionCache
 from sim.consumers import NEVER, CategorySpend, ConsumerPopulation
 from sim.demography import Demography, pool_configs
 from sim.ledger import RelationshipLedger
@@ -121,9 +121,11 @@ class RetailMarket(mesa.Model):
         self._site_catchment = cKDTree(self._homes).query_ball_point(
             np.column_stack([self.region.site_x, self.region.site_y]), r=config.stores.access_km,
             return_length=True).astype(float)
+        self.option_cache = OptionCache(self)  # distances and draws the categories' options are built from
         self.categories = [
             CategoryMarket(c, cat, pop.categories[c], np.flatnonzero(self.retailer_category == c),
-                           ConsiderationSets(self, np.flatnonzero(self.retailer_category == c), cat.online),
+                           ConsiderationSets(self, np.flatnonzero(self.retailer_category == c), cat.online,
+                                             self.option_cache),
                            pop.online_friction if cat.online_friction_shift == 0
                            else pop.online_friction + np.float32(cat.online_friction_shift))
             for c, cat in enumerate(config.category_list())]
@@ -1009,9 +1011,19 @@ def footprint(config: Scenario) -> dict[str, float]:
     trips = sum(cat.p_trip for cat in categories)
     working = n * (4 + max(cat.p_trip for cat in categories) * 100 + trips * 5 * window + 5 * 9 * min(slots, 3))
     mib = 2.0**20
+    # the distances and draws the options are built from, where each table fits in the cache's bound
+    from sim.consideration import CACHE_BYTES
+    from sim.town import read_sites
+
+    n_sites = len(read_sites(config.region.sites_csv, config.region)["x"]) if config.region.sites_csv \
+        else config.region.n_sites  # before any plots of new floor space
+    km_bytes = n * n_sites * 8
+    draw_bytes = min(n * len(of_retailer) * 8, CACHE_BYTES // (8 * max(n, 1)) * 8 * n) \
+        if config.choice.consideration_draw_scale > 0 else 0
+    cache = (km_bytes if km_bytes <= CACHE_BYTES else 0) + draw_bytes
     return {"n_options": max(s + o for s, o in zip(ks, ko, strict=True)), "n_store_options": max(ks),
             "n_online_options": max(ko), "n_slots": slots, "n_categories": len(categories),
-            "state_mib": n * per_consumer / mib, "working_mib": working / mib,
+            "state_mib": n * per_consumer / mib, "working_mib": working / mib, "cache_mib_max": cache / mib,
             "bytes_per_consumer": per_consumer}
 
 

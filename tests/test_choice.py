@@ -339,3 +339,55 @@ def test_a_chains_other_stores_near_her_make_it_likelier_to_be_chosen_and_scale_
     assert (nested[(n_stores > 1)] > best_only[(n_stores > 1)]).all()
     np.testing.assert_array_equal(nested[n_stores == 1], best_only[n_stores == 1])
     assert np.isfinite(best_only[has_stores]).all()
+
+
+@pytest.mark.parametrize("scanned", [1000, 8])
+def test_options_built_from_the_kept_distances_and_draws_are_those_built_afresh(monkeypatch, scanned):
+    # the cache of distances and draws is an engine setting: with it or without it (a bound of 0 bytes keeps
+    # nothing), every consumer's options, their values and the run's purchases are the same bits, over a whole
+    # scan and a scan of the nearest few, and after independents' stores close and the sets are refreshed
+    import sim.consideration as consideration
+
+    def options(bound):
+        monkeypatch.setattr(consideration, "CACHE_BYTES", bound)
+        raw = _town_of_independents().config.model_dump()
+        raw["choice"]["stores_scanned"] = scanned
+        model = RetailMarket(validate(raw), seed=3)
+        kept = model.option_cache.distances().size > 0, model.option_cache.draws.size > 0
+        model.step()
+        for store in model.open_stores[-12:]:
+            model._close_store(store, "test")
+        model._update_store_geography()
+        model.step()
+        sets = model.consider
+        return kept, (sets.store_ret.copy(), sets.store_slot.copy(), sets.store_static.copy(), sets.store_km.copy(),
+                      sets.nearest_km.copy(), sets.reach_km.copy(), model.population.slot_retailer.copy(),
+                      model.population.spend_year.copy())
+
+    kept, with_cache = options(512 * 2**20)
+    nothing, afresh = options(0)
+    assert kept == (True, True) and nothing == (False, False)
+    for a, b in zip(with_cache, afresh, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_the_kept_draws_are_each_consumers_own_draw_for_each_retailer():
+    from sim.consideration import _gumbel
+
+    model = _town_of_independents()
+    cache = model.option_cache
+    retailers = np.flatnonzero(cache.draw_row >= 0)
+    assert len(retailers) == sum(1 for r in model.retailers if r.open_stores)
+    for r in retailers[::7]:
+        for i in (0, 17, model.population.n - 1):
+            assert cache.draws[cache.draw_row[r], i] == _gumbel(model.consideration_key, i, r)
+
+
+def test_validate_bounds_the_memory_the_kept_distances_and_draws_take():
+    from sim.model import footprint
+
+    model = _town_of_independents()
+    model.step()
+    cache = model.option_cache
+    held = cache.distances().nbytes + cache.draws.nbytes
+    assert 0 < held <= footprint(model.config)["cache_mib_max"] * 2**20
