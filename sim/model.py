@@ -121,6 +121,7 @@ class RetailMarket(mesa.Model):
         self._site_catchment = cKDTree(self._homes).query_ball_point(
             np.column_stack([self.region.site_x, self.region.site_y]), r=config.stores.access_km,
             return_length=True).astype(float)
+        self._flow_names = self._flow_rows = None  # report rows of the purchase flows (_record_flows)
         self.option_cache = OptionCache(self)  # distances and draws the categories' options are built from
         self.categories = [
             CategoryMarket(c, cat, pop.categories[c], np.flatnonzero(self.retailer_category == c),
@@ -227,12 +228,14 @@ class RetailMarket(mesa.Model):
         pop.any_held = pop.any_held or len(week.buyers) > 0
         self.ledger.record(self.week, idx, choices.retailer, choices.rep_slot, week.prior_retailer, week.prior_week)
         cat.consider.repoint(idx[(choices.retailer >= 0) & (week.prior_retailer != choices.retailer)])
+        n_bought = np.diff(week.starts)  # purchases are grouped by retailer, in retailer order
         for kind, members in (kinds or self.strategy_kinds()).items():
             members = sorted((r for r in members if self.retailer_category[r.index] == cat.index),
                              key=lambda r: r.index)
-            # purchases are grouped by retailer: a kind's are its retailers' runs, in retailer order
-            sold = (np.concatenate([np.arange(week.starts[r.index], week.starts[r.index + 1]) for r in members])
-                    if members else np.zeros(0, dtype=np.int64))
+            # a kind's purchases are its retailers' runs, in retailer order
+            of_kind = np.zeros(len(n_bought), dtype=bool)
+            of_kind[[r.index for r in members]] = True
+            sold = np.flatnonzero(np.repeat(of_kind, n_bought))
             if len(sold):
                 kind.after_sales(self, members, week, sold)
         week.n_shoppers = len(idx)
@@ -283,15 +286,21 @@ class RetailMarket(mesa.Model):
         books.book_revenue(week.revenue_store, week.revenue_online)
 
     def _record_flows(self) -> None:
-        names = ["(none)", *self.report_names]
+        """The quarter's purchases that moved between report rows (the pool's identities are one row per
+        category), each pair of rows once, in the order the flows first meet it."""
         flows = self.flows_quarter
-        moved: dict[tuple[str, str], int] = {}  # the pool's identities are reported as one row per category
-        for a, b, k in zip(flows.source, flows.target, flows.n, strict=True):
-            if a - 1 != b:
-                key = (names[a], names[b + 1])
-                moved[key] = moved.get(key, 0) + int(k)
-        self.flow_records.extend({"week": self.week, "from": a, "to": b, "n_purchases": k}
-                                 for (a, b), k in moved.items())
+        if self._flow_rows is None:  # each retailer's row, after "(none)" (source 0: her first purchase)
+            self._flow_names, self._flow_rows = np.unique(["(none)", *self.report_names], return_inverse=True)
+        row, n_rows = self._flow_rows, len(self._flow_names)
+        moved = flows.source - 1 != flows.target
+        pair = row[flows.source[moved]] * n_rows + row[flows.target[moved] + 1]
+        pairs, first, which = np.unique(pair, return_index=True, return_inverse=True)
+        total = np.zeros(len(pairs), dtype=np.int64)
+        np.add.at(total, which, flows.n[moved])
+        names = self._flow_names.tolist()
+        self.flow_records.extend({"week": self.week, "from": names[pairs[p] // n_rows],
+                                  "to": names[pairs[p] % n_rows], "n_purchases": int(total[p])}
+                                 for p in np.argsort(first, kind="stable").tolist())
         self.flows_quarter = Flows.none(len(self.retailers))
 
     def pay_running_costs(self) -> None:
