@@ -369,7 +369,7 @@ def _grid(x: np.ndarray, y: np.ndarray) -> tuple:
     return start, order, x0, y0, cell, nx, ny
 
 
-CACHE_BYTES = 512 * 2**20  # the most each of OptionCache's tables may hold (an engine setting: results are the same)
+CACHE_BYTES = 256 * 2**20  # the most each of OptionCache's tables may hold (an engine setting: results are the same)
 
 
 class OptionCache:
@@ -382,8 +382,7 @@ class OptionCache:
 
     def __init__(self, model: RetailMarket):
         self.model = model
-        n, n_sites, n_ret = model.population.n, model.region.n_sites, len(model.retailers)
-        self._keep_km = n * n_sites * 8 <= CACHE_BYTES
+        n, n_ret = model.population.n, len(model.retailers)
         self.km: np.ndarray | None = None
         self.max_draw_rows = CACHE_BYTES // (8 * max(n, 1))
         self.draw_row = np.full(n_ret, -1, dtype=np.int64)
@@ -392,9 +391,9 @@ class OptionCache:
 
     def distances(self) -> np.ndarray:
         """Every consumer's distance to every site (km, site × consumer), or an empty table where it would not fit."""
-        if self.km is None:
-            m = self.model
-            if not self._keep_km:
+        m = self.model
+        if self.km is None or (self.km.size and self.km.shape[0] != m.region.n_sites):  # (new sites: measure anew)
+            if m.population.n * m.region.n_sites * 8 > CACHE_BYTES:
                 self.km = np.zeros((0, 0))
             else:
                 self.km = np.empty((m.region.n_sites, m.population.n))

@@ -364,7 +364,7 @@ def test_options_built_from_the_kept_distances_and_draws_are_those_built_afresh(
                       sets.nearest_km.copy(), sets.reach_km.copy(), model.population.slot_retailer.copy(),
                       model.population.spend_year.copy())
 
-    kept, with_cache = options(512 * 2**20)
+    kept, with_cache = options(256 * 2**20)
     nothing, afresh = options(0)
     assert kept == (True, True) and nothing == (False, False)
     for a, b in zip(with_cache, afresh, strict=True):
