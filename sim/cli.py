@@ -135,11 +135,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         _fail(str(exc))
     n_stores = sum(r.n_stores for r in scenario.retailers)
-    n_sites = scenario.region.n_sites
-    if scenario.region.sites_csv:  # a town's own sites: as many as its file lists
-        from sim.town import read_sites
+    from sim.town import n_sites_of
 
-        n_sites = len(read_sites(scenario.region.sites_csv, scenario.region)["x"])
+    n_sites = n_sites_of(scenario.region)  # a town's own sites: as many as its file lists
     print(f"ok: {args.scenario}: scenario '{scenario.name}', {len(scenario.retailers)} retailers, "
           f"{n_stores} stores on {n_sites} sites, {scenario.consumers.n:,} consumers, "
           f"{scenario.steps} weeks")

@@ -1022,11 +1022,9 @@ def footprint(config: Scenario) -> dict[str, float]:
     mib = 2.0**20
     # the distances and draws the options are built from, where each table fits in the cache's bound
     from sim.consideration import CACHE_BYTES
-    from sim.town import read_sites
+    from sim.town import n_sites_of
 
-    n_sites = len(read_sites(config.region.sites_csv, config.region)["x"]) if config.region.sites_csv \
-        else config.region.n_sites  # before any plots of new floor space
-    km_bytes = n * n_sites * 8
+    km_bytes = n * n_sites_of(config.region) * 8
     draw_bytes = min(n * len(of_retailer) * 8, CACHE_BYTES // (8 * max(n, 1)) * 8 * n) \
         if config.choice.consideration_draw_scale > 0 else 0
     cache = (km_bytes if km_bytes <= CACHE_BYTES else 0) + draw_bytes

@@ -262,6 +262,12 @@ def _number(path: str, line: int, column: str, text: str, low: float | None = No
     return value
 
 
+def n_sites_of(cfg: RegionConfig) -> int:
+    """How many sites a region starts with: as many as its sites file lists, else ``n_sites`` (before any plots
+    of new floor space)."""
+    return len(read_sites(cfg.sites_csv, cfg)["x"]) if cfg.sites_csv else cfg.n_sites
+
+
 def read_sites(path: str, cfg: RegionConfig) -> dict[str, np.ndarray | list[str]]:
     """Sites from CSV, checked row by row; errors name the file, line and column."""
     from sim.scenario import ScenarioError
