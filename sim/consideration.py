@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 CHUNK = 65_536  # consumers per block when matching them to stores (bounded memory)
 N_CHUNKS = 256
 NEAR_ENTRIES = 1 << 23  # scanned stores held at once for a block of consumers (64 MB of indices)
+# a scan of every open store takes the pass that groups the stores by retailer once (False: the general pass, which
+# groups them for each consumer; the same bits, slower; tests compare the two)
+WHOLE_NETWORK_PASS = True
 
 
 @njit(cache=True)
@@ -294,6 +297,122 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
 
 
 @njit(parallel=True, cache=True)
+def _assign_rows_whole(rows, homes_x, homes_y, site_x, site_y, slots, pull, travel_sens, parking, at_centre,
+                       group_ret, group_start, group_cols, taste, retailer_taste, neg_taste_weight, chain_scale,
+                       draw_scale, draw_key, draw_correction, open_site, km_cache, draw_cache, draw_row,
+                       out_ret, out_slot, out_static, out_km, nearest_km, reach_km):
+    """``_assign_rows`` where every consumer scans every open store (column ``col`` is open store ``col``): the
+    stores' retailers are the same for every row, so they are grouped once (``group_ret``, each group's columns
+    ``group_cols[group_start[g]:group_start[g + 1]]`` in column order, groups in the order of their first column)
+    instead of for each row. The same expressions in the same order, so the same bits as ``_assign_rows``."""
+    m, k = rows.shape[0], slots.shape[0]
+    n_groups = group_ret.shape[0]
+    ks = out_ret.shape[1]
+    n_chunks = min(N_CHUNKS, max(m, 1))
+    cached_km = km_cache.shape[0] > 0
+    cached_draw = draw_row.shape[0] > 0
+    for c in prange(n_chunks):
+        value = np.empty(k)
+        km = np.empty(k)
+        static = np.empty(n_groups)
+        rank = np.empty(n_groups)
+        best = np.empty(n_groups, dtype=np.int64)
+        top = np.empty(ks + 1, dtype=np.int64)
+        for j in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            i = rows[j]
+            closest = np.inf
+            for col in range(k):
+                if cached_km:
+                    km[col] = km_cache[open_site[col], i]
+                else:
+                    km[col] = np.hypot(homes_x[i] - site_x[col], homes_y[i] - site_y[col])
+                value[col] = pull[col] - np.float64(travel_sens[i]) * km[col]
+                if parking.shape[0]:
+                    value[col] -= parking[i] * at_centre[col]
+                closest = min(closest, km[col])
+            nearest_km[i] = closest
+            reach_km[i] = np.inf
+            n_top = 0
+            for g in range(n_groups):
+                r = group_ret[g]
+                a, b = group_start[g], group_start[g + 1]
+                bc = group_cols[a]
+                for q in range(a + 1, b):
+                    col = group_cols[q]
+                    if value[col] > value[bc] or (value[col] == value[bc] and slots[col] < slots[bc]):
+                        bc = col
+                best[g] = bc
+                access = value[bc]
+                if chain_scale > 0.0 and b - a > 1:
+                    total = 0.0
+                    for q in range(a, b):
+                        total += np.exp((value[group_cols[q]] - value[bc]) / chain_scale)
+                    access = access + chain_scale * np.log(total)
+                fit = np.float32(neg_taste_weight * np.float32(abs(taste[i] - retailer_taste[r])))
+                static[g] = np.float64(fit) + access
+                if draw_scale > 0.0:
+                    if cached_draw and draw_row[r] >= 0:
+                        rank[g] = static[g] + draw_scale * draw_cache[draw_row[r], i]
+                    else:
+                        rank[g] = static[g] + draw_scale * _gumbel(draw_key, i, r)
+                else:
+                    rank[g] = static[g]
+                if n_top == ks + 1:
+                    w = top[ks]
+                    if not (rank[g] > rank[w] or (rank[g] == rank[w] and r < group_ret[w])):
+                        continue
+                    t = ks
+                else:
+                    t = n_top
+                    n_top += 1
+                while t > 0:
+                    w = top[t - 1]
+                    if not (rank[g] > rank[w] or (rank[g] == rank[w] and r < group_ret[w])):
+                        break
+                    top[t] = w
+                    t -= 1
+                top[t] = g
+            n_take = min(ks, n_groups)
+            threshold = np.inf
+            if draw_correction and draw_scale > 0.0 and n_groups > n_take:
+                threshold = rank[top[n_take]]
+            for t in range(n_take):
+                for u in range(t + 1, n_take):
+                    if group_ret[top[u]] < group_ret[top[t]]:
+                        tmp = top[t]
+                        top[t] = top[u]
+                        top[u] = tmp
+            for t in range(ks):
+                if t < n_take:
+                    g = top[t]
+                    col = best[g]
+                    out_ret[i, t] = group_ret[g]
+                    out_slot[i, t] = slots[col]
+                    out_static[i, t] = static[g]
+                    if threshold < np.inf:
+                        out_static[i, t] -= _log_inclusion(static[g], threshold, draw_scale)
+                    out_km[i, t] = np.float32(km[col])
+                else:
+                    out_ret[i, t] = -1
+                    out_slot[i, t] = -1
+                    out_static[i, t] = -np.inf
+                    out_km[i, t] = np.float32(np.inf)
+
+
+def _retailer_groups(col_retailer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The retailers of the columns in the order of their first column, and each one's columns in column order
+    (as offsets into one array): what ``_assign_rows_whole`` reads for every row."""
+    retailers, first = np.unique(col_retailer, return_index=True)
+    group_ret = retailers[np.argsort(first, kind="stable")]
+    group_of = np.empty(len(retailers), dtype=np.int64)
+    group_of[np.searchsorted(retailers, group_ret)] = np.arange(len(retailers))
+    col_group = group_of[np.searchsorted(retailers, col_retailer)]
+    group_start = np.zeros(len(retailers) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(col_group, minlength=len(retailers)), out=group_start[1:])
+    return group_ret.astype(np.int64), group_start, np.argsort(col_group, kind="stable").astype(np.int64)
+
+
+@njit(parallel=True, cache=True)
 def _fill_km(homes_x, homes_y, site_x, site_y, out):
     """Every consumer's distance to every site (site × consumer), as ``_assign_rows`` measures it."""
     for s in prange(out.shape[0]):
@@ -547,6 +666,15 @@ class ConsiderationSets:
         who = np.asarray(who, dtype=np.int64)
         km_cache = self.cache.distances()
         draw_cache, draw_row = self.cache.draws_for(store_retailer[slots])
+        if whole_network and WHOLE_NETWORK_PASS:
+            _assign_rows_whole(who, homes_x, homes_y, site_x, site_y, slots, pull, pop.travel_sens, parking, at_centre,
+                               *_retailer_groups(store_retailer[slots]), pop.taste, retailer_taste, neg_tw,
+                               float(m.config.choice.chain_store_scale),
+                               float(m.config.choice.consideration_draw_scale), m.consideration_key,
+                               bool(m.config.choice.consideration_draw_correction), sites.astype(np.int64),
+                               km_cache, draw_cache, draw_row, self.store_ret, self.store_slot, self.store_static,
+                               self.store_km, self.nearest_km, self.reach_km)
+            return
         block = max(1, min(CHUNK, NEAR_ENTRIES // k))  # rows a block, so that its scanned stores stay in memory
         for lo in range(0, len(who), block):
             rows = who[lo:lo + block]

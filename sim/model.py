@@ -151,8 +151,8 @@ class RetailMarket(mesa.Model):
         self.share_of_wallet = np.full(len(self.retailers) + 1, np.nan)
         self.switching_records: list[dict[str, Any]] = []  # year-end main-retailer changes
         self.flow_records: list[dict[str, Any]] = []  # purchases that moved between retailers, by quarter
-        self.flows_quarter = Flows.none(len(self.retailers))  # purchases that moved between retailers
-        self.flows_week = self.flows_quarter  # the same, this week only
+        self._flows_weeks: list[Flows] = []  # this quarter's weeks of purchases that moved between retailers
+        self.flows_week = Flows.none(len(self.retailers))  # this week's
         self.main_switching_rate = float("nan")
         self.shop_stats: dict[str, float] = {}
         self.n_acquired = np.zeros(len(self.retailers), dtype=np.int64)
@@ -249,7 +249,7 @@ class RetailMarket(mesa.Model):
                                        week.store_cogs[slots].tolist(), strict=True):
             self.stores[slot].book_sales(revenue, cogs)
         self.flows_week = week.flows
-        self.flows_quarter = self.flows_quarter + week.flows
+        self._flows_weeks.append(week.flows)
         if self.week % QUARTER_WEEKS == 0 and self.week > 0:
             self._record_flows()
         n_buyers = len(week.buyers)
@@ -301,7 +301,7 @@ class RetailMarket(mesa.Model):
         self.flow_records.extend({"week": self.week, "from": names[pairs[p] // n_rows],
                                   "to": names[pairs[p] % n_rows], "n_purchases": int(total[p])}
                                  for p in np.argsort(first, kind="stable").tolist())
-        self.flows_quarter = Flows.none(len(self.retailers))
+        self._flows_weeks = []
 
     def pay_running_costs(self) -> None:
         """Stores pay rent, staff and fixed costs; strategies book their weekly costs."""
@@ -827,7 +827,14 @@ class RetailMarket(mesa.Model):
         """Consumers' money and the quarter's flows are counted from the next week on, as the accounts are."""
         self.population.spend_year[:] = 0.0
         self.population.total_spent_eur[:] = 0.0
-        self.flows_quarter = Flows.none(len(self.retailers))
+        self._flows_weeks = []
+
+    @property
+    def flows_quarter(self) -> Flows:
+        """The purchases that moved between retailers so far this quarter (summed when read)."""
+        if len(self._flows_weeks) != 1:
+            self._flows_weeks = [Flows.total(self._flows_weeks, len(self.retailers))]
+        return self._flows_weeks[0]
 
     # ---- the choice inputs --------------------------------------------------------------
     def _price_factors(self) -> np.ndarray:

@@ -163,9 +163,15 @@ class Flows:
         return cls(n_retailers, empty, empty, empty)
 
     def __add__(self, other: Flows) -> Flows:
-        r = self.n_retailers
-        keys = np.concatenate([self.source * r + self.target, other.source * r + other.target])
-        return Flows.of_keys(keys, r, np.concatenate([self.n, other.n]))
+        return Flows.total([self, other], self.n_retailers)
+
+    @classmethod
+    def total(cls, parts: list[Flows], n_retailers: int) -> Flows:
+        """The sum of ``parts`` in one pass (adding them two at a time would sort the running total again for each)."""
+        if not parts:
+            return cls.none(n_retailers)
+        keys = np.concatenate([f.source * n_retailers + f.target for f in parts])
+        return cls.of_keys(keys, n_retailers, np.concatenate([f.n for f in parts]))
 
     def matrix(self) -> np.ndarray:
         """The (R + 1, R) table: row 0 first purchases, row a + 1 purchases that came from retailer a."""

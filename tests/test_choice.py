@@ -371,6 +371,33 @@ def test_options_built_from_the_kept_distances_and_draws_are_those_built_afresh(
         assert a.tobytes() == b.tobytes()
 
 
+@pytest.mark.parametrize("draw_scale", [1.0, 0.0])
+def test_a_scan_of_every_store_gives_the_same_options_by_the_grouped_pass_and_the_general_one(monkeypatch, draw_scale):
+    # where every shopper scans every open store, the stores are grouped by retailer once for all of them instead of
+    # for each: an engine choice, so her options, their values and the run's purchases are the same bits either way,
+    # with chains' logsums, drawn or best options, and after stores close and the sets are refreshed
+    import sim.consideration as consideration
+
+    def options(grouped):
+        monkeypatch.setattr(consideration, "WHOLE_NETWORK_PASS", grouped)
+        raw = _town_of_independents().config.model_dump()
+        raw["choice"]["consideration_draw_scale"] = draw_scale
+        model = RetailMarket(validate(raw), seed=3)
+        model.step()
+        for store in model.open_stores[-12:]:
+            model._close_store(store, "test")
+        model._update_store_geography()
+        model.step()
+        sets = model.consider
+        assert sets.n_scanned >= len(model.open_stores) and (sets.store_ret >= 0).any()
+        return (sets.store_ret.copy(), sets.store_slot.copy(), sets.store_static.copy(), sets.store_km.copy(),
+                sets.nearest_km.copy(), sets.reach_km.copy(), model.population.slot_retailer.copy(),
+                model.population.spend_year.copy())
+
+    for a, b in zip(options(True), options(False), strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
 def test_the_kept_draws_are_each_consumers_own_draw_for_each_retailer():
     from sim.consideration import _gumbel
 
