@@ -165,6 +165,63 @@ def _log_inclusion(static, threshold, draw_scale):
     return np.log(-np.expm1(-np.exp(x)))
 
 
+@njit(cache=True, inline="always")
+def _keep_best(top, n_top, ks, rank, key, f):
+    """Candidate ``f`` into ``top``, her best ks + 1 candidates so far, best first, where it beats the one below it
+    (by ``rank``; ties to the lower ``key``, a retailer index, so the list does not depend on the order candidates
+    come in); returns how many the list now holds."""
+    if n_top == ks + 1:
+        w = top[ks]
+        if not (rank[f] > rank[w] or (rank[f] == rank[w] and key[f] < key[w])):
+            return n_top
+        t = ks
+    else:
+        t = n_top
+        n_top += 1
+    while t > 0:
+        w = top[t - 1]
+        if not (rank[f] > rank[w] or (rank[f] == rank[w] and key[f] < key[w])):
+            break
+        top[t] = w
+        t -= 1
+    top[t] = f
+    return n_top
+
+
+@njit(cache=True, inline="always")
+def _write_options(i, top, n_cand, key, col_of, static, rank, corrected, draw_scale, slot_of_col, km,
+                   out_ret, out_slot, out_static, out_km):
+    """Consumer ``i``'s options from ``top``: her best ks of ``n_cand`` candidates (retailer ``key[f]`` at its
+    column ``col_of[f]``), in retailer order, as the full logit lists them, each less the log of its chance to be
+    drawn where ``corrected`` and any candidate was left out; the slots left over empty."""
+    ks = out_ret.shape[1]
+    n_take = min(ks, n_cand)
+    threshold = np.inf  # the largest key not drawn: what a retailer's key had to beat to be drawn
+    if corrected and n_cand > n_take:
+        threshold = rank[top[n_take]]
+    for t in range(n_take):
+        for u in range(t + 1, n_take):
+            if key[top[u]] < key[top[t]]:
+                tmp = top[t]
+                top[t] = top[u]
+                top[u] = tmp
+    for t in range(ks):
+        if t < n_take:
+            f = top[t]
+            col = col_of[f]
+            out_ret[i, t] = key[f]
+            out_slot[i, t] = slot_of_col[col]
+            out_static[i, t] = static[f]
+            if threshold < np.inf:
+                out_static[i, t] -= _log_inclusion(static[f], threshold, draw_scale)
+            out_km[i, t] = np.float32(km[col])
+        else:
+            out_ret[i, t] = -1
+            out_slot[i, t] = -1
+            out_static[i, t] = -np.inf
+            out_km[i, t] = np.float32(np.inf)
+
+
 @njit(parallel=True, cache=True)
 def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, travel_sens, parking, at_centre,
                  store_retailer, taste, retailer_taste, neg_taste_weight, n_ret, whole_network, chain_scale,
@@ -186,6 +243,7 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
         static = np.empty(k)
         rank = np.empty(k)
         top = np.empty(ks + 1, dtype=np.int64)  # her ks + 1 best retailers (as indices into found), best first
+        best_col = np.empty(k, dtype=np.int64)  # each found retailer's best column
         value = np.empty(k)
         km = np.empty(k)
         cand = np.empty(k, dtype=np.int64)
@@ -243,6 +301,7 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                     access = access + chain_scale * np.log(total[r])
                     total[r] = 0.0
                 count[r] = 0
+                best_col[f] = best[r]
                 static[f] = np.float64(fit) + access
                 if draw_scale > 0.0:
                     if cached_draw and draw_row[r] >= 0:
@@ -251,47 +310,9 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                         rank[f] = static[f] + draw_scale * _gumbel(draw_key, i, r)
                 else:
                     rank[f] = static[f]
-                if n_top == ks + 1:
-                    w = top[ks]
-                    if not (rank[f] > rank[w] or (rank[f] == rank[w] and r < found[w])):
-                        continue
-                    t = ks
-                else:
-                    t = n_top
-                    n_top += 1
-                while t > 0:
-                    w = top[t - 1]
-                    if not (rank[f] > rank[w] or (rank[f] == rank[w] and r < found[w])):
-                        break
-                    top[t] = w
-                    t -= 1
-                top[t] = f
-            n_take = min(ks, n_found)
-            threshold = np.inf  # the largest key not drawn: what a retailer's key had to beat to be drawn
-            if draw_correction and draw_scale > 0.0 and n_found > n_take:
-                threshold = rank[top[n_take]]
-            for t in range(n_take):  # in retailer order, as the full logit lists them
-                for u in range(t + 1, n_take):
-                    if found[top[u]] < found[top[t]]:
-                        tmp = top[t]
-                        top[t] = top[u]
-                        top[u] = tmp
-            for t in range(ks):
-                if t < n_take:
-                    f = top[t]
-                    r = found[f]
-                    col = best[r]
-                    out_ret[i, t] = r
-                    out_slot[i, t] = cand[col]
-                    out_static[i, t] = static[f]
-                    if threshold < np.inf:
-                        out_static[i, t] -= _log_inclusion(static[f], threshold, draw_scale)
-                    out_km[i, t] = np.float32(km[col])
-                else:
-                    out_ret[i, t] = -1
-                    out_slot[i, t] = -1
-                    out_static[i, t] = -np.inf
-                    out_km[i, t] = np.float32(np.inf)
+                n_top = _keep_best(top, n_top, ks, rank, found, f)
+            _write_options(i, top, n_found, found, best_col, static, rank, draw_correction and draw_scale > 0.0,
+                           draw_scale, cand, km, out_ret, out_slot, out_static, out_km)
             for f in range(n_found):  # reset the scratch for the next row
                 best[found[f]] = -1
 
@@ -357,46 +378,9 @@ def _assign_rows_whole(rows, homes_x, homes_y, site_x, site_y, slots, pull, trav
                         rank[g] = static[g] + draw_scale * _gumbel(draw_key, i, r)
                 else:
                     rank[g] = static[g]
-                if n_top == ks + 1:
-                    w = top[ks]
-                    if not (rank[g] > rank[w] or (rank[g] == rank[w] and r < group_ret[w])):
-                        continue
-                    t = ks
-                else:
-                    t = n_top
-                    n_top += 1
-                while t > 0:
-                    w = top[t - 1]
-                    if not (rank[g] > rank[w] or (rank[g] == rank[w] and r < group_ret[w])):
-                        break
-                    top[t] = w
-                    t -= 1
-                top[t] = g
-            n_take = min(ks, n_groups)
-            threshold = np.inf
-            if draw_correction and draw_scale > 0.0 and n_groups > n_take:
-                threshold = rank[top[n_take]]
-            for t in range(n_take):
-                for u in range(t + 1, n_take):
-                    if group_ret[top[u]] < group_ret[top[t]]:
-                        tmp = top[t]
-                        top[t] = top[u]
-                        top[u] = tmp
-            for t in range(ks):
-                if t < n_take:
-                    g = top[t]
-                    col = best[g]
-                    out_ret[i, t] = group_ret[g]
-                    out_slot[i, t] = slots[col]
-                    out_static[i, t] = static[g]
-                    if threshold < np.inf:
-                        out_static[i, t] -= _log_inclusion(static[g], threshold, draw_scale)
-                    out_km[i, t] = np.float32(km[col])
-                else:
-                    out_ret[i, t] = -1
-                    out_slot[i, t] = -1
-                    out_static[i, t] = -np.inf
-                    out_km[i, t] = np.float32(np.inf)
+                n_top = _keep_best(top, n_top, ks, rank, group_ret, g)
+            _write_options(i, top, n_groups, group_ret, best, static, rank, draw_correction and draw_scale > 0.0,
+                           draw_scale, slots, km, out_ret, out_slot, out_static, out_km)
 
 
 def _retailer_groups(col_retailer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -341,6 +341,21 @@ def test_a_chains_other_stores_near_her_make_it_likelier_to_be_chosen_and_scale_
     assert np.isfinite(best_only[has_stores]).all()
 
 
+def _options_after_closures(raw: dict) -> tuple[np.ndarray, ...]:
+    """Every consumer's options, their values and the purchases after a week, twelve closures, a refresh of the
+    options and another week."""
+    model = RetailMarket(validate(raw), seed=3)
+    model.step()
+    for store in model.open_stores[-12:]:
+        model._close_store(store, "test")
+    model._update_store_geography()
+    model.step()
+    sets = model.consider
+    return (sets.store_ret.copy(), sets.store_slot.copy(), sets.store_static.copy(), sets.store_km.copy(),
+            sets.nearest_km.copy(), sets.reach_km.copy(), model.population.slot_retailer.copy(),
+            model.population.spend_year.copy())
+
+
 @pytest.mark.parametrize("scanned", [1000, 8])
 def test_options_built_from_the_kept_distances_and_draws_are_those_built_afresh(monkeypatch, scanned):
     # the cache of distances and draws is an engine setting: with it or without it (a bound of 0 bytes keeps
@@ -352,17 +367,9 @@ def test_options_built_from_the_kept_distances_and_draws_are_those_built_afresh(
         monkeypatch.setattr(consideration, "CACHE_BYTES", bound)
         raw = _town_of_independents().config.model_dump()
         raw["choice"]["stores_scanned"] = scanned
-        model = RetailMarket(validate(raw), seed=3)
-        kept = model.option_cache.distances().size > 0, model.option_cache.draws.size > 0
-        model.step()
-        for store in model.open_stores[-12:]:
-            model._close_store(store, "test")
-        model._update_store_geography()
-        model.step()
-        sets = model.consider
-        return kept, (sets.store_ret.copy(), sets.store_slot.copy(), sets.store_static.copy(), sets.store_km.copy(),
-                      sets.nearest_km.copy(), sets.reach_km.copy(), model.population.slot_retailer.copy(),
-                      model.population.spend_year.copy())
+        cache = RetailMarket(validate(raw), seed=3).option_cache
+        kept = cache.distances().size > 0, cache.draws.size > 0
+        return kept, _options_after_closures(raw)
 
     kept, with_cache = options(256 * 2**20)
     nothing, afresh = options(0)
@@ -382,17 +389,8 @@ def test_a_scan_of_every_store_gives_the_same_options_by_the_grouped_pass_and_th
         monkeypatch.setattr(consideration, "WHOLE_NETWORK_PASS", grouped)
         raw = _town_of_independents().config.model_dump()
         raw["choice"]["consideration_draw_scale"] = draw_scale
-        model = RetailMarket(validate(raw), seed=3)
-        model.step()
-        for store in model.open_stores[-12:]:
-            model._close_store(store, "test")
-        model._update_store_geography()
-        model.step()
-        sets = model.consider
-        assert sets.n_scanned >= len(model.open_stores) and (sets.store_ret >= 0).any()
-        return (sets.store_ret.copy(), sets.store_slot.copy(), sets.store_static.copy(), sets.store_km.copy(),
-                sets.nearest_km.copy(), sets.reach_km.copy(), model.population.slot_retailer.copy(),
-                model.population.spend_year.copy())
+        assert raw["choice"]["stores_scanned"] >= raw["region"]["n_sites"]  # every open store scanned
+        return _options_after_closures(raw)
 
     for a, b in zip(options(True), options(False), strict=True):
         assert a.tobytes() == b.tobytes()
