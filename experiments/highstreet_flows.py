@@ -110,9 +110,12 @@ def floor_money(model) -> dict[str, float]:
 
 @cache
 def staff_per_m2_everywhere(scenario: str = "scenarios/baseline.toml") -> dict[str, None]:
-    """Overrides that make every retailer of the scenario pay its trade's staff cost per m² (none a share of its
-    sales), so that an arm charging a cost per m² charges it to every store."""
-    return {f"retailers.{i}.staff_share_of_sales": None for i in range(len(load(REPO_ROOT / scenario).retailers))}
+    """Overrides that make every retailer of the scenario, and every kind of independent, pay its trade's staff cost
+    per m² (none a share of its sales), so that an arm charging a cost per m² charges it to every store."""
+    cfg = load(REPO_ROOT / scenario)
+    return ({f"retailers.{i}.staff_share_of_sales": None for i in range(len(cfg.retailers))}
+            | {f"independents.templates.{t}.staff_share_of_sales": None
+               for t in range(len(cfg.independents.templates))})
 
 
 @cache

@@ -169,8 +169,9 @@ class Demography:
         # each values the units open to it; the units two or more want most are contested
         options = [self._options(cfg.templates[t], int(town)) for t, town in zip(kinds, towns, strict=True)]
         trades = [int(self.template_category[t]) for t in kinds]
-        best = [int(u[np.argmax(self._gain(u, mk, going[c], c))])
-                for u, mk, c in zip(options, markups, trades, strict=True) if len(u)]
+        shares = [cfg.templates[t].staff_share_of_sales for t in kinds]
+        best = [int(u[np.argmax(self._gain(u, mk, going[c], c, share))])
+                for u, mk, c, share in zip(options, markups, trades, shares, strict=True) if len(u)]
         wanted, n_wanting = np.unique(np.array(best, dtype=np.intp), return_counts=True)
         m.property.contest(wanted[n_wanting >= 2])
         taken: set[int] = set()
@@ -183,7 +184,7 @@ class Demography:
             if len(units) == 0:
                 continue
             trade = int(self.template_category[kinds[j]])
-            gain = self._gain(units, markups[j], going[trade], trade)
+            gain = self._gain(units, markups[j], going[trade], trade, shares[j])
             i = int(np.argmax(gain))
             if gain[i] <= 0:
                 continue
@@ -254,9 +255,12 @@ class Demography:
         density[np.isnan(density)] = float(np.median(per_m2))
         return {"density": density, "foot": foot}
 
-    def _gain(self, units: np.ndarray, markup: float, going: dict[str, np.ndarray], category: int) -> np.ndarray:
+    def _gain(self, units: np.ndarray, markup: float, going: dict[str, np.ndarray], category: int,
+              staff_share: float | None = None) -> np.ndarray:
         """Expected yearly contribution of a shop of ``category`` on each unit, less the hurdle on its costs (€): the
-        going sales density × the unit's floor area, scaled by its footfall against the neighbours'."""
+        going sales density × the unit's floor area, scaled by its footfall against the neighbours', less cost of
+        goods at ``markup``, occupancy, staff (``staff_share`` of those sales where its kind sets one, else the
+        trade's cost per m²) and the fixed cost."""
         m = self.model
         region = m.region
         zone, town = region.site_zone[units], region.site_town[units]
@@ -268,7 +272,10 @@ class Demography:
         sales = density * area * np.clip(footfall / going["foot"][zone, town], 0.5, 1.5)
         margin = sales * markup / (1 + markup)
         staff_m2, fixed_year = running_costs(m, category)
-        costs = (area * (m.asking_rent[units] + m.property.service_charge[units] + staff_m2) + fixed_year)
+        if staff_share is None:
+            costs = (area * (m.asking_rent[units] + m.property.service_charge[units] + staff_m2) + fixed_year)
+        else:
+            costs = area * (m.asking_rent[units] + m.property.service_charge[units]) + staff_share * sales + fixed_year
         return np.nan_to_num(margin - costs * (1 + self.cfg.entry_hurdle), nan=-np.inf)
 
     # ---- identities -----------------------------------------------------------------------------
@@ -282,6 +289,7 @@ class Demography:
         r.markup, r.taste = float(markup), float(taste)
         r.zones = list(template.zones)
         r.own_web_shop = r.sells_online = template.online
+        r.staff_share_of_sales = template.staff_share_of_sales
         r.via_platform = False
         r.revenue_share_at_review = 0.0
         r.copy_due_week = None

@@ -517,6 +517,15 @@ class EntrantTemplate(_Section):
     category: str | None = Field(
         None, description="The retail category it trades in (a name from [[categories]]); unset: the first.",
     )
+    staff_share_of_sales: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Its shop's staff cost as a share of the shop's sales, in place of the trade's staff cost per m² "
+        "(as a chain's retailers.staff_share_of_sales, whose sources apply); unset: the trade's per m². The hours "
+        "an owner works herself count at that rate: a shop that pays her less than it would pay staff for them "
+        "makes a loss, which is the test of whether to stay open. A trade's listed chains' share is a floor for "
+        "its independents, who sell less per hour worked (no published share of sales for small shops by trade "
+        "was found).",
+    )
 
     @model_validator(mode="after")
     def _markup_range(self) -> EntrantTemplate:

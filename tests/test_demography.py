@@ -170,6 +170,33 @@ def test_a_dearer_rent_means_fewer_openings():
     assert 0 <= dear < base
 
 
+
+def _staff_shares(share: float | None) -> dict:
+    return {f"independents.templates.{t}.staff_share_of_sales": share for t in range(2)}
+
+
+def test_an_independent_paying_staff_by_sales_pays_that_share_of_its_shops_sales():
+    model = RetailMarket(small_highstreet(**_staff_shares(0.2), steps=60), seed=3)
+    model.run()
+    model.step()  # one more week, read from the books before the next clears them
+    staff = model.books.row("staff")
+    trading = [r for r in model.demography.members if r.open_stores]
+    assert trading
+    for r in trading:
+        assert r.staff_share_of_sales == 0.2
+        np.testing.assert_allclose(staff[r.index], 0.2 * sum(s.revenue for s in r.open_stores), rtol=1e-12)
+
+
+def test_a_dearer_staff_share_means_fewer_openings_and_more_closures():
+    # the independents' own exits on, so that shops losing money leave; entries read the same share of sales
+    def flows(share: float) -> tuple[int, int]:
+        market = _market(run(**_staff_shares(share)))
+        return int(market["n_openings_independent"].sum()), int(market["n_closures_independent"].sum())
+
+    (open_cheap, close_cheap), (open_dear, close_dear) = flows(0.05), flows(0.35)
+    assert open_dear < open_cheap
+    assert close_dear > close_cheap
+
 def test_a_longer_conversion_delay_means_more_persistent_vacancy():
     def persistent(years: float) -> float:
         m = run(**{"property.conversion_after_years": years, "property.p_conversion_year": 1.0})
