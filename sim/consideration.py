@@ -166,6 +166,17 @@ def _log_inclusion(static, threshold, draw_scale):
 
 
 @njit(cache=True, inline="always")
+def _drawn_rank(static, draw_scale, cached_draw, draw_row, draw_cache, draw_key, i, r):
+    """What retailer ``r``'s option is ranked by for consumer ``i``: its static value plus draw_scale × her own fixed
+    draw for it (kept in ``draw_cache`` where it is, else drawn afresh by the same expression)."""
+    if draw_scale > 0.0:
+        if cached_draw and draw_row[r] >= 0:
+            return static + draw_scale * draw_cache[draw_row[r], i]
+        return static + draw_scale * _gumbel(draw_key, i, r)
+    return static
+
+
+@njit(cache=True, inline="always")
 def _keep_best(top, n_top, ks, rank, key, f):
     """Candidate ``f`` into ``top``, her best ks + 1 candidates so far, best first, where it beats the one below it
     (by ``rank``; ties to the lower ``key``, a retailer index, so the list does not depend on the order candidates
@@ -303,13 +314,7 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
                 count[r] = 0
                 best_col[f] = best[r]
                 static[f] = np.float64(fit) + access
-                if draw_scale > 0.0:
-                    if cached_draw and draw_row[r] >= 0:
-                        rank[f] = static[f] + draw_scale * draw_cache[draw_row[r], i]
-                    else:
-                        rank[f] = static[f] + draw_scale * _gumbel(draw_key, i, r)
-                else:
-                    rank[f] = static[f]
+                rank[f] = _drawn_rank(static[f], draw_scale, cached_draw, draw_row, draw_cache, draw_key, i, r)
                 n_top = _keep_best(top, n_top, ks, rank, found, f)
             _write_options(i, top, n_found, found, best_col, static, rank, draw_correction and draw_scale > 0.0,
                            draw_scale, cand, km, out_ret, out_slot, out_static, out_km)
@@ -371,13 +376,7 @@ def _assign_rows_whole(rows, homes_x, homes_y, site_x, site_y, slots, pull, trav
                     access = access + chain_scale * np.log(total)
                 fit = np.float32(neg_taste_weight * np.float32(abs(taste[i] - retailer_taste[r])))
                 static[g] = np.float64(fit) + access
-                if draw_scale > 0.0:
-                    if cached_draw and draw_row[r] >= 0:
-                        rank[g] = static[g] + draw_scale * draw_cache[draw_row[r], i]
-                    else:
-                        rank[g] = static[g] + draw_scale * _gumbel(draw_key, i, r)
-                else:
-                    rank[g] = static[g]
+                rank[g] = _drawn_rank(static[g], draw_scale, cached_draw, draw_row, draw_cache, draw_key, i, r)
                 n_top = _keep_best(top, n_top, ks, rank, group_ret, g)
             _write_options(i, top, n_groups, group_ret, best, static, rank, draw_correction and draw_scale > 0.0,
                            draw_scale, slots, km, out_ret, out_slot, out_static, out_km)
@@ -386,11 +385,12 @@ def _assign_rows_whole(rows, homes_x, homes_y, site_x, site_y, slots, pull, trav
 def _retailer_groups(col_retailer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The retailers of the columns in the order of their first column, and each one's columns in column order
     (as offsets into one array): what ``_assign_rows_whole`` reads for every row."""
-    retailers, first = np.unique(col_retailer, return_index=True)
-    group_ret = retailers[np.argsort(first, kind="stable")]
+    retailers, first, of_col = np.unique(col_retailer, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # the retailers in the order of their first column
+    group_ret = retailers[order]
     group_of = np.empty(len(retailers), dtype=np.int64)
-    group_of[np.searchsorted(retailers, group_ret)] = np.arange(len(retailers))
-    col_group = group_of[np.searchsorted(retailers, col_retailer)]
+    group_of[order] = np.arange(len(retailers))
+    col_group = group_of[of_col]
     group_start = np.zeros(len(retailers) + 1, dtype=np.int64)
     np.cumsum(np.bincount(col_group, minlength=len(retailers)), out=group_start[1:])
     return group_ret.astype(np.int64), group_start, np.argsort(col_group, kind="stable").astype(np.int64)
@@ -649,10 +649,11 @@ class ConsiderationSets:
         whole_network = k == len(open_stores)
         who = np.asarray(who, dtype=np.int64)
         km_cache = self.cache.distances()
-        draw_cache, draw_row = self.cache.draws_for(store_retailer[slots])
+        col_retailer = store_retailer[slots]
+        draw_cache, draw_row = self.cache.draws_for(col_retailer)
         if whole_network and WHOLE_NETWORK_PASS:
             _assign_rows_whole(who, homes_x, homes_y, site_x, site_y, slots, pull, pop.travel_sens, parking, at_centre,
-                               *_retailer_groups(store_retailer[slots]), pop.taste, retailer_taste, neg_tw,
+                               *_retailer_groups(col_retailer), pop.taste, retailer_taste, neg_tw,
                                float(m.config.choice.chain_store_scale),
                                float(m.config.choice.consideration_draw_scale), m.consideration_key,
                                bool(m.config.choice.consideration_draw_correction), sites.astype(np.int64),
