@@ -166,6 +166,18 @@ def _log_inclusion(static, threshold, draw_scale):
 
 
 @njit(cache=True, inline="always")
+def _store_value(i, o, cached_km, km_cache, open_site, homes_x, homes_y, site_x, site_y, pull, travel_sens, parking,
+                 at_centre):
+    """Open store ``o``'s distance from consumer ``i`` (kept in ``km_cache`` where it is) and its access value for
+    her: footfall less travel (and the centre's parking charge). The one expression both option passes use."""
+    km = km_cache[open_site[o], i] if cached_km else np.hypot(homes_x[i] - site_x[o], homes_y[i] - site_y[o])
+    value = pull[o] - np.float64(travel_sens[i]) * km
+    if parking.shape[0]:
+        value -= parking[i] * at_centre[o]
+    return km, value
+
+
+@njit(cache=True, inline="always")
 def _drawn_rank(static, draw_scale, cached_draw, draw_row, draw_cache, draw_key, i, r):
     """What retailer ``r``'s option is ranked by for consumer ``i``: its static value plus draw_scale × her own fixed
     draw for it (kept in ``draw_cache`` where it is, else drawn afresh by the same expression)."""
@@ -267,14 +279,8 @@ def _assign_rows(rows, near, homes_x, homes_y, site_x, site_y, slots, pull, trav
             for col in range(k):
                 o = near[jn, col]
                 cand[col] = slots[o]
-                # the access value: footfall less travel (and the centre's parking charge)
-                if cached_km:
-                    km[col] = km_cache[open_site[o], i]
-                else:
-                    km[col] = np.hypot(homes_x[i] - site_x[o], homes_y[i] - site_y[o])
-                value[col] = pull[o] - np.float64(travel_sens[i]) * km[col]
-                if parking.shape[0]:
-                    value[col] -= parking[i] * at_centre[o]
+                km[col], value[col] = _store_value(i, o, cached_km, km_cache, open_site, homes_x, homes_y, site_x,
+                                                   site_y, pull, travel_sens, parking, at_centre)
                 closest = min(closest, km[col])
                 farthest = max(farthest, km[col])
             nearest_km[i] = closest
@@ -348,13 +354,8 @@ def _assign_rows_whole(rows, homes_x, homes_y, site_x, site_y, slots, pull, trav
             i = rows[j]
             closest = np.inf
             for col in range(k):
-                if cached_km:
-                    km[col] = km_cache[open_site[col], i]
-                else:
-                    km[col] = np.hypot(homes_x[i] - site_x[col], homes_y[i] - site_y[col])
-                value[col] = pull[col] - np.float64(travel_sens[i]) * km[col]
-                if parking.shape[0]:
-                    value[col] -= parking[i] * at_centre[col]
+                km[col], value[col] = _store_value(i, col, cached_km, km_cache, open_site, homes_x, homes_y, site_x,
+                                                   site_y, pull, travel_sens, parking, at_centre)
                 closest = min(closest, km[col])
             nearest_km[i] = closest
             reach_km[i] = np.inf
